@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README:
+#   ./go        install into .venv, build the template, run the local sandbox (the main job)
+#   ./go test   install into .venv, run the whole test suite
+# Idempotent: a second run reuses .venv and .tools/checkov.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+
+install() {
+  if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[test]'
+  # checkov pins an older boto3 and networkx than moto and cfn-lint need: it gets a venv of its own.
+  if [ ! -x .tools/checkov/bin/checkov ]; then
+    "$PY" -m venv .tools/checkov
+    .tools/checkov/bin/python -m pip install -q --upgrade pip >/dev/null
+    .tools/checkov/bin/python -m pip install -q 'checkov==3.3.30'
+  fi
+  if ! command -v dot >/dev/null 2>&1; then
+    echo "note: graphviz (dot) not found; 'invoke diagram' writes Mermaid only. Install: apt-get install graphviz" >&2
+  fi
+}
+
+case "${1:-run}" in
+  run)
+    install
+    .venv/bin/invoke build-template
+    if .venv/bin/invoke --list | grep -q '^  sandbox'; then .venv/bin/invoke sandbox; fi
+    ;;
+  test)
+    install
+    shift || true
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./go [run|test [pytest args]]" >&2; exit 2 ;;
+esac

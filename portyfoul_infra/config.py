@@ -1,0 +1,219 @@
+"""Typed, validated settings for each environment.
+
+`dev` reproduces the owners' plan (infra_plan_spec.md) exactly: every name and
+size there comes from here. `staging` and `prod` differ only where a careful
+team would want them to; each difference is commented with its reason.
+
+Values that change without a rebuild (the image tags) are stack parameters and
+are *not* here. Secrets are never here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, fields, replace
+
+from .errors import UserError
+
+# Fargate's valid (cpu, memory) pairs for the sizes we allow.
+_FARGATE_MEMORY = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+}
+_ARCHITECTURES = {"ARM64": "linux/arm64", "X86_64": "linux/amd64"}
+
+
+@dataclass(frozen=True)
+class ServiceSize:
+    cpu: int = 256
+    memory: int = 512
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Everything that differs between environments, checked on construction."""
+
+    name: str
+    project: str = "portyfoul"
+    region: str = "us-east-2"
+    stack_name: str = ""
+
+    # Network (phase 1, 5)
+    vpc_cidr: str = "10.0.0.0/16"
+    public_subnet_cidrs: tuple[str, str] = ("10.0.1.0/24", "10.0.4.0/24")
+    private_subnet_cidrs: tuple[str, str] = ("10.0.2.0/24", "10.0.3.0/24")
+
+    # Database (phase 2)
+    db_instance_class: str = "db.t4g.micro"
+    db_allocated_storage_gb: int = 20
+    db_backup_retention_days: int = 7
+    db_multi_az: bool = False
+    deletion_protection: bool = False
+
+    # Containers (phase 6, 7)
+    cpu_architecture: str = "ARM64"
+    web: ServiceSize = field(default_factory=ServiceSize)
+    worker: ServiceSize = field(default_factory=ServiceSize)
+    web_desired_count: int = 2
+    web_min_count: int = 2
+    web_max_count: int = 4
+    web_cpu_target_percent: int = 60
+    price_update_interval_minutes: int = 15
+    log_retention_days: int = 7
+
+    # Load balancer (phase 5, 10)
+    health_check_path: str = "/"
+    certificate_arn: str = ""
+
+    # Monitoring (phase 10)
+    alarm_email: str = ""
+    alarm_cpu_percent: int = 80
+    alarm_memory_percent: int = 80
+    alarm_db_cpu_percent: int = 80
+    alarm_db_free_storage_gb: int = 2
+    alarm_db_connections: int = 60
+    alarm_alb_5xx_per_5min: int = 10
+
+    # Release (phase 8)
+    app_dir: str = "../portyfoul"
+    migration_command: tuple[str, ...] = ()
+    migrate_on_release: bool = False
+    keep_task_definition_revisions: int = 10
+    release_timeout_seconds: int = 600
+
+    # Where templates too large for an inline body are uploaded (issue 3)
+    template_bucket: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.stack_name:
+            default = f"{self.project}-infra" if self.name == "dev" else f"{self.project}-{self.name}-infra"
+            object.__setattr__(self, "stack_name", default)
+        if not self.template_bucket:
+            object.__setattr__(self, "template_bucket", f"{self.project}-{self.name}-cfn-templates")
+        _validate(self)
+
+    # Names used in more than one place. Physical names follow the plan.
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.name}"
+
+    @property
+    def secret_prefix(self) -> str:
+        return f"{self.project}/{self.name}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/{self.project}/{self.name}"
+
+    @property
+    def docker_platform(self) -> str:
+        """The one place the image platform is derived from the task CPU architecture."""
+        return _ARCHITECTURES[self.cpu_architecture]
+
+
+def _validate(env: Environment) -> None:
+    def fail(msg: str) -> None:
+        raise UserError(f"invalid config for environment {env.name!r}: {msg}")
+
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", env.name):
+        fail("name must be 2-16 lowercase letters and digits")
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,20}", env.project):
+        fail("project must be lowercase letters, digits and dashes")
+    vpc = ipaddress.ip_network(env.vpc_cidr)
+    subnets = [ipaddress.ip_network(c) for c in (*env.public_subnet_cidrs, *env.private_subnet_cidrs)]
+    for s in subnets:
+        if not s.subnet_of(vpc):
+            fail(f"subnet {s} is outside the VPC {vpc}")
+    for i, a in enumerate(subnets):
+        for b in subnets[i + 1:]:
+            if a.overlaps(b):
+                fail(f"subnets {a} and {b} overlap")
+    if env.cpu_architecture not in _ARCHITECTURES:
+        fail(f"cpu_architecture must be one of {sorted(_ARCHITECTURES)}")
+    for label, size in (("web", env.web), ("worker", env.worker)):
+        if size.memory not in _FARGATE_MEMORY.get(size.cpu, ()):
+            fail(f"{label} cpu {size.cpu} / memory {size.memory} is not a valid Fargate size")
+    if not 1 <= env.web_min_count <= env.web_desired_count <= env.web_max_count:
+        fail("need 1 <= web_min_count <= web_desired_count <= web_max_count")
+    if not 20 <= env.db_allocated_storage_gb <= 65536:
+        fail("db_allocated_storage_gb must be 20..65536 (gp3)")
+    if not 1 <= env.db_backup_retention_days <= 35:
+        fail("db_backup_retention_days must be 1..35 (0 would disable backups)")
+    if env.price_update_interval_minutes < 1:
+        fail("price_update_interval_minutes must be a positive whole number")
+    if not env.health_check_path.startswith("/"):
+        fail("health_check_path must start with /")
+    if env.certificate_arn and not env.certificate_arn.startswith("arn:aws:acm:"):
+        fail("certificate_arn must be an ACM certificate ARN")
+    if env.alarm_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", env.alarm_email):
+        fail("alarm_email is not an e-mail address")
+    if env.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653):
+        fail("log_retention_days must be a CloudWatch Logs retention value")
+    if env.keep_task_definition_revisions < 2:
+        fail("keep_task_definition_revisions must be at least 2 (the rollback target must survive)")
+
+
+_DEV = Environment(name="dev")
+
+ENVIRONMENTS: dict[str, Environment] = {
+    "dev": _DEV,
+    # staging mirrors prod's shape at dev's size: it is where a release is rehearsed.
+    "staging": replace(
+        _DEV,
+        name="staging",
+        stack_name="",
+        template_bucket="",
+        vpc_cidr="10.1.0.0/16",
+        public_subnet_cidrs=("10.1.1.0/24", "10.1.4.0/24"),
+        private_subnet_cidrs=("10.1.2.0/24", "10.1.3.0/24"),
+        deletion_protection=True,
+        migrate_on_release=False,
+    ),
+    # prod: the database survives an AZ outage and a careless delete; more web
+    # capacity; longer logs and backups for incident review.
+    "prod": replace(
+        _DEV,
+        name="prod",
+        stack_name="",
+        template_bucket="",
+        vpc_cidr="10.2.0.0/16",
+        public_subnet_cidrs=("10.2.1.0/24", "10.2.4.0/24"),
+        private_subnet_cidrs=("10.2.2.0/24", "10.2.3.0/24"),
+        db_instance_class="db.t4g.small",
+        db_allocated_storage_gb=50,
+        db_backup_retention_days=14,
+        db_multi_az=True,
+        deletion_protection=True,
+        web=ServiceSize(cpu=512, memory=1024),
+        web_desired_count=3,
+        web_min_count=3,
+        web_max_count=8,
+        log_retention_days=30,
+        alarm_db_connections=150,
+    ),
+}
+
+
+def load_environment(name: str) -> Environment:
+    """The named environment, or a one-line UserError listing the known ones."""
+    try:
+        return ENVIRONMENTS[name]
+    except KeyError:
+        raise UserError(f"unknown environment {name!r}; choose one of: {', '.join(ENVIRONMENTS)}") from None
+
+
+def describe(env: Environment) -> dict[str, object]:
+    """Flat view of the settings, for the generated deploy inputs and for review."""
+    out: dict[str, object] = {}
+    for f in fields(env):
+        value = getattr(env, f.name)
+        if isinstance(value, ServiceSize):
+            out[f.name] = {"cpu": value.cpu, "memory": value.memory}
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
+    return out

@@ -1,0 +1,89 @@
+"""Web service (plan phase 6): the Next.js containers behind the load balancer, CPU auto scaling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import Sub, Template
+from troposphere import applicationautoscaling as aas
+from troposphere import ecs
+
+from .cluster import Cluster
+from .containers import ContainerSpec, add_task_definition, circuit_breaker, database_environment, private_network
+from .database import Database
+from .load_balancer import CONTAINER_PORT, LoadBalancer
+from .network import Network
+from .parameters import Params
+from .registry import Registry
+from .secrets import Secrets
+
+WEB_TASK_DEFINITION = "WebTaskDefinition"
+WEB_SERVICE = "WebService"
+WEB_SCALABLE_TARGET = "WebScalableTarget"
+WEB_SCALING_POLICY = "WebCpuScalingPolicy"
+CONTAINER_NAME = "web"
+HEALTH_CHECK_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class WebService:
+    task_definition: ecs.TaskDefinition
+    service: ecs.Service
+
+
+def add_web_service(
+    t: Template, p: Params, network: Network, lb: LoadBalancer, registry: Registry,
+    cluster: Cluster, database: Database, secrets: Secrets,
+) -> WebService:
+    spec = ContainerSpec(
+        name=CONTAINER_NAME,
+        family_logical_id=WEB_TASK_DEFINITION,
+        image_tag=p.ImageTag,
+        cpu=p.WebCpu,
+        memory=p.WebMemory,
+        log_group=cluster.web_log_group,
+        environment={"NODE_ENV": "production", "PRICE_UPDATE_WORKER_ENABLED": "false", **database_environment(database)},
+        ssm_env=(),
+        port=CONTAINER_PORT,
+    )
+    task_def = add_task_definition(t, p, spec, registry, cluster, database, secrets)
+    service = t.add_resource(ecs.Service(
+        WEB_SERVICE,
+        ServiceName=Sub("${ProjectName}-${Environment}-web-service"),
+        Cluster=cluster.cluster.ref(),
+        TaskDefinition=task_def.ref(),
+        LaunchType="FARGATE",
+        PlatformVersion="LATEST",
+        DesiredCount=p.WebDesiredCount,
+        NetworkConfiguration=private_network(network.private_subnets, lb.service_security_group),
+        LoadBalancers=[ecs.LoadBalancer(
+            ContainerName=CONTAINER_NAME, ContainerPort=CONTAINER_PORT, TargetGroupArn=lb.target_group.ref())],
+        HealthCheckGracePeriodSeconds=HEALTH_CHECK_GRACE_SECONDS,
+        DeploymentConfiguration=circuit_breaker(maximum_percent=200, minimum_healthy_percent=100),
+        EnableECSManagedTags=True,
+        PropagateTags="SERVICE",
+        # The target group must be attached to the ALB before a service can use it.
+        DependsOn=[lb.http_listener.title],
+    ))
+    target = t.add_resource(aas.ScalableTarget(
+        WEB_SCALABLE_TARGET,
+        ServiceNamespace="ecs",
+        ScalableDimension="ecs:service:DesiredCount",
+        ResourceId=Sub("service/${Cluster}/${Service}", Cluster=cluster.cluster.ref(), Service=service.get_att("Name")),
+        MinCapacity=p.WebMinCount,
+        MaxCapacity=p.WebMaxCount,
+    ))
+    t.add_resource(aas.ScalingPolicy(
+        WEB_SCALING_POLICY,
+        PolicyName=Sub("${ProjectName}-${Environment}-web-cpu"),
+        PolicyType="TargetTrackingScaling",
+        ScalingTargetId=target.ref(),
+        TargetTrackingScalingPolicyConfiguration=aas.TargetTrackingScalingPolicyConfiguration(
+            PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
+                PredefinedMetricType="ECSServiceAverageCPUUtilization"),
+            TargetValue=p.WebCpuTargetPercent,
+            ScaleInCooldown=300,
+            ScaleOutCooldown=60,
+        ),
+    ))
+    return WebService(task_def, service)

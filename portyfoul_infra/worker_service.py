@@ -1,0 +1,65 @@
+"""Worker service (plan phase 7): the singleton price updater.
+
+Exactly one task, and never two at once: during a deployment ECS may run at
+most 100 percent of one task and may drop to zero, so the old worker stops
+before the new one starts. Two workers would double every price API call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import Sub, Template
+from troposphere import ecs
+
+from .cluster import Cluster
+from .containers import ContainerSpec, add_task_definition, circuit_breaker, database_environment, private_network
+from .database import Database
+from .load_balancer import LoadBalancer
+from .network import Network
+from .parameters import Params
+from .registry import Registry
+from .secrets import Secrets
+
+WORKER_TASK_DEFINITION = "WorkerTaskDefinition"
+WORKER_SERVICE = "WorkerService"
+CONTAINER_NAME = "worker"
+DESIRED_COUNT = 1
+
+
+@dataclass(frozen=True)
+class WorkerService:
+    task_definition: ecs.TaskDefinition
+    service: ecs.Service
+
+
+def add_worker_service(
+    t: Template, p: Params, network: Network, lb: LoadBalancer, registry: Registry,
+    cluster: Cluster, database: Database, secrets: Secrets,
+) -> WorkerService:
+    spec = ContainerSpec(
+        name=CONTAINER_NAME,
+        family_logical_id=WORKER_TASK_DEFINITION,
+        image_tag=p.WorkerImageTag,
+        cpu=p.WorkerCpu,
+        memory=p.WorkerMemory,
+        log_group=cluster.worker_log_group,
+        environment={"NODE_ENV": "production", "PRICE_UPDATE_WORKER_ENABLED": "true", **database_environment(database)},
+        ssm_env=("PRICE_UPDATE_INTERVAL_MINUTES",),
+    )
+    task_def = add_task_definition(t, p, spec, registry, cluster, database, secrets)
+    service = t.add_resource(ecs.Service(
+        WORKER_SERVICE,
+        ServiceName=Sub("${ProjectName}-${Environment}-worker-service"),
+        Cluster=cluster.cluster.ref(),
+        TaskDefinition=task_def.ref(),
+        LaunchType="FARGATE",
+        PlatformVersion="LATEST",
+        DesiredCount=DESIRED_COUNT,
+        # Same security group as web: it is the one the database admits.
+        NetworkConfiguration=private_network(network.private_subnets, lb.service_security_group),
+        DeploymentConfiguration=circuit_breaker(maximum_percent=100, minimum_healthy_percent=0),
+        EnableECSManagedTags=True,
+        PropagateTags="SERVICE",
+    ))
+    return WorkerService(task_def, service)

@@ -1,0 +1,315 @@
+"""Per resource group: the facts from the plan that users rely on."""
+
+import json
+
+import pytest
+
+from helpers import of_type, props, refs_in
+
+from portyfoul_infra.parameters import values_for
+from portyfoul_infra.config import ENVIRONMENTS
+
+STATEFUL = ("AWS::RDS::DBInstance", "AWS::SecretsManager::Secret", "AWS::ECR::Repository",
+            "AWS::Logs::LogGroup", "AWS::RDS::DBSubnetGroup")
+
+
+# ---------- network (phases 1 and 5)
+
+def test_vpc_has_dns_and_four_subnets_over_two_azs(resources, template):
+    vpc = props(resources, "VPC")
+    assert vpc["EnableDnsHostnames"] is True and vpc["EnableDnsSupport"] is True
+    subnets = of_type(resources, "AWS::EC2::Subnet")
+    assert sorted(subnets) == ["PrivateSubnet1", "PrivateSubnet2", "PublicSubnet1", "PublicSubnet2"]
+    azs = {k: json.dumps(v["Properties"]["AvailabilityZone"]) for k, v in subnets.items()}
+    assert all('"Fn::GetAZs"' in a for a in azs.values())  # never hard-coded
+    assert azs["PublicSubnet1"] != azs["PublicSubnet2"] and azs["PrivateSubnet1"] != azs["PrivateSubnet2"]
+    dev = values_for(ENVIRONMENTS["dev"])
+    cidrs = {k: dev[v["Properties"]["CidrBlock"]["Ref"]] for k, v in subnets.items()}
+    assert cidrs == {"PublicSubnet1": "10.0.1.0/24", "PublicSubnet2": "10.0.4.0/24",
+                     "PrivateSubnet1": "10.0.2.0/24", "PrivateSubnet2": "10.0.3.0/24"}
+
+
+def test_private_subnets_route_through_one_nat_and_public_through_the_igw(resources):
+    assert len(of_type(resources, "AWS::EC2::NatGateway")) == 1
+    assert props(resources, "NatGateway")["SubnetId"] == {"Ref": "PublicSubnet1"}
+    assert props(resources, "PrivateDefaultRoute")["NatGatewayId"] == {"Ref": "NatGateway"}
+    assert props(resources, "PublicDefaultRoute")["GatewayId"] == {"Ref": "InternetGateway"}
+    assocs = of_type(resources, "AWS::EC2::SubnetRouteTableAssociation")
+    table_of = {a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"] for a in assocs.values()}
+    assert table_of == {"PublicSubnet1": "PublicRouteTable", "PublicSubnet2": "PublicRouteTable",
+                        "PrivateSubnet1": "PrivateRouteTable", "PrivateSubnet2": "PrivateRouteTable"}
+
+
+# ---------- database (phase 2)
+
+def test_database_settings(resources):
+    db = resources["Database"]
+    p = db["Properties"]
+    assert p["Engine"] == "postgres" and p["EngineVersion"].startswith("17.")
+    assert p["DBInstanceClass"] == {"Ref": "DBInstanceClass"}
+    assert p["StorageType"] == "gp3" and p["StorageEncrypted"] is True
+    assert p["PubliclyAccessible"] is False
+    assert p["EnableCloudwatchLogsExports"] == ["postgresql"]
+    assert p["CopyTagsToSnapshot"] is True
+    assert p["BackupRetentionPeriod"] == {"Ref": "DBBackupRetentionDays"}
+    assert values_for(ENVIRONMENTS["dev"])["DBBackupRetentionDays"] == "7"
+    assert p["DeletionProtection"] == {"Ref": "DeletionProtection"}
+    assert props(resources, "DatabaseSubnetGroup")["SubnetIds"] == [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}]
+    assert props(resources, "DatabaseParameterGroup")["Family"] == "postgres17"
+
+
+def test_database_survives_deletion_and_replacement(resources):
+    db = resources["Database"]
+    assert db["DeletionPolicy"] == "Snapshot" and db["UpdateReplacePolicy"] == "Snapshot"
+
+
+def test_every_stateful_resource_states_its_policies(resources):
+    stateful = {k: v for k, v in resources.items() if v["Type"] in STATEFUL}
+    assert len(stateful) == 9
+    for logical_id, r in stateful.items():
+        assert r.get("DeletionPolicy") in ("Snapshot", "Retain"), logical_id
+        assert r.get("UpdateReplacePolicy") in ("Snapshot", "Retain"), logical_id
+
+
+def test_database_is_reachable_only_from_the_services(resources):
+    rules = props(resources, "DatabaseSecurityGroup")["SecurityGroupIngress"]
+    assert rules == [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                      "SourceSecurityGroupId": {"Ref": "ServiceSecurityGroup"},
+                      "Description": "PostgreSQL from the ECS services"}]
+    for svc in ("WebService", "WorkerService"):
+        sgs = props(resources, svc)["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+        assert sgs == [{"Ref": "ServiceSecurityGroup"}]
+
+
+def test_database_credentials_are_generated_and_never_in_the_template(resources):
+    secret = props(resources, "DatabaseSecret")
+    gen = secret["GenerateSecretString"]
+    assert gen["GenerateStringKey"] == "password"
+    assert json.loads(gen["SecretStringTemplate"]) == {"username": "portyfoul_admin", "dbname": "portyfoul"}
+    assert secret["Name"] == {"Fn::Sub": "${ProjectName}/${Environment}/rds/credentials"}
+    pw = props(resources, "Database")["MasterUserPassword"]
+    assert "{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}" in json.dumps(pw)
+    assert props(resources, "DatabaseSecretAttachment")["TargetId"] == {"Ref": "Database"}
+
+
+# ---------- registry (phase 3)
+
+def test_repository(resources):
+    repo = props(resources, "Repository")
+    assert repo["RepositoryName"] == {"Fn::Sub": "${ProjectName}-${Environment}"}
+    assert repo["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repo["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert [f["ImageTagMutabilityExclusionFilterValue"] for f in repo["ImageTagMutabilityExclusionFilters"]] == ["latest"]
+    rules = json.loads(repo["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    untagged = next(r for r in rules if r["selection"]["tagStatus"] == "untagged")
+    tagged = next(r for r in rules if r["selection"]["tagStatus"] == "tagged")
+    assert (untagged["selection"]["countType"], untagged["selection"]["countNumber"]) == ("sinceImagePushed", 7)
+    assert (tagged["selection"]["countType"], tagged["selection"]["countNumber"]) == ("imageCountMoreThan", 10)
+
+
+# ---------- cluster and IAM (phase 4)
+
+def test_cluster_and_log_groups(resources):
+    c = props(resources, "Cluster")
+    assert c["ClusterName"] == {"Fn::Sub": "${ProjectName}-${Environment}-cluster"}
+    assert {"Name": "containerInsights", "Value": "enabled"} in c["ClusterSettings"]
+    assert props(resources, "WebLogGroup")["LogGroupName"] == {"Fn::Sub": "/ecs/${ProjectName}-${Environment}-web"}
+    assert props(resources, "WorkerLogGroup")["LogGroupName"] == {"Fn::Sub": "/ecs/${ProjectName}-${Environment}-worker"}
+    assert values_for(ENVIRONMENTS["dev"])["LogRetentionDays"] == "7"
+
+
+def _statements(resources, role):
+    return [s for p in props(resources, role)["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_execution_role_reads_exactly_this_projects_secrets(resources):
+    stmts = {s["Sid"]: s for s in _statements(resources, "TaskExecutionRole")}
+    secret_ids = {k for k, v in resources.items() if v["Type"] == "AWS::SecretsManager::Secret"}
+    assert refs_in(stmts["ReadSecrets"]["Resource"]) == secret_ids
+    assert stmts["ReadSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert refs_in(stmts["EcrPull"]["Resource"]) == {"Repository"}
+    assert refs_in(stmts["WriteLogs"]["Resource"]) == {"WebLogGroup", "WorkerLogGroup"}
+    # Only GetAuthorizationToken (which has no resource ARN) may use "*".
+    assert [s["Sid"] for s in stmts.values() if "*" in s["Resource"]] == ["EcrToken"]
+
+
+def test_task_role_may_only_put_its_own_metrics(resources):
+    (stmt,) = _statements(resources, "TaskRole")
+    assert stmt["Action"] == ["cloudwatch:PutMetricData"]
+    assert stmt["Condition"]["StringEquals"] == {"cloudwatch:namespace": "Portyfoul"}
+
+
+def test_roles_trust_only_ecs_tasks_of_this_account(resources):
+    for role in ("TaskExecutionRole", "TaskRole"):
+        (stmt,) = props(resources, role)["AssumeRolePolicyDocument"]["Statement"]
+        assert stmt["Principal"] == {"Service": ["ecs-tasks.amazonaws.com"]}
+        assert stmt["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_execution_role_differs_from_task_role(resources):
+    for td in of_type(resources, "AWS::ECS::TaskDefinition").values():
+        p = td["Properties"]
+        assert p["ExecutionRoleArn"] != p["TaskRoleArn"]
+
+
+# ---------- load balancer (phase 5)
+
+def test_load_balancer_and_target_group(resources):
+    alb = props(resources, "LoadBalancer")
+    assert alb["Scheme"] == "internet-facing"
+    assert alb["Subnets"] == [{"Ref": "PublicSubnet1"}, {"Ref": "PublicSubnet2"}]
+    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    tg = props(resources, "WebTargetGroup")
+    assert (tg["Protocol"], tg["Port"], tg["TargetType"]) == ("HTTP", 3000, "ip")
+    assert tg["HealthCheckPath"] == {"Ref": "HealthCheckPath"}
+    assert (tg["HealthCheckIntervalSeconds"], tg["HealthyThresholdCount"], tg["UnhealthyThresholdCount"]) == (30, 2, 3)
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in tg["TargetGroupAttributes"]
+    assert values_for(ENVIRONMENTS["dev"])["HealthCheckPath"] == "/"
+
+
+def test_alb_is_open_on_80_and_443_and_tasks_only_to_the_alb(resources):
+    ingress = props(resources, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    assert sorted((r["FromPort"], r["CidrIp"]) for r in ingress) == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0")]
+    (rule,) = props(resources, "ServiceSecurityGroup")["SecurityGroupIngress"]
+    assert rule["FromPort"] == rule["ToPort"] == 3000
+    assert rule["SourceSecurityGroupId"] == {"Ref": "LoadBalancerSecurityGroup"}
+    assert "CidrIp" not in rule
+
+
+def test_https_and_redirect_only_with_a_certificate(resources, template):
+    assert template["Conditions"]["HasCertificate"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+    https = resources["HttpsListener"]
+    assert https["Condition"] == "HasCertificate" and https["Properties"]["Port"] == 443
+    (action,) = props(resources, "HttpListener")["DefaultActions"]
+    with_cert, without = action["Fn::If"][1:]
+    assert with_cert["Type"] == "redirect" and with_cert["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert without["Type"] == "forward"
+
+
+# ---------- web and worker services (phases 6 and 7)
+
+def _container(resources, td):
+    (c,) = props(resources, td)["ContainerDefinitions"]
+    return c
+
+
+def test_web_task_definition(resources):
+    td = props(resources, "WebTaskDefinition")
+    assert td["Family"] == {"Fn::Sub": "${ProjectName}-${Environment}-web-task"}
+    assert td["RuntimePlatform"] == {"CpuArchitecture": {"Ref": "CpuArchitecture"}, "OperatingSystemFamily": "LINUX"}
+    assert (td["NetworkMode"], td["RequiresCompatibilities"]) == ("awsvpc", ["FARGATE"])
+    c = _container(resources, "WebTaskDefinition")
+    assert c["Name"] == "web" and c["PortMappings"] == [{"ContainerPort": 3000, "Protocol": "tcp"}]
+    env = {e["Name"]: e["Value"] for e in c["Environment"]}
+    assert env["NODE_ENV"] == "production" and env["PRICE_UPDATE_WORKER_ENABLED"] == "false"
+    assert {"POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB"} <= set(env)
+    assert json.dumps(c["Image"]).count("ImageTag") == 1
+
+
+@pytest.mark.parametrize("td", ["WebTaskDefinition", "WorkerTaskDefinition"])
+def test_every_secret_is_injected_by_arn(resources, td):
+    secrets = {s["Name"]: s["ValueFrom"] for s in _container(resources, td)["Secrets"]}
+    assert {"JWT_SECRET", "FINNHUB_API_KEY", "COINGECKO_API_KEY", "POSTGRES_USER", "POSTGRES_PASSWORD"} <= set(secrets)
+    assert secrets["JWT_SECRET"] == {"Ref": "JwtSecret"}
+    assert secrets["POSTGRES_PASSWORD"] == {"Fn::Sub": ["${Arn}:password::", {"Arn": {"Ref": "DatabaseSecret"}}]}
+    env_names = {e["Name"] for e in _container(resources, td)["Environment"]}
+    assert not env_names & set(secrets)
+
+
+def test_web_service(resources):
+    s = props(resources, "WebService")
+    assert s["ServiceName"] == {"Fn::Sub": "${ProjectName}-${Environment}-web-service"}
+    assert s["DesiredCount"] == {"Ref": "WebDesiredCount"} and values_for(ENVIRONMENTS["dev"])["WebDesiredCount"] == "2"
+    assert s["LoadBalancers"] == [{"ContainerName": "web", "ContainerPort": 3000, "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
+    assert s["HealthCheckGracePeriodSeconds"] == 60
+    dc = s["DeploymentConfiguration"]
+    assert (dc["MaximumPercent"], dc["MinimumHealthyPercent"]) == (200, 100)
+    assert props(resources, "WebCpuScalingPolicy")["TargetTrackingScalingPolicyConfiguration"][
+        "PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    target = props(resources, "WebScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == ({"Ref": "WebMinCount"}, {"Ref": "WebMaxCount"})
+
+
+def test_worker_can_never_run_two_copies(resources):
+    s = props(resources, "WorkerService")
+    assert s["DesiredCount"] == 1
+    dc = s["DeploymentConfiguration"]
+    # With one task, 100% maximum means the new task cannot start until the old one has stopped.
+    assert (dc["MaximumPercent"], dc["MinimumHealthyPercent"]) == (100, 0)
+    assert "LoadBalancers" not in s
+    assert not any(v["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+                   and "WorkerService" in refs_in(v["Properties"]) for v in resources.values())
+
+
+def test_worker_container(resources):
+    td = props(resources, "WorkerTaskDefinition")
+    assert td["Family"] == {"Fn::Sub": "${ProjectName}-${Environment}-worker-task"}
+    c = _container(resources, "WorkerTaskDefinition")
+    assert "PortMappings" not in c
+    env = {e["Name"]: e["Value"] for e in c["Environment"]}
+    assert env["PRICE_UPDATE_WORKER_ENABLED"] == "true"
+    secrets = {s["Name"]: s["ValueFrom"] for s in c["Secrets"]}
+    assert "PriceUpdateIntervalParameter" in refs_in(secrets["PRICE_UPDATE_INTERVAL_MINUTES"])
+    assert json.dumps(c["Image"]).count("WorkerImageTag") == 1
+
+
+@pytest.mark.parametrize("svc", ["WebService", "WorkerService"])
+def test_services_have_circuit_breaker_and_no_public_ip(resources, svc):
+    s = props(resources, svc)
+    assert s["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    net = s["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert net["AssignPublicIp"] == "DISABLED"
+    assert net["Subnets"] == [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}]
+    assert s["LaunchType"] == "FARGATE"
+
+
+# ---------- secrets and parameters (phases 6 and 9)
+
+def test_secrets_and_parameters(resources):
+    from portyfoul_infra.secrets import PLACEHOLDER_VALUE
+    names = {props(resources, k)["Name"]["Fn::Sub"]: v for k, v in of_type(resources, "AWS::SecretsManager::Secret").items()}
+    assert set(names) == {"${ProjectName}/${Environment}/rds/credentials", "${ProjectName}/${Environment}/jwt-secret",
+                          "${ProjectName}/${Environment}/finnhub-api-key", "${ProjectName}/${Environment}/coingecko-api-key"}
+    assert "GenerateSecretString" in names["${ProjectName}/${Environment}/jwt-secret"]["Properties"]
+    for key in ("finnhub-api-key", "coingecko-api-key"):
+        assert names["${ProjectName}/${Environment}/" + key]["Properties"]["SecretString"] == PLACEHOLDER_VALUE
+    params = {v["Properties"]["Name"]["Fn::Sub"] for v in of_type(resources, "AWS::SSM::Parameter").values()}
+    assert params == {"/${ProjectName}/${Environment}/price-update-interval", "/${ProjectName}/${Environment}/environment"}
+    assert values_for(ENVIRONMENTS["dev"])["PriceUpdateIntervalMinutes"] == "15"
+
+
+def test_no_secret_is_a_stack_parameter(template):
+    for name in template["Parameters"]:
+        assert not any(w in name.lower() for w in ("secret", "password", "apikey", "token"))
+
+
+# ---------- monitoring (phase 10)
+
+def test_alarms_cover_services_database_and_load_balancer(resources):
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    metrics = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms.values()}
+    assert {("AWS/ECS", "CPUUtilization"), ("AWS/ECS", "MemoryUtilization"), ("AWS/RDS", "CPUUtilization"),
+            ("AWS/RDS", "FreeStorageSpace"), ("AWS/RDS", "DatabaseConnections"),
+            ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"), ("AWS/ApplicationELB", "UnHealthyHostCount")} <= metrics
+    for svc in ("WebService", "WorkerService"):
+        assert sum(1 for a in alarms.values() if a["Properties"]["Namespace"] == "AWS/ECS"
+                   and svc in refs_in(a["Properties"]["Dimensions"])) == 2
+    for a in alarms.values():
+        assert a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_alarm_email_is_optional(resources):
+    assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+
+
+def test_dashboard_shows_ecs_alb_and_rds(resources):
+    body = props(resources, "Dashboard")["DashboardBody"]["Fn::Sub"][0]
+    for ns in ("AWS/ECS", "AWS/ApplicationELB", "AWS/RDS"):
+        assert ns in body
+
+
+def test_outputs_the_tasks_need(template):
+    from portyfoul_infra import outputs
+    keys = {v for k, v in vars(outputs).items() if k.isupper()}
+    assert keys == set(template["Outputs"])
