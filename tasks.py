@@ -26,6 +26,16 @@ def _run(fn):
         except UserError as e:
             console.error(str(e))
             raise Exit(code=Outcome.REFUSED.exit_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted")
+            raise Exit(code=Outcome.NEEDS_HUMAN.exit_code) from None
+        except Exception as e:  # botocore errors: one line, never a traceback
+            from portyfoul_infra.aws import describe_aws_error
+            message, code = describe_aws_error(e)
+            if message is None:
+                raise
+            console.error(message)
+            raise Exit(code=code) from None
         if isinstance(outcome, Outcome) and not outcome.ok:
             raise Exit(code=outcome.exit_code)
     # Invoke reads the signature for the command-line flags: show it without `console`.
@@ -49,3 +59,65 @@ def lint(c, console):
     """cfn-lint (with informational checks) and checkov (offline) on the generated template."""
     from portyfoul_infra.template_tasks import lint as run
     return run(console)
+
+
+def _env(name):
+    from portyfoul_infra.config import load_environment
+    return load_environment(name)
+
+
+def _aws(env):
+    from portyfoul_infra.aws import connect
+    return connect(env.region)
+
+
+def _confirm():
+    """A y/N prompt on a terminal; None without one (then --yes is required)."""
+    import sys
+    if not sys.stdin.isatty():
+        return None
+    return lambda question: input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+ENV_HELP = "Environment: dev, staging or prod (default dev)"
+
+
+@task(iterable=["allow_replace"], help={
+    "env": ENV_HELP,
+    "yes": "Execute without asking (required without a terminal)",
+    "allow_replace": "Let exactly this stateful resource (logical ID) be replaced or removed; repeatable",
+    "timeout": "Seconds to follow the stack operation (default 3600)",
+    "delete_failed_create": "Delete a stack whose creation rolled back (ROLLBACK_COMPLETE, empty) and create it again",
+    "continue_rollback": "Continue a rollback that failed (UPDATE_ROLLBACK_FAILED)",
+})
+@_run
+def stack_update(c, console, env="dev", yes=False, allow_replace=None, timeout=3600, delete_failed_create=False,
+                 continue_rollback=False):
+    """Create or update the stack through a reviewed change set; data-loss guard; live events."""
+    from portyfoul_infra.stack import default_clock
+    from portyfoul_infra.stack_tasks import UpdateOptions, stack_update as run
+    e = _env(env)
+    clock, sleep = default_clock()
+    opts = UpdateOptions(yes=yes, allow_replace=tuple(allow_replace or ()), timeout=float(timeout),
+                         delete_failed_create=delete_failed_create, continue_rollback=continue_rollback)
+    return run(_aws(e), e, console, opts, _confirm(), clock, sleep)
+
+
+@task(help={"env": ENV_HELP})
+@_run
+def stack_diff(c, console, env="dev"):
+    """Preview what stack-update would change (a change set, deleted afterwards)."""
+    from portyfoul_infra.stack import default_clock
+    from portyfoul_infra.stack_tasks import stack_diff as run
+    e = _env(env)
+    clock, sleep = default_clock()
+    return run(_aws(e), e, console, clock, sleep)
+
+
+@task(help={"env": ENV_HELP})
+@_run
+def stack_status(c, console, env="dev"):
+    """Stack status, deployed template version versus generated/, outputs."""
+    from portyfoul_infra.stack_tasks import stack_status as run
+    e = _env(env)
+    return run(_aws(e), e, console)

@@ -25,6 +25,7 @@ class BuildReport:
     resource_count: int
     content_hash: str
     changed: tuple[str, ...]   # written (build) or stale (check)
+    deploy_body: str = ""      # compact JSON, what stack-update sends
 
 
 def build(directory: Path | None = None, check: bool = False) -> BuildReport:
@@ -43,6 +44,7 @@ def build(directory: Path | None = None, check: bool = False) -> BuildReport:
         resource_count=rendered.resource_count,
         content_hash=rendered.content_hash,
         changed=tuple(changed),
+        deploy_body=rendered.compact,
     )
 
 

@@ -1,0 +1,108 @@
+"""The one place AWS clients are made: region from config, endpoint from AWS_ENDPOINT_URL, standard retries.
+
+boto3 itself honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>), so a
+local moto server and real AWS are reached the same way. Tests hand the
+operational code a fake with the same `client(name)` shape.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import UserError
+
+RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+
+
+class ClientSource(Protocol):
+    region: str
+
+    def client(self, name: str) -> Any: ...
+
+
+@dataclass
+class Aws:
+    """boto3 clients for one region, created lazily and reused."""
+    region: str
+    profile: str | None = None
+    _session: Any = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session(self):
+        if self._session is None:
+            import boto3
+            self._session = boto3.Session(region_name=self.region, profile_name=self.profile)
+        return self._session
+
+    def client(self, name: str):
+        if name not in self._clients:
+            from botocore.config import Config
+            self._clients[name] = self.session.client(
+                name, config=Config(retries=RETRY_CONFIG, user_agent_extra="portyfoul-infra"))
+        return self._clients[name]
+
+    def require_credentials(self) -> None:
+        if self.session.get_credentials() is None:
+            raise UserError(
+                "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+                "or run `aws sso login`")
+
+
+def connect(region: str) -> Aws:
+    """Clients for `region`, failing early and clearly when there are no credentials."""
+    aws = Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None)
+    try:
+        aws.require_credentials()
+    except UserError:
+        raise
+    except Exception as e:  # botocore.exceptions.ProfileNotFound and friends
+        raise UserError(f"cannot load AWS credentials: {e}") from None
+    return aws
+
+
+def endpoint_note() -> str:
+    """Where requests go, for the header every task prints."""
+    url = os.environ.get("AWS_ENDPOINT_URL")
+    return f" via {url}" if url else ""
+
+
+def error_code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+                    "ProvisionedThroughputExceededException", "RequestThrottled"}
+
+
+def is_throttling(exc: Exception) -> bool:
+    return error_code(exc) in THROTTLING_CODES
+
+
+def describe_aws_error(exc: Exception) -> tuple[str | None, int]:
+    """(one-line message, exit code) for errors from botocore; (None, 1) for anything else."""
+    try:
+        from botocore import exceptions as bx
+    except ImportError:  # pragma: no cover
+        return None, 1
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+        return ("no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+                "or run `aws sso login`"), 2
+    if isinstance(exc, bx.ProfileNotFound):
+        return f"{exc}", 2
+    if isinstance(exc, bx.EndpointConnectionError):
+        return f"cannot reach AWS: {exc}", 2
+    if isinstance(exc, bx.ClientError):
+        code = error_code(exc)
+        msg = exc.response.get("Error", {}).get("Message", str(exc))
+        op = getattr(exc, "operation_name", "")
+        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+                    "SignatureDoesNotMatch"):
+            return f"AWS rejected the credentials ({code}): {msg}", 2
+        # Mid-operation: we cannot know what state things are in, so a human should look.
+        return f"AWS refused {op}: {code}: {msg}", 4
+    if isinstance(exc, bx.BotoCoreError):
+        return f"AWS call failed: {exc}", 4
+    return None, 1

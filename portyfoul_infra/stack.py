@@ -1,0 +1,390 @@
+"""Stack lifecycle: create or update through a reviewed change set, guarded against data loss.
+
+Every function here takes its clients, clock and sleep as arguments and
+prints only through a Console, so tests drive it with fakes and a virtual
+clock. The task bodies in stack_tasks.py put the pieces in order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from .aws import error_code, is_throttling
+from .console import Console, elapsed
+from .errors import UserError
+from .outcomes import Outcome
+
+# Resources whose replacement or removal loses data or breaks everything that points at them.
+STATEFUL_TYPES = frozenset({
+    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::SecretsManager::Secret", "AWS::ECR::Repository",
+    "AWS::Logs::LogGroup", "AWS::EC2::VPC", "AWS::EC2::Subnet",
+})
+# Changes to these can widen who may do what, or who may connect.
+ACCESS_TYPES = frozenset({
+    "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::EC2::SecurityGroup",
+    "AWS::EC2::SecurityGroupIngress", "AWS::SecretsManager::ResourcePolicy", "AWS::ECR::RepositoryPolicy",
+})
+# The stack policy set on creation denies replacing or deleting these.
+POLICY_PROTECTED = ("Database",)
+
+OK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+                       "IMPORT_ROLLBACK_COMPLETE"})
+NO_CHANGE_REASONS = ("didn't contain changes", "No updates are to be performed")
+_CANCELLED = re.compile(r"^Resource (creation|update|deletion) cancelled", re.I)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+def stack_policy(allow: Iterable[str] = ()) -> str:
+    """Allow all updates except replacing or deleting the protected resources not in `allow`."""
+    denied = [f"LogicalResourceId/{r}" for r in POLICY_PROTECTED if r not in set(allow)]
+    statements: list[dict[str, Any]] = [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
+    if denied:
+        statements.append({"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
+                           "Resource": denied})
+    return json.dumps({"Statement": statements}, sort_keys=True)
+
+
+# ---------------------------------------------------------------- reading a stack
+
+@dataclass(frozen=True)
+class StackInfo:
+    name: str
+    stack_id: str
+    status: str
+    reason: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    last_updated: Any
+    termination_protection: bool
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status.endswith("_IN_PROGRESS")
+
+
+def describe_stack(cfn, name: str) -> StackInfo | None:
+    """The stack, or None when it does not exist (or was deleted)."""
+    try:
+        s = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except Exception as e:  # botocore ClientError
+        if error_code(e) == "ValidationError" and "does not exist" in str(e):
+            return None
+        raise
+    if s["StackStatus"] == "DELETE_COMPLETE":
+        return None
+    return StackInfo(
+        name=s["StackName"], stack_id=s["StackId"], status=s["StackStatus"], reason=s.get("StackStatusReason", ""),
+        outputs={o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs") or []},
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters") or []},
+        tags={t["Key"]: t["Value"] for t in s.get("Tags") or []},
+        last_updated=s.get("LastUpdatedTime") or s.get("CreationTime"),
+        termination_protection=bool(s.get("EnableTerminationProtection")),
+    )
+
+
+def require_stack(cfn, name: str) -> StackInfo:
+    stack = describe_stack(cfn, name)
+    if stack is None:
+        raise UserError(f"stack {name} does not exist; create it with `invoke stack-update`")
+    return stack
+
+
+def deployed_metadata(cfn, name: str) -> dict[str, str]:
+    """Version and content hash recorded in the deployed template's Metadata ({} if none)."""
+    body = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return {}
+    return dict((body or {}).get("Metadata", {}).get("PortyfoulInfra", {}))
+
+
+# ---------------------------------------------------------------- change sets
+
+@dataclass(frozen=True)
+class Change:
+    action: str              # Add | Modify | Remove | Import | Dynamic
+    logical_id: str
+    resource_type: str
+    replacement: str         # True | Conditional | False | "" (Add/Remove)
+    policy_action: str       # Delete | Retain | Snapshot | ReplaceAndDelete | ... | ""
+    scope: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
+
+    @property
+    def stateful(self) -> bool:
+        return self.resource_type in STATEFUL_TYPES
+
+    @property
+    def replaces(self) -> bool:
+        return self.action == "Modify" and self.replacement in ("True", "Conditional")
+
+    @property
+    def widens_access(self) -> bool:
+        if self.resource_type not in ACCESS_TYPES or self.action not in ("Add", "Modify"):
+            return False
+        if self.action == "Add" or not self.details:
+            return True
+        return any(re.search(r"Polic|Ingress|Principal", d) for d in self.details)
+
+    @property
+    def data_consequence(self) -> str:
+        """What happens to the data of the resource this change removes or replaces."""
+        p = self.policy_action
+        if self.action == "Remove":
+            return {"Retain": "kept (detached from the stack)", "Snapshot": "snapshot, then deleted"}.get(
+                p, "DELETED")
+        if self.replaces:
+            return {"ReplaceAndRetain": "old kept, new one empty", "ReplaceAndSnapshot": "snapshot, old deleted, new one empty",
+                    "Retain": "old kept, new one empty", "Snapshot": "snapshot, old deleted, new one empty"}.get(
+                p, "old DELETED, new one empty")
+        return ""
+
+
+def read_change_set(cfn, stack_name: str, change_set_id: str) -> tuple[str, str, list[Change]]:
+    """(status, reason, changes) of a change set, all pages."""
+    changes: list[Change] = []
+    status = reason = ""
+    token = None
+    while True:
+        kwargs = {"StackName": stack_name, "ChangeSetName": change_set_id}
+        if token:
+            kwargs["NextToken"] = token
+        page = cfn.describe_change_set(**kwargs)
+        status, reason = page["Status"], page.get("StatusReason", "")
+        for c in page.get("Changes", []):
+            rc = c.get("ResourceChange", {})
+            changes.append(Change(
+                action=rc.get("Action", ""),
+                logical_id=rc.get("LogicalResourceId", ""),
+                resource_type=rc.get("ResourceType", ""),
+                replacement=rc.get("Replacement", "") if rc.get("Action") == "Modify" else "",
+                policy_action=rc.get("PolicyAction", ""),
+                scope=tuple(rc.get("Scope", [])),
+                details=tuple(
+                    (d.get("Target", {}).get("Name") or d.get("Target", {}).get("Attribute", ""))
+                    for d in rc.get("Details", [])),
+            ))
+        token = page.get("NextToken")
+        if not token:
+            return status, reason, changes
+
+
+def wait_for_change_set(cfn, stack_name: str, change_set_id: str, clock: Clock, sleep: Sleep,
+                        timeout: float = 600) -> tuple[str, str, list[Change]]:
+    start = clock()
+    delay = 2.0
+    while True:
+        try:
+            status, reason, changes = read_change_set(cfn, stack_name, change_set_id)
+        except Exception as e:
+            if not is_throttling(e):
+                raise
+            status, reason, changes = "CREATE_PENDING", "", []
+            delay = min(delay * 2, 30)
+        if status in ("CREATE_COMPLETE", "FAILED"):
+            return status, reason, changes
+        if clock() - start > timeout:
+            raise UserError(f"change set still {status} after {timeout:.0f}s")
+        sleep(delay)
+
+
+def is_empty_change_set(status: str, reason: str) -> bool:
+    return status == "FAILED" and any(r in reason for r in NO_CHANGE_REASONS)
+
+
+@dataclass(frozen=True)
+class Violation:
+    change: Change
+
+    def describe(self) -> str:
+        c = self.change
+        verb = "removed" if c.action == "Remove" else (
+            "replaced" if c.replacement == "True" else "possibly replaced (Conditional)")
+        return f"{c.logical_id} ({c.resource_type}) would be {verb}: data {c.data_consequence}"
+
+
+def guard(changes: Iterable[Change], allow_replace: Iterable[str] = ()) -> tuple[list[Violation], list[Violation]]:
+    """(blocked, allowed): stateful resources a change set would replace or remove."""
+    allow = set(allow_replace)
+    blocked, allowed = [], []
+    for c in changes:
+        if c.stateful and (c.action == "Remove" or c.replaces):
+            (allowed if c.logical_id in allow else blocked).append(Violation(c))
+    return blocked, allowed
+
+
+def render_changes(console: Console, changes: list[Change]) -> None:
+    rows = []
+    for c in sorted(changes, key=lambda c: (c.action != "Remove", not c.replaces, c.logical_id)):
+        flags = []
+        if c.stateful and (c.replaces or c.action == "Remove"):
+            flags.append("DATA")
+        if c.widens_access:
+            flags.append("access")
+        rows.append((c.action, c.logical_id, c.resource_type, c.replacement or "-", c.policy_action or "-",
+                     c.data_consequence or "-", " ".join(flags)))
+    console.table(("action", "logical id", "type", "replace", "policy", "data", "flags"), rows)
+    n_access = sum(1 for c in changes if c.widens_access)
+    if n_access:
+        console.warn(f"{n_access} change(s) may widen access (IAM or security group ingress): review them")
+
+
+# ---------------------------------------------------------------- events
+
+@dataclass(frozen=True)
+class StackEvent:
+    event_id: str
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+    timestamp: Any
+
+
+class EventStream:
+    """The events of one operation: everything newer than what existed when it was marked.
+
+    Events are told apart by EventId, never by timestamp, so a quick update
+    with a skewed clock still shows every event.
+    """
+
+    def __init__(self, cfn, stack_id: str):
+        self.cfn = cfn
+        self.stack_id = stack_id
+        self.seen: set[str] = set()
+
+    def mark(self) -> None:
+        """Remember the newest existing events: they belong to earlier operations."""
+        try:
+            page = self.cfn.describe_stack_events(StackName=self.stack_id)
+        except Exception as e:
+            if error_code(e) == "ValidationError":
+                return
+            raise
+        self.seen.update(e["EventId"] for e in page.get("StackEvents", []))
+
+    def poll(self) -> list[StackEvent]:
+        """New events since the last poll, oldest first."""
+        fresh: list[dict] = []
+        token = None
+        done = False
+        while not done:
+            kwargs = {"StackName": self.stack_id}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.cfn.describe_stack_events(**kwargs)
+            for e in page.get("StackEvents", []):
+                if e["EventId"] in self.seen:
+                    done = True
+                    break
+                fresh.append(e)
+            token = page.get("NextToken")
+            if not token:
+                done = True
+        self.seen.update(e["EventId"] for e in fresh)
+        return [StackEvent(e["EventId"], e.get("LogicalResourceId", ""), e.get("ResourceType", ""),
+                           e.get("ResourceStatus", ""), e.get("ResourceStatusReason", ""), e.get("Timestamp"))
+                for e in reversed(fresh)]
+
+
+def root_cause(events: list[StackEvent], stack_name: str) -> StackEvent | None:
+    """The first genuine resource failure of an operation, not a cancellation or the stack summary."""
+    for e in events:
+        if e.status.endswith("_FAILED") and e.logical_id != stack_name and not _CANCELLED.match(e.reason or ""):
+            return e
+    for e in events:
+        if e.status.endswith("_FAILED") or (e.logical_id == stack_name and "ROLLBACK" in e.status and e.reason):
+            return e
+    return None
+
+
+@dataclass
+class WatchResult:
+    status: str
+    events: list[StackEvent] = field(default_factory=list)
+    timed_out: bool = False
+
+
+def watch(cfn, stack: StackInfo, stream: EventStream, console: Console, clock: Clock, sleep: Sleep,
+          timeout: float, poll_seconds: float = 5.0) -> WatchResult:
+    """Stream this operation's events until the stack leaves *_IN_PROGRESS (or the deadline passes)."""
+    start = clock()
+    result = WatchResult(status="")
+    delay = poll_seconds
+    while True:
+        try:
+            events = stream.poll()
+            current = describe_stack(cfn, stack.stack_id)
+            delay = poll_seconds
+        except Exception as e:
+            if not is_throttling(e):
+                raise
+            console.status(f"throttled by AWS; backing off {delay:.0f}s")
+            sleep(delay)
+            delay = min(delay * 2, 60)
+            continue
+        now = clock() - start
+        for e in events:
+            result.events.append(e)
+            reason = f"  {e.reason}" if e.reason else ""
+            colour = "red" if e.status.endswith("FAILED") else ("green" if e.status.endswith("COMPLETE") else None)
+            console.line(f"{elapsed(now):>6}  {e.status:<28} {e.resource_type:<42} {e.logical_id}{reason}", colour)
+        result.status = current.status if current else "DELETE_COMPLETE"
+        if not result.status.endswith("_IN_PROGRESS"):
+            return result
+        if now > timeout:
+            result.timed_out = True
+            return result
+        console.status(f"{elapsed(now):>6}  {result.status} ...")
+        sleep(delay)
+
+
+def outcome_of(status: str) -> Outcome:
+    if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "DELETE_COMPLETE"):
+        return Outcome.APPLIED
+    if status in ("UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"):
+        return Outcome.ROLLED_BACK
+    return Outcome.NEEDS_HUMAN
+
+
+def report_failure(console: Console, result: WatchResult, stack_name: str) -> None:
+    cause = root_cause(result.events, stack_name)
+    if cause:
+        console.error(f"root cause: {cause.logical_id} ({cause.resource_type}) {cause.status}: {cause.reason}")
+    console.line(f"final stack status: {result.status}")
+
+
+# ---------------------------------------------------------------- templates too big for a body
+
+def upload_template(s3, bucket: str, region: str, key: str, body: str) -> str:
+    """Upload to a versioned, private bucket (created on first use); returns the TemplateURL."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except Exception as e:
+        if error_code(e) not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**kwargs)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    endpoint = s3.meta.endpoint_url.rstrip("/")
+    return f"{endpoint}/{bucket}/{key}"
+
+
+def default_clock() -> tuple[Clock, Sleep]:
+    return time.monotonic, time.sleep

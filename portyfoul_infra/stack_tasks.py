@@ -1,0 +1,315 @@
+"""stack-update, stack-diff and stack-status: the steps in order, printing through a Console."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import __version__
+from . import outputs as out
+from .aws import ClientSource, endpoint_note
+from .build import deploy_inputs
+from .config import Environment
+from .console import Console
+from .errors import UserError
+from .generated import BuildReport, ensure_fresh
+from .outcomes import Outcome
+from .parameters import IMAGE_TAG, WORKER_IMAGE_TAG, values_for
+from .stack import (
+    OK_STATES, POLICY_PROTECTED, Change, Clock, EventStream, Sleep, StackInfo, deployed_metadata, describe_stack,
+    guard, is_empty_change_set, outcome_of, render_changes, report_failure, stack_policy, upload_template,
+    wait_for_change_set, watch,
+)
+
+INLINE_TEMPLATE_LIMIT = 51_200
+Confirm = Callable[[str], bool]
+
+
+@dataclass
+class UpdateOptions:
+    yes: bool = False
+    allow_replace: tuple[str, ...] = ()
+    timeout: float = 3600
+    delete_failed_create: bool = False
+    continue_rollback: bool = False
+    inline_limit: int = INLINE_TEMPLATE_LIMIT
+    poll_seconds: float = 5.0
+
+
+@dataclass
+class ChangeSetPlan:
+    change_set_id: str
+    change_set_type: str        # CREATE | UPDATE
+    stack_id: str
+    changes: list[Change] = field(default_factory=list)
+    empty: bool = False
+
+
+def print_header(aws: ClientSource, env: Environment, console: Console) -> str:
+    """Environment, account, region and stack, before anything else. Returns the account."""
+    account = aws.client("sts").get_caller_identity()["Account"]
+    console.heading(f"environment {env.name} · account {account} · region {env.region} · "
+                    f"stack {env.stack_name}{endpoint_note()}")
+    return account
+
+
+def current_image_tags(aws: ClientSource, stack: StackInfo | None) -> dict[str, str]:
+    """The tags running now, so an infrastructure update never rolls the application back.
+
+    Read from the services' current task definitions (release deploys outside
+    CloudFormation); falls back to the stack's parameters, then `latest`.
+    """
+    tags = {IMAGE_TAG: "latest", WORKER_IMAGE_TAG: "latest"}
+    if stack is None:
+        return tags
+    for key in tags:
+        if stack.parameters.get(key):
+            tags[key] = stack.parameters[key]
+    cluster = stack.outputs.get(out.CLUSTER_NAME)
+    names = {IMAGE_TAG: stack.outputs.get(out.WEB_SERVICE_NAME), WORKER_IMAGE_TAG: stack.outputs.get(out.WORKER_SERVICE_NAME)}
+    if not cluster or not all(names.values()):
+        return tags
+    ecs = aws.client("ecs")
+    services = ecs.describe_services(cluster=cluster, services=list(names.values())).get("services", [])
+    by_name = {s["serviceName"]: s for s in services if s.get("status") == "ACTIVE"}
+    for key, name in names.items():
+        svc = by_name.get(name)
+        if not svc:
+            continue
+        td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+        image = td["containerDefinitions"][0]["image"]
+        if "@" not in image and ":" in image.rsplit("/", 1)[-1]:
+            tags[key] = image.rsplit(":", 1)[1]
+    return tags
+
+
+def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Console, clock: Clock,
+                 sleep: Sleep) -> tuple[str, StackInfo | None] | Outcome:
+    """CREATE or UPDATE, after dealing with every state that is neither."""
+    if stack is None or stack.status == "REVIEW_IN_PROGRESS":
+        return "CREATE", stack
+    if stack.status in OK_STATES:
+        return "UPDATE", stack
+    if stack.in_progress:
+        raise UserError(
+            f"stack {stack.name} is {stack.status}: another operation is running. Refusing rather than waiting; "
+            "follow it with `invoke stack-status` and run again when it completes")
+    if stack.status == "ROLLBACK_COMPLETE":
+        if not opts.delete_failed_create:
+            raise UserError(
+                f"stack {stack.name} is ROLLBACK_COMPLETE: its creation failed and rolled back, so it holds no "
+                "running resources (retained secrets, repository, logs and snapshots stay). Delete it and create "
+                "again with `invoke stack-update --delete-failed-create`")
+        console.line(f"deleting the failed stack {stack.name} (ROLLBACK_COMPLETE) before creating it again")
+        stream = EventStream(cfn, stack.stack_id)
+        stream.mark()
+        cfn.delete_stack(StackName=stack.stack_id)
+        result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
+        if result.status != "DELETE_COMPLETE":
+            report_failure(console, result, stack.name)
+            return Outcome.NEEDS_HUMAN
+        return "CREATE", None
+    if stack.status == "UPDATE_ROLLBACK_FAILED":
+        if not opts.continue_rollback:
+            raise UserError(
+                f"stack {stack.name} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback "
+                f"({stack.reason or 'see stack events'}). Fix the cause (often a resource changed outside "
+                "CloudFormation), then `invoke stack-update --continue-rollback`")
+        console.line("continuing the failed rollback")
+        stream = EventStream(cfn, stack.stack_id)
+        stream.mark()
+        cfn.continue_update_rollback(StackName=stack.stack_id)
+        result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
+        if result.status == "UPDATE_ROLLBACK_COMPLETE":
+            console.ok("rollback completed: the stack is back on its previous template; run stack-update again")
+            return Outcome.APPLIED
+        report_failure(console, result, stack.name)
+        return Outcome.NEEDS_HUMAN
+    raise UserError(
+        f"stack {stack.name} is {stack.status} and cannot be updated ({stack.reason or 'see its events'}); "
+        "this needs a human: see the troubleshooting guide in docs/operations.md")
+
+
+def plan_change_set(aws: ClientSource, env: Environment, report: BuildReport, change_set_type: str,
+                    stack: StackInfo | None, parameters: dict[str, str], console: Console, clock: Clock,
+                    sleep: Sleep, inline_limit: int) -> ChangeSetPlan:
+    cfn = aws.client("cloudformation")
+    inputs = deploy_inputs(env)
+    tags = {**inputs["Tags"], "TemplateVersion": __version__, "TemplateHash": report.content_hash}
+    kwargs = {
+        "StackName": env.stack_name,
+        "ChangeSetName": f"portyfoul-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}",
+        "ChangeSetType": change_set_type,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        "Description": f"portyfoul-infra {__version__} {report.content_hash[:19]}",
+    }
+    body = report.deploy_body
+    if len(body.encode()) > inline_limit:
+        key = f"{env.stack_name}/{report.content_hash.split(':')[1]}.json"
+        kwargs["TemplateURL"] = upload_template(aws.client("s3"), env.template_bucket, env.region, key, body)
+        console.line(f"template is {len(body.encode()):,} bytes (> {inline_limit:,} inline): "
+                     f"uploaded to s3://{env.template_bucket}/{key}")
+    else:
+        kwargs["TemplateBody"] = body
+    created = cfn.create_change_set(**kwargs)
+    status, reason, changes = wait_for_change_set(cfn, env.stack_name, created["Id"], clock, sleep)
+    plan = ChangeSetPlan(created["Id"], change_set_type, created["StackId"], changes)
+    if is_empty_change_set(status, reason):
+        plan.empty = True
+    elif status == "FAILED":
+        _delete_change_set(cfn, plan)
+        raise UserError(f"CloudFormation rejected the change set: {reason}")
+    return plan
+
+
+def _delete_change_set(cfn, plan: ChangeSetPlan) -> None:
+    try:
+        cfn.delete_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
+    except Exception:
+        pass  # best effort: an unexecuted change set costs nothing
+    if plan.change_set_type == "CREATE":
+        # A CREATE change set leaves an empty REVIEW_IN_PROGRESS stack behind: remove it too.
+        stack = describe_stack(cfn, plan.stack_id)
+        if stack and stack.status == "REVIEW_IN_PROGRESS":
+            cfn.delete_stack(StackName=plan.stack_id)
+
+
+def _up_to_date(aws: ClientSource, stack: StackInfo, report: BuildReport, parameters: dict[str, str]) -> bool:
+    if stack.status not in OK_STATES or stack.status == "UPDATE_ROLLBACK_COMPLETE":
+        return False
+    meta = deployed_metadata(aws.client("cloudformation"), stack.stack_id)
+    return meta.get("ContentHash") == report.content_hash and stack.parameters == parameters
+
+
+def _prepare(aws, env, console, opts, clock, sleep):
+    """Shared by update and diff: fresh template, header, state, parameters, then a change set."""
+    report = ensure_fresh()
+    aws.require_credentials()
+    print_header(aws, env, console)
+    cfn = aws.client("cloudformation")
+    state = _check_state(cfn, describe_stack(cfn, env.stack_name), opts, console, clock, sleep)
+    if isinstance(state, Outcome):
+        return state
+    change_set_type, stack = state
+    parameters = {**values_for(env), **current_image_tags(aws, stack)}
+    if stack is not None and change_set_type == "UPDATE" and _up_to_date(aws, stack, report, parameters):
+        console.ok(f"no changes: the deployed template ({report.content_hash[:19]}) and parameters match generated/")
+        return Outcome.NO_CHANGES
+    console.line(f"{'creating' if change_set_type == 'CREATE' else 'updating'} {env.stack_name} "
+                 f"(template {report.content_hash[:19]}, image tags web={parameters[IMAGE_TAG]} "
+                 f"worker={parameters[WORKER_IMAGE_TAG]})")
+    plan = plan_change_set(aws, env, report, change_set_type, stack, parameters, console, clock, sleep,
+                           opts.inline_limit)
+    if plan.empty:
+        _delete_change_set(cfn, plan)
+        console.ok("no changes")
+        return Outcome.NO_CHANGES
+    render_changes(console, plan.changes)
+    return plan
+
+
+def _report_guard(console: Console, blocked, allowed) -> None:
+    for v in allowed:
+        console.warn(f"allowed by --allow-replace: {v.describe()}")
+    for v in blocked:
+        console.error(v.describe())
+    if blocked:
+        ids = " ".join(f"--allow-replace {v.change.logical_id}" for v in blocked)
+        console.line(f"refusing: {len(blocked)} stateful resource(s) would lose data or be recreated. "
+                     f"If that is truly intended, take a backup and rerun with {ids}")
+
+
+def stack_update(aws: ClientSource, env: Environment, console: Console, opts: UpdateOptions,
+                 confirm: Confirm | None, clock: Clock, sleep: Sleep) -> Outcome:
+    cfn = aws.client("cloudformation")
+    plan = _prepare(aws, env, console, opts, clock, sleep)
+    if isinstance(plan, Outcome):
+        return plan
+    blocked, allowed = guard(plan.changes, opts.allow_replace)
+    _report_guard(console, blocked, allowed)
+    if blocked:
+        _delete_change_set(cfn, plan)
+        return Outcome.REFUSED
+    question = f"execute {len(plan.changes)} change(s) on {env.stack_name}?"
+    if not opts.yes:
+        if confirm is None:
+            _delete_change_set(cfn, plan)
+            raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
+        if not confirm(question):
+            _delete_change_set(cfn, plan)
+            console.line("not confirmed; nothing changed")
+            return Outcome.REFUSED
+
+    relaxed = [v.change.logical_id for v in allowed if v.change.logical_id in POLICY_PROTECTED]
+    if relaxed and plan.change_set_type == "UPDATE":
+        console.warn(f"lifting the stack policy for {', '.join(relaxed)} for this update only")
+        cfn.set_stack_policy(StackName=plan.stack_id, StackPolicyBody=stack_policy(allow=relaxed))
+    stream = EventStream(cfn, plan.stack_id)
+    stream.mark()
+    stack = StackInfo(env.stack_name, plan.stack_id, "", "", {}, {}, {}, None, False)
+    try:
+        cfn.execute_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
+        result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
+    except KeyboardInterrupt:
+        console.warn("interrupted: CloudFormation carries on with the operation; follow it with `invoke stack-status`")
+        return Outcome.NEEDS_HUMAN
+    finally:
+        if relaxed and plan.change_set_type == "UPDATE":
+            cfn.set_stack_policy(StackName=plan.stack_id, StackPolicyBody=stack_policy())
+    if result.timed_out:
+        console.error(f"still {result.status} after {opts.timeout:.0f}s; CloudFormation carries on. "
+                      "Follow it with `invoke stack-status`")
+        return Outcome.NEEDS_HUMAN
+    outcome = outcome_of(result.status)
+    if outcome is Outcome.APPLIED:
+        if plan.change_set_type == "CREATE":
+            cfn.update_termination_protection(StackName=plan.stack_id, EnableTerminationProtection=True)
+            cfn.set_stack_policy(StackName=plan.stack_id, StackPolicyBody=stack_policy())
+            console.line("termination protection on; stack policy denies replacing or deleting the database")
+        console.ok(f"{result.status}: {env.stack_name} is on template {ensure_fresh().content_hash[:19]}")
+        return outcome
+    report_failure(console, result, env.stack_name)
+    if result.status == "ROLLBACK_COMPLETE":
+        console.line("the creation rolled back and left an empty stack; remove it and try again with "
+                     "`invoke stack-update --delete-failed-create`")
+    elif result.status == "UPDATE_ROLLBACK_FAILED":
+        console.line("the rollback failed too: fix the cause, then `invoke stack-update --continue-rollback`")
+    return outcome
+
+
+def stack_diff(aws: ClientSource, env: Environment, console: Console, clock: Clock, sleep: Sleep) -> Outcome:
+    plan = _prepare(aws, env, console, UpdateOptions(), clock, sleep)
+    if isinstance(plan, Outcome):
+        return plan
+    blocked, _ = guard(plan.changes)
+    _report_guard(console, blocked, [])
+    _delete_change_set(aws.client("cloudformation"), plan)
+    console.line("preview only: the change set was deleted, nothing changed")
+    return Outcome.REFUSED if blocked else Outcome.NO_CHANGES
+
+
+def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outcome:
+    aws.require_credentials()
+    print_header(aws, env, console)
+    cfn = aws.client("cloudformation")
+    stack = describe_stack(cfn, env.stack_name)
+    if stack is None:
+        console.line(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
+        return Outcome.REFUSED
+    from .generated import build
+    local = build(check=True)
+    meta = deployed_metadata(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
+    console.line(f"status        {stack.status}" + (f"  ({stack.reason})" if stack.reason else ""))
+    console.line(f"last updated  {stack.last_updated}")
+    console.line(f"deployed      {meta.get('Version', '?')} {meta.get('ContentHash', '?')[:19]}")
+    console.line(f"local         {__version__} {local.content_hash[:19]}"
+                 + ("  (generated/ is stale: run invoke build-template)" if local.changed else ""))
+    same = meta.get("ContentHash") == local.content_hash
+    console.line("template      " + ("same as generated/" if same else "DIFFERS from generated/: see `invoke stack-diff`"))
+    console.line(f"protection    termination {'on' if stack.termination_protection else 'OFF'}")
+    if stack.outputs:
+        console.table(("output", "value"), sorted(stack.outputs.items()))
+    return Outcome.NO_CHANGES
