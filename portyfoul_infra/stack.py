@@ -382,8 +382,8 @@ def upload_template(s3, bucket: str, region: str, key: str, body: str) -> str:
         s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
-    endpoint = s3.meta.endpoint_url.rstrip("/")
-    return f"{endpoint}/{bucket}/{key}"
+    # CloudFormation fetches the template itself, so this is always the AWS URL, never our endpoint.
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
 
 
 def default_clock() -> tuple[Clock, Sleep]:

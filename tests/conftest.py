@@ -27,3 +27,27 @@ def template() -> dict:
 @pytest.fixture(scope="session")
 def resources(template) -> dict:
     return template["Resources"]
+
+
+@pytest.fixture(scope="module")
+def local_aws():
+    """A moto server on 127.0.0.1 for this test module, stopped afterwards."""
+    from portyfoul_infra import local_aws as la
+    server = la.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(local_aws, monkeypatch):
+    """Environment for tasks run against the local server (subprocess or in-process)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint)
+    return {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint}
+
+
+def invoke(*args, env=None, input=None):
+    """Run a task as a user would: a separate process, no terminal."""
+    import subprocess
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env or dict(os.environ),
+                          capture_output=True, text=True, input=input,
+                          stdin=None if input is not None else subprocess.DEVNULL, timeout=300)

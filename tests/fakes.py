@@ -1,0 +1,157 @@
+"""Scripted AWS fakes with the real API response shapes, and a virtual clock.
+
+Used where moto cannot produce the state (a change set that replaces the
+database, a failed update with a buried root cause, rollbacks, throttling).
+Every call is recorded so tests can assert what was *not* done.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+STACK_ID = "arn:aws:cloudformation:us-east-2:123456789012:stack/portyfoul-infra/abc"
+_ids = itertools.count(1)
+
+
+def client_error(code: str, message: str = "", op: str = "Op") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message or code}}, op)
+
+
+class VirtualClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def event(logical_id, status, reason="", type_="AWS::ECS::Service", stack_name="portyfoul-infra"):
+    return {"StackId": STACK_ID, "EventId": f"e{next(_ids)}", "StackName": stack_name,
+            "LogicalResourceId": logical_id, "PhysicalResourceId": "x",
+            "ResourceType": "AWS::CloudFormation::Stack" if logical_id == stack_name else type_,
+            "Timestamp": datetime(2026, 11, 25, tzinfo=timezone.utc), "ResourceStatus": status,
+            "ResourceStatusReason": reason}
+
+
+def resource_change(logical_id, type_, action="Modify", replacement="False", policy_action=None, details=()):
+    rc = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": type_, "Scope": ["Properties"],
+          "Details": [{"Target": {"Attribute": "Properties", "Name": d}} for d in details]}
+    if action == "Modify":
+        rc["Replacement"] = replacement
+    if policy_action:
+        rc["PolicyAction"] = policy_action
+    return {"Type": "Resource", "ResourceChange": rc}
+
+
+class FakeCloudFormation:
+    """A stack that exists in `status`; after execute, walks through `script`.
+
+    script: list of (stack status, [events]) steps, one consumed per watch poll.
+    """
+
+    def __init__(self, status="UPDATE_COMPLETE", changes=(), script=(), change_set_status="CREATE_COMPLETE",
+                 change_set_reason="", reason="", exists=True, throttle_events=0, deployed_hash="sha256:old"):
+        self.status = status
+        self.reason = reason
+        self.exists = exists
+        self.changes = list(changes)
+        self.script = list(script)
+        self.change_set_status = change_set_status
+        self.change_set_reason = change_set_reason
+        self.events = [event("portyfoul-infra", "UPDATE_COMPLETE", "an older operation")]  # newest first
+        self.calls: list[tuple[str, dict]] = []
+        self.throttle_events = throttle_events
+        self.deployed_hash = deployed_hash
+        self.parameters: dict[str, str] = {}
+
+    def _record(self, name, kwargs):
+        self.calls.append((name, kwargs))
+
+    def called(self, name):
+        return [kw for n, kw in self.calls if n == name]
+
+    def _advance(self):
+        if self.script:
+            status, new_events = self.script.pop(0)
+            self.status = status
+            self.events[:0] = list(reversed(new_events))
+
+    # --- API
+    def describe_stacks(self, StackName):
+        self._record("describe_stacks", {"StackName": StackName})
+        if not self.exists:
+            raise client_error("ValidationError", f"Stack with id {StackName} does not exist", "DescribeStacks")
+        return {"Stacks": [{
+            "StackId": STACK_ID, "StackName": "portyfoul-infra", "StackStatus": self.status,
+            "StackStatusReason": self.reason, "CreationTime": datetime(2025, 11, 14, tzinfo=timezone.utc),
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+            "Outputs": [], "Tags": [], "EnableTerminationProtection": True}]}
+
+    def describe_stack_events(self, StackName, NextToken=None):
+        self._record("describe_stack_events", {"StackName": StackName})
+        if self.throttle_events:
+            self.throttle_events -= 1
+            raise client_error("Throttling", "Rate exceeded", "DescribeStackEvents")
+        if self.called("execute_change_set") or self.called("continue_update_rollback") or self.called("delete_stack"):
+            if len(self.called("describe_stack_events")) > 1:
+                self._advance()
+        return {"StackEvents": list(self.events)}
+
+    def get_template(self, StackName, TemplateStage="Original"):
+        self._record("get_template", {})
+        return {"TemplateBody": {"Metadata": {"PortyfoulInfra": {"ContentHash": self.deployed_hash}}}}
+
+    def create_change_set(self, **kwargs):
+        self._record("create_change_set", kwargs)
+        if kwargs["ChangeSetType"] == "CREATE":
+            self.exists, self.status = True, "REVIEW_IN_PROGRESS"
+        return {"Id": "arn:aws:cloudformation:us-east-2:123456789012:changeSet/cs/1", "StackId": STACK_ID}
+
+    def describe_change_set(self, StackName, ChangeSetName, NextToken=None):
+        self._record("describe_change_set", {})
+        return {"Status": self.change_set_status, "StatusReason": self.change_set_reason,
+                "ExecutionStatus": "AVAILABLE", "Changes": self.changes}
+
+    def delete_change_set(self, **kwargs):
+        self._record("delete_change_set", kwargs)
+
+    def execute_change_set(self, **kwargs):
+        self._record("execute_change_set", kwargs)
+
+    def continue_update_rollback(self, **kwargs):
+        self._record("continue_update_rollback", kwargs)
+
+    def delete_stack(self, **kwargs):
+        self._record("delete_stack", kwargs)
+
+    def set_stack_policy(self, **kwargs):
+        self._record("set_stack_policy", kwargs)
+
+    def update_termination_protection(self, **kwargs):
+        self._record("update_termination_protection", kwargs)
+
+
+class FakeSts:
+    def get_caller_identity(self):
+        return {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/dev", "UserId": "x"}
+
+
+class FakeAws:
+    region = "us-east-2"
+
+    def __init__(self, **clients):
+        self.clients = {"sts": FakeSts(), **clients}
+
+    def client(self, name):
+        return self.clients[name]
+
+    def require_credentials(self):
+        pass

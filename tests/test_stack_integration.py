@@ -1,0 +1,129 @@
+"""stack-update, stack-status and stack-diff through the real invoke tasks against moto on 127.0.0.1."""
+
+import io
+import os
+
+import boto3
+import pytest
+
+from conftest import invoke
+
+from portyfoul_infra.aws import Aws
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.console import Console
+from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.stack_tasks import UpdateOptions, stack_update
+
+pytestmark = pytest.mark.integration
+
+
+def _cfn(endpoint):
+    return boto3.client("cloudformation", region_name="us-east-2", endpoint_url=endpoint)
+
+
+def test_create_from_nothing_then_no_changes(aws_env, local_aws):
+    first = invoke("stack-update", "--env", "dev", "--yes", env=aws_env)
+    assert first.returncode == 0, first.stderr
+    assert "environment dev · account 123456789012 · region us-east-2 · stack portyfoul-infra" in first.stdout
+    assert "CREATE_COMPLETE" in first.stdout
+    stack = _cfn(local_aws.endpoint).describe_stacks(StackName="portyfoul-infra")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE" and stack["EnableTerminationProtection"] is True
+    tags = {t["Key"]: t["Value"] for t in stack["Tags"]}
+    assert tags["TemplateHash"].startswith("sha256:") and tags["Environment"] == "dev"
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert params["DBInstanceClass"] == "db.t4g.micro" and params["ImageTag"] == "latest"
+
+    again = invoke("stack-update", "--env", "dev", "--yes", env=aws_env)
+    assert again.returncode == 0 and "no changes" in again.stdout
+    assert _cfn(local_aws.endpoint).describe_stacks(StackName="portyfoul-infra")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_outputs_are_read_back(aws_env):
+    status = invoke("stack-status", env=aws_env)
+    assert status.returncode == 0, status.stderr
+    assert "template      same as generated/" in status.stdout
+    for expected in ("ClusterName                  portyfoul-dev-cluster", "portyfoul-dev-web-service",
+                     "portyfoul-dev-worker-service", "/ecs/portyfoul-dev-worker", "dkr.ecr.us-east-2.amazonaws.com/portyfoul-dev"):
+        assert expected in status.stdout
+
+
+def test_a_real_update_puts_the_parameters_back(aws_env, local_aws):
+    cfn = _cfn(local_aws.endpoint)
+    stack = cfn.describe_stacks(StackName="portyfoul-infra")["Stacks"][0]
+    drifted = [{"ParameterKey": p["ParameterKey"],
+                "ParameterValue": "14" if p["ParameterKey"] == "LogRetentionDays" else p["ParameterValue"]}
+               for p in stack["Parameters"]]
+    body = cfn.get_template(StackName="portyfoul-infra")["TemplateBody"]
+    import json
+    cfn.update_stack(StackName="portyfoul-infra", TemplateBody=json.dumps(body), Parameters=drifted,
+                     Capabilities=["CAPABILITY_NAMED_IAM"])
+
+    diff = invoke("stack-diff", env=aws_env)
+    assert diff.returncode == 0 and "preview only" in diff.stdout
+
+    update = invoke("stack-update", "--yes", env=aws_env)
+    assert update.returncode == 0, update.stderr
+    assert "updating portyfoul-infra" in update.stdout and "UPDATE_COMPLETE" in update.stdout
+    params = {p["ParameterKey"]: p["ParameterValue"]
+              for p in cfn.describe_stacks(StackName="portyfoul-infra")["Stacks"][0]["Parameters"]}
+    assert params["LogRetentionDays"] == "7"
+
+
+def test_without_a_terminal_and_without_yes_nothing_changes(aws_env):
+    proc = invoke("stack-update", "--env", "staging", env=aws_env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: execute 60 change(s) on portyfoul-staging-infra? There is no terminal to confirm on: rerun with --yes")
+    status = invoke("stack-status", "--env", "staging", env=aws_env)
+    assert "does not exist" in status.stdout  # the empty REVIEW_IN_PROGRESS stack was removed too
+
+
+class CountingAws(Aws):
+    """Counts every AWS API call made through the client factory."""
+
+    def __init__(self, region):
+        super().__init__(region=region)
+        self.calls: list[str] = []
+
+    def client(self, name):
+        real = super().client(name)
+        calls = self.calls
+
+        class Proxy:
+            def __getattr__(self, attr):
+                target = getattr(real, attr)
+                if callable(target) and not attr.startswith(("get_paginator", "meta")):
+                    def counted(*a, **kw):
+                        calls.append(f"{name}.{attr}")
+                        return target(*a, **kw)
+                    return counted
+                return target
+        return Proxy()
+
+
+def test_a_no_op_update_makes_few_api_calls(aws_env):
+    aws = CountingAws("us-east-2")
+    out = io.StringIO()
+    outcome = stack_update(aws, ENVIRONMENTS["dev"], Console(out, out, False), UpdateOptions(yes=True), None,
+                           lambda: 0.0, lambda s: None)
+    assert outcome is Outcome.NO_CHANGES, out.getvalue()
+    print(f"no-op update: {len(aws.calls)} API calls: {aws.calls}")
+    assert len(aws.calls) <= 6
+    assert not any(c.startswith("cloudformation.create_change_set") for c in aws.calls)
+
+
+def test_large_templates_go_through_a_versioned_private_bucket(aws_env, local_aws):
+    env = ENVIRONMENTS["prod"]
+    out = io.StringIO()
+    outcome = stack_update(Aws(region=env.region), env, Console(out, out, False),
+                           UpdateOptions(yes=True, inline_limit=1000), None, lambda: 0.0, lambda s: None)
+    assert outcome is Outcome.APPLIED, out.getvalue()
+    assert f"uploaded to s3://{env.template_bucket}/" in out.getvalue()
+    s3 = boto3.client("s3", region_name=env.region, endpoint_url=local_aws.endpoint)
+    assert s3.get_bucket_versioning(Bucket=env.template_bucket)["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=env.template_bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    (obj,) = s3.list_objects_v2(Bucket=env.template_bucket)["Contents"]
+    assert obj["Key"].startswith("portyfoul-prod-infra/")
+    stack = _cfn(local_aws.endpoint).describe_stacks(StackName=env.stack_name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
