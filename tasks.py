@@ -121,3 +121,60 @@ def stack_status(c, console, env="dev"):
     from portyfoul_infra.stack_tasks import stack_status as run
     e = _env(env)
     return run(_aws(e), e, console)
+
+
+@task(help={
+    "tag": "Image tag to release (default: the app repository's 8-character short SHA)",
+    "env": ENV_HELP,
+    "service": "web, worker or all (default all)",
+    "no_build": "Deploy an image already in ECR; a tag missing there is an error",
+    "build_only": "Build the image locally and stop",
+    "migrate": "Run the migration command as a one-off task before deploying (also when config says so)",
+    "timeout": "Seconds to wait for the deployments (one deadline, default 600)",
+    "dry_run": "Preflight and print what would happen; change nothing",
+    "app_dir": "The application's source directory with its Dockerfile (default from config)",
+})
+@_run
+def release(c, console, tag="", env="dev", service="all", no_build=False, build_only=False, migrate=False,
+            timeout=600, dry_run=False, app_dir=""):
+    """Build, push, register, (migrate,) deploy web and worker, watch, roll back on failure."""
+    from portyfoul_infra.release import subprocess_runner
+    from portyfoul_infra.release_tasks import ReleaseOptions, release as run
+    from portyfoul_infra.stack import default_clock
+    e = _env(env)
+    clock, sleep = default_clock()
+    opts = ReleaseOptions(tag=tag, service=service, no_build=no_build, build_only=build_only, migrate=migrate,
+                          timeout=float(timeout), dry_run=dry_run, app_dir=app_dir)
+    return run(_aws(e), e, console, opts, subprocess_runner, clock, sleep)
+
+
+@task(help={"env": ENV_HELP, "service": "web, worker or all (default all)",
+            "timeout": "Seconds to wait (default 600)"})
+@_run
+def rollback(c, console, env="dev", service="all", timeout=600):
+    """Put services back on their previous task definition revision, watched like a release."""
+    from portyfoul_infra.release_tasks import rollback as run
+    from portyfoul_infra.stack import default_clock
+    e = _env(env)
+    clock, sleep = default_clock()
+    return run(_aws(e), e, console, service, float(timeout), clock, sleep)
+
+
+@task(help={"env": ENV_HELP})
+@_run
+def release_status(c, console, env="dev"):
+    """What runs now per service: tag, revision, rollout state, running and desired counts."""
+    from portyfoul_infra.release_tasks import release_status as run
+    e = _env(env)
+    return run(_aws(e), e, console)
+
+
+@task(help={"env": ENV_HELP, "service": "web, worker or all (default all)", "since": "How far back (10m, 2h, 1d)",
+            "follow": "Keep printing new lines until Ctrl-C"})
+@_run
+def logs(c, console, env="dev", service="all", since="10m", follow=False):
+    """Tail the services' CloudWatch log groups."""
+    import time
+    from portyfoul_infra.release_tasks import logs as run
+    e = _env(env)
+    return run(_aws(e), e, console, service, since, follow, time.sleep)

@@ -1,0 +1,397 @@
+"""Release: build and push an image, register new task definitions, migrate, deploy web and worker, watch, roll back.
+
+Everything takes its clients, a command runner, clock and sleep, so the
+tests drive it with fakes and a virtual clock. The rollback targets (the
+revisions running before the release) are checked ACTIVE before anything
+changes, and are never pruned.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from . import outputs as out
+from .aws import ClientSource, error_code
+from .console import Console, elapsed
+from .config import Environment
+from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
+from .errors import UserError
+from .outcomes import Outcome
+from .stack import describe_stack
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+Runner = Callable[[Sequence[str], str | None], int]
+
+PLATFORMS = {"ARM64": "linux/arm64", "X86_64": "linux/amd64"}
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    key: str
+    container: str
+    service_output: str
+    log_output: str
+
+
+SERVICES = {
+    "web": ServiceRef("web", "web", out.WEB_SERVICE_NAME, out.WEB_LOG_GROUP),
+    "worker": ServiceRef("worker", "worker", out.WORKER_SERVICE_NAME, out.WORKER_LOG_GROUP),
+}
+
+
+def service_keys(choice: str) -> list[str]:
+    if choice == "all":
+        return list(SERVICES)
+    if choice not in SERVICES:
+        raise UserError(f"unknown service {choice!r}; choose web, worker or all")
+    return [choice]
+
+
+@dataclass
+class LiveService:
+    ref: ServiceRef
+    name: str
+    task_definition_arn: str
+    task_definition: dict
+    tags: list
+    log_group: str
+    network: dict
+
+    @property
+    def image(self) -> str:
+        return container_of(self.task_definition, self.ref.container)["image"]
+
+
+@dataclass
+class Context:
+    env: Environment
+    cluster: str
+    repository_uri: str
+    repository_name: str
+    services: list[LiveService]
+    platform: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def container_of(td: dict, name: str) -> dict:
+    for c in td.get("containerDefinitions", []):
+        if c["name"] == name:
+            return c
+    raise UserError(f"task definition {short_td(td.get('taskDefinitionArn'))} has no container named {name!r}")
+
+
+def image_tag(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last and "@" not in last else last.split("@", 1)[-1]
+
+
+# ---------------------------------------------------------------- preflight
+
+def load_context(aws: ClientSource, env: Environment, keys: list[str]) -> Context:
+    """Read the stack and services; refuse (UserError) when the release could not safely start."""
+    stack = describe_stack(aws.client("cloudformation"), env.stack_name)
+    if stack is None:
+        raise UserError(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
+    if not stack.status.endswith("_COMPLETE") or stack.status == "ROLLBACK_COMPLETE":
+        raise UserError(f"stack {env.stack_name} is {stack.status}; a release needs a stable stack (*_COMPLETE)")
+    missing = [k for k in (out.CLUSTER_NAME, out.REPOSITORY_URI, out.REPOSITORY_NAME) if not stack.outputs.get(k)]
+    if missing:
+        raise UserError(f"stack {env.stack_name} lacks outputs {', '.join(missing)}: run `invoke stack-update` first")
+    cluster = stack.outputs[out.CLUSTER_NAME]
+    ecs = aws.client("ecs")
+    names = {k: stack.outputs.get(SERVICES[k].service_output, "") for k in keys}
+    described = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=list(names.values()))["services"]}
+    problems: list[str] = []
+    live: list[LiveService] = []
+    for key, name in names.items():
+        svc = described.get(name)
+        if svc is None or svc.get("status") != "ACTIVE":
+            problems.append(f"service {name or key} is not ACTIVE in {cluster}")
+            continue
+        busy = [d for d in svc.get("deployments", []) if d.get("status") != "PRIMARY" or d.get("rolloutState") == "IN_PROGRESS"]
+        if busy:
+            problems.append(f"service {name} has a deployment in progress ({busy[0].get('id')}); wait for it to finish")
+        described_td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"], include=["TAGS"])
+        td = described_td["taskDefinition"]
+        if td.get("status") != "ACTIVE":
+            problems.append(f"{short_td(td['taskDefinitionArn'])} (the rollback target for {key}) is {td.get('status')}")
+        live.append(LiveService(SERVICES[key], name, svc["taskDefinition"], td, described_td.get("tags", []),
+                                stack.outputs.get(SERVICES[key].log_output, ""), svc.get("networkConfiguration", {})))
+    if problems:
+        raise UserError("preflight: " + "; ".join(problems))
+    archs = {s.task_definition.get("runtimePlatform", {}).get("cpuArchitecture", "X86_64") for s in live}
+    if len(archs) > 1:
+        raise UserError(f"the task definitions disagree on CPU architecture ({', '.join(sorted(archs))})")
+    return Context(env, cluster, stack.outputs[out.REPOSITORY_URI], stack.outputs[out.REPOSITORY_NAME], live,
+                   PLATFORMS[archs.pop()])
+
+
+def check_secrets(aws: ClientSource, ctx: Context) -> list[str]:
+    """Every secret and parameter the task definitions reference exists and is not a placeholder.
+
+    Values are compared and dropped here; they are never printed or kept.
+    Returns warnings (optional secrets); raises UserError for required ones.
+    """
+    from .secrets import APP_SECRETS, PLACEHOLDER_VALUE
+
+    optional = {env_var for _, _, env_var, required, _ in APP_SECRETS if not required}
+    sm, ssm = aws.client("secretsmanager"), aws.client("ssm")
+    refs: dict[str, set[str]] = {}
+    for s in ctx.services:
+        for c in s.task_definition.get("containerDefinitions", []):
+            for sec in c.get("secrets", []):
+                refs.setdefault(sec["valueFrom"], set()).add(sec["name"])
+    errors, warnings = [], []
+    for value_from, env_vars in sorted(refs.items()):
+        label = "/".join(sorted(env_vars))
+        is_optional = env_vars <= optional
+        if ":ssm:" in value_from or value_from.startswith("/"):
+            name = value_from.split(":parameter", 1)[-1] if ":parameter" in value_from else value_from
+            if ssm.get_parameters(Names=[name]).get("InvalidParameters"):
+                errors.append(f"{label}: SSM parameter {name} does not exist")
+            continue
+        secret_id = _secret_id(value_from)
+        try:
+            value = sm.get_secret_value(SecretId=secret_id).get("SecretString", "")
+        except Exception as e:
+            if error_code(e) in ("ResourceNotFoundException", "AccessDeniedException"):
+                (warnings if is_optional else errors).append(f"{label}: secret {_secret_name(secret_id)} does not exist")
+                continue
+            raise
+        placeholder = value.startswith(PLACEHOLDER_VALUE.split("-set-")[0]) or not value.strip()
+        del value
+        if placeholder:
+            msg = f"{label}: secret {_secret_name(secret_id)} still holds its placeholder; set it with `invoke secrets-set`"
+            (warnings if is_optional else errors).append(msg)
+    if errors:
+        raise UserError("preflight: " + "; ".join(errors))
+    return warnings
+
+
+def _secret_id(value_from: str) -> str:
+    """The secret ARN without a `:jsonkey:version-stage:version-id` suffix."""
+    parts = value_from.split(":")
+    return ":".join(parts[:7]) if value_from.startswith("arn:") and len(parts) > 7 else value_from
+
+
+def _secret_name(secret_id: str) -> str:
+    name = secret_id.split(":secret:", 1)[-1]
+    # ARNs end in -XXXXXX (six random characters) after the name.
+    return name[:-7] if len(name) > 7 and name[-7] == "-" else name
+
+
+# ---------------------------------------------------------------- images
+
+def find_image(ecr, repository: str, tag: str) -> str | None:
+    """The digest of repository:tag, or None."""
+    try:
+        images = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+    except Exception as e:
+        if error_code(e) in ("ImageNotFoundException",):
+            return None
+        raise
+    return images[0]["imageDigest"] if images else None
+
+
+def docker_available(runner: Runner) -> bool:
+    return shutil.which("docker") is not None and runner(["docker", "buildx", "version"], None) == 0
+
+
+def subprocess_runner(cmd: Sequence[str], stdin: str | None) -> int:
+    """Run a command with its output shown as it comes; stdin (a password) never touches argv."""
+    return subprocess.run(list(cmd), input=stdin, text=True, stdout=None, stderr=None).returncode
+
+
+def build_image(ctx: Context, tag: str, app_dir: str, runner: Runner, console: Console) -> None:
+    image = f"{ctx.repository_uri}:{tag}"
+    cmd = ["docker", "buildx", "build", "--platform", ctx.platform, "--load",
+           "-t", image, "-t", f"{ctx.repository_uri}:latest", app_dir]
+    console.line("$ " + " ".join(cmd))
+    if runner(cmd, None) != 0:
+        raise UserError(f"docker build failed for {image}; nothing was pushed or deployed")
+
+
+def push_image(aws: ClientSource, ctx: Context, tag: str, runner: Runner, console: Console) -> None:
+    auth = aws.client("ecr").get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(auth["authorizationToken"]).decode().split(":", 1)
+    registry = auth["proxyEndpoint"].split("://", 1)[-1]
+    console.line(f"$ docker login --username {user} --password-stdin {registry}")
+    if runner(["docker", "login", "--username", user, "--password-stdin", registry], password) != 0:
+        raise UserError(f"docker login to {registry} failed; nothing was pushed or deployed")
+    del password
+    for t in (tag, "latest"):
+        cmd = ["docker", "push", f"{ctx.repository_uri}:{t}"]
+        console.line("$ " + " ".join(cmd))
+        if runner(cmd, None) != 0:
+            raise UserError(f"docker push {ctx.repository_uri}:{t} failed; nothing was deployed")
+
+
+# ---------------------------------------------------------------- task definitions
+
+def register_revision(ecs, live: LiveService, image: str) -> tuple[str, list[str]]:
+    """Copy the live task definition whole, swap the image of our container only; (new ARN, diff lines)."""
+    accepted = set(ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members)
+    td = {k: v for k, v in live.task_definition.items() if k in accepted}
+    containers = [dict(c) for c in td["containerDefinitions"]]
+    for c in containers:
+        if c["name"] == live.ref.container:
+            old_image, c["image"] = c["image"], image
+    td["containerDefinitions"] = containers
+    if live.tags:
+        td["tags"] = live.tags
+    new = ecs.register_task_definition(**td)["taskDefinition"]
+    diff = [f"{live.ref.key}: {short_td(live.task_definition_arn)} -> {short_td(new['taskDefinitionArn'])}",
+            f"  - image {old_image}", f"  + image {image}"]
+    return new["taskDefinitionArn"], diff
+
+
+def _revision(arn: str) -> tuple[str, int]:
+    family, rev = arn.rsplit("/", 1)[-1].rsplit(":", 1)
+    return family, int(rev)
+
+
+def active_revisions(ecs, family: str) -> list[str]:
+    """ACTIVE revisions of exactly `family`, newest first (ordered here, not trusted to the API)."""
+    arns: list[str] = []
+    kwargs = {"familyPrefix": family, "status": "ACTIVE", "sort": "DESC"}
+    while True:
+        page = ecs.list_task_definitions(**kwargs)
+        arns += [a for a in page["taskDefinitionArns"] if _revision(a)[0] == family]
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    return sorted(arns, key=lambda a: _revision(a)[1], reverse=True)
+
+
+def prune_revisions(ecs, family: str, keep: int, protect: set[str]) -> list[str]:
+    """Deregister ACTIVE revisions beyond the newest `keep`, never one in `protect`."""
+    arns = active_revisions(ecs, family)
+    removed = []
+    for arn in arns[keep:]:
+        if arn not in protect:
+            ecs.deregister_task_definition(taskDefinition=arn)
+            removed.append(arn)
+    return removed
+
+
+def previous_revision(ecs, current_arn: str) -> str | None:
+    """The newest ACTIVE revision of the same family older than `current_arn`."""
+    family, rev = _revision(current_arn)
+    return next((a for a in active_revisions(ecs, family) if _revision(a)[1] < rev), None)
+
+
+# ---------------------------------------------------------------- migration
+
+def run_migration(aws: ClientSource, ctx: Context, web: LiveService, task_definition: str, command: Sequence[str],
+                  console: Console, clock: Clock, sleep: Sleep, timeout: float, poll: float = 5.0) -> bool:
+    """A one-off Fargate task from the new web revision; True only if the container exited 0."""
+    ecs = aws.client("ecs")
+    console.line(f"migrating: {' '.join(command)} (one-off task from {short_td(task_definition)})")
+    network = web.network or {}
+    run = ecs.run_task(
+        cluster=ctx.cluster, taskDefinition=task_definition, launchType="FARGATE", count=1,
+        networkConfiguration=network, startedBy="portyfoul-migrate",
+        overrides={"containerOverrides": [{"name": web.ref.container, "command": list(command)}]},
+    )
+    if run.get("failures") or not run.get("tasks"):
+        reason = (run.get("failures") or [{}])[0].get("reason", "no task started")
+        console.error(f"migration task did not start: {reason}")
+        return False
+    task_arn = run["tasks"][0]["taskArn"]
+    start = clock()
+    status = "PROVISIONING"
+    while True:
+        task = ecs.describe_tasks(cluster=ctx.cluster, tasks=[task_arn])["tasks"][0]
+        if task.get("lastStatus") != status:
+            status = task.get("lastStatus", "?")
+            console.line(f"{elapsed(clock() - start):>6}  migration task {status}")
+        if status == "STOPPED":
+            break
+        if clock() - start > timeout:
+            ecs.stop_task(cluster=ctx.cluster, task=task_arn, reason="portyfoul release: migration timed out")
+            console.error(f"migration task still {status} after {timeout:.0f}s; stopped it")
+            return False
+        sleep(poll)
+    container = next((c for c in task.get("containers", []) if c["name"] == web.ref.container), {})
+    code = container.get("exitCode")
+    print_log_tail(aws, web.log_group, f"{web.ref.key}/{web.ref.container}/{task_arn.rsplit('/', 1)[-1]}", console)
+    if code != 0:
+        console.error(f"migration failed: exit code {code if code is not None else 'none'}"
+                      f" ({container.get('reason') or task.get('stoppedReason', 'no reason given')})")
+        return False
+    console.ok("migration succeeded (exit code 0)")
+    return True
+
+
+def print_log_tail(aws: ClientSource, group: str, stream: str, console: Console, lines: int = 20) -> None:
+    if not group:
+        return
+    try:
+        events = aws.client("logs").get_log_events(logGroupName=group, logStreamName=stream, limit=lines,
+                                                   startFromHead=False)["events"]
+    except Exception as e:
+        if error_code(e) == "ResourceNotFoundException":
+            console.line(f"  (no log stream {stream})", "dim")
+            return
+        raise
+    for e in events:
+        console.line(f"  | {e['message'].rstrip()}", "dim")
+
+
+# ---------------------------------------------------------------- deploy, watch, roll back
+
+def deploy(ecs, ctx: Context, new_arns: dict[str, str]) -> list[Target]:
+    targets = []
+    for s in ctx.services:
+        svc = ecs.update_service(cluster=ctx.cluster, service=s.name, taskDefinition=new_arns[s.ref.key])["service"]
+        targets.append(Target(s.ref.key, s.name, new_arns[s.ref.key], s.task_definition_arn,
+                              deployment_id_for(svc, new_arns[s.ref.key])))
+    return targets
+
+
+def roll_back(aws: ClientSource, ctx: Context, targets: list[Target], console: Console, clock: Clock, sleep: Sleep,
+              deadline: float, poll: float) -> list[Target]:
+    """Put every touched service back on its previous revision and watch that."""
+    ecs = aws.client("ecs")
+    back: list[Target] = []
+    for t in targets:
+        svc = ecs.describe_services(cluster=ctx.cluster, services=[t.service])["services"][0]
+        primary = next((d for d in svc["deployments"] if d.get("status") == "PRIMARY"), {})
+        if primary.get("taskDefinition") == t.previous and primary.get("rolloutState") == "COMPLETED":
+            console.line(f"{t.key}: already back on {short_td(t.previous)} (ECS rolled it back)")
+            back.append(Target(t.key, t.service, t.previous, t.task_definition, primary["id"], State.SUCCEEDED))
+            continue
+        console.line(f"{t.key}: rolling back to {short_td(t.previous)}")
+        updated = ecs.update_service(cluster=ctx.cluster, service=t.service, taskDefinition=t.previous)["service"]
+        back.append(Target(t.key, t.service, t.previous, t.task_definition, deployment_id_for(updated, t.previous)))
+    pending = [b for b in back if b.state is State.IN_PROGRESS]
+    if pending:
+        watch_deployments(ecs, ctx.cluster, pending, console, clock, sleep, deadline, poll, label="rollback")
+    return back
+
+
+def diagnose(aws: ClientSource, ctx: Context, targets: list[Target], console: Console, limit: int = 3) -> None:
+    """Why tasks of the failed revisions stopped: stoppedReason, exit codes, last log lines."""
+    ecs = aws.client("ecs")
+    for t in targets:
+        live = next(s for s in ctx.services if s.ref.key == t.key)
+        arns = ecs.list_tasks(cluster=ctx.cluster, serviceName=t.service, desiredStatus="STOPPED").get("taskArns", [])
+        if not arns:
+            console.line(f"{t.key}: no stopped tasks to diagnose")
+            continue
+        tasks = ecs.describe_tasks(cluster=ctx.cluster, tasks=arns[:100])["tasks"]
+        failed = [x for x in tasks if x.get("taskDefinitionArn") == t.task_definition][:limit]
+        for task in failed:
+            task_id = task["taskArn"].rsplit("/", 1)[-1]
+            console.line(f"{t.key} task {task_id}: {task.get('stoppedReason', 'no stoppedReason')}")
+            for c in task.get("containers", []):
+                console.line(f"  container {c['name']}: exit code {c.get('exitCode', 'none')}"
+                             + (f" ({c['reason']})" if c.get("reason") else ""))
+                if "exec format error" in (c.get("reason") or "") + (task.get("stoppedReason") or ""):
+                    console.line(f"  hint: the image was built for another CPU architecture than {ctx.platform}")
+            print_log_tail(aws, live.log_group, f"{t.key}/{live.ref.container}/{task_id}", console, lines=10)
