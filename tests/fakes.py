@@ -58,7 +58,8 @@ class FakeCloudFormation:
     """
 
     def __init__(self, status="UPDATE_COMPLETE", changes=(), script=(), change_set_status="CREATE_COMPLETE",
-                 change_set_reason="", reason="", exists=True, throttle_events=0, deployed_hash="sha256:old"):
+                 change_set_reason="", reason="", exists=True, throttle_events=0, deployed_hash="sha256:old",
+                 outputs=None):
         self.status = status
         self.reason = reason
         self.exists = exists
@@ -71,6 +72,7 @@ class FakeCloudFormation:
         self.throttle_events = throttle_events
         self.deployed_hash = deployed_hash
         self.parameters: dict[str, str] = {}
+        self.outputs = outputs or {}
 
     def _record(self, name, kwargs):
         self.calls.append((name, kwargs))
@@ -93,7 +95,8 @@ class FakeCloudFormation:
             "StackId": STACK_ID, "StackName": "portyfoul-infra", "StackStatus": self.status,
             "StackStatusReason": self.reason, "CreationTime": datetime(2025, 11, 14, tzinfo=timezone.utc),
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
-            "Outputs": [], "Tags": [], "EnableTerminationProtection": True}]}
+            "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()],
+            "Tags": [], "EnableTerminationProtection": True}]}
 
     def describe_stack_events(self, StackName, NextToken=None):
         self._record("describe_stack_events", {"StackName": StackName})

@@ -1,0 +1,134 @@
+"""release, rollback, release-status and logs through invoke against moto on 127.0.0.1.
+
+A fake `docker` on PATH records its arguments; its `push` puts a manifest
+into the local ECR, as a real push would.
+"""
+
+import json
+import os
+import sys
+import textwrap
+
+import boto3
+import pytest
+
+from conftest import ROOT, invoke
+
+pytestmark = pytest.mark.integration
+
+FAKE_DOCKER = '''#!{python}
+import json, os, sys
+sys.path.insert(0, {root!r})
+argv = sys.argv[1:]
+stdin = sys.stdin.read() if argv[:1] == ["login"] else ""
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": argv, "stdin_given": bool(stdin), "stdin_in_argv": bool(stdin) and stdin in argv}}) + "\\n")
+if argv[:1] == ["push"]:
+    import boto3
+    from portyfoul_infra.local_aws import seed_image
+    uri, tag = argv[1].rsplit(":", 1)
+    if tag != "latest":
+        seed_image(boto3.client("ecr", region_name="us-east-2"), uri.split("/", 1)[1], tag)
+'''
+
+
+@pytest.fixture(scope="module")
+def stack(local_aws):
+    env = {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint}
+    created = invoke("stack-update", "--yes", env=env)
+    assert created.returncode == 0, created.stderr
+    sm = boto3.client("secretsmanager", region_name="us-east-2", endpoint_url=local_aws.endpoint)
+    sm.put_secret_value(SecretId="portyfoul/dev/finnhub-api-key", SecretString="finnhub-test-key")
+    return env
+
+
+@pytest.fixture
+def docker(tmp_path, stack):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script = bindir / "docker"
+    script.write_text(FAKE_DOCKER.format(python=sys.executable, root=str(ROOT)))
+    script.chmod(0o755)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text("FROM node:22-alpine\n")
+    log = tmp_path / "docker.log"
+    env = {**stack, "PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_DOCKER_LOG": str(log)}
+    return env, app, log
+
+
+def _ecs(endpoint):
+    return boto3.client("ecs", region_name="us-east-2", endpoint_url=endpoint)
+
+
+def test_release_builds_pushes_registers_and_deploys(docker, local_aws):
+    env, app, log = docker
+    proc = invoke("release", "--tag", "abc12345", "--app-dir", str(app), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    argvs = [c["argv"] for c in calls]
+    build = next(a for a in argvs if a[:2] == ["buildx", "build"])
+    assert build[build.index("--platform") + 1] == "linux/arm64"  # from the live task definitions (ARM64)
+    uri = "123456789012.dkr.ecr.us-east-2.amazonaws.com/portyfoul-dev"
+    assert f"{uri}:abc12345" in build and f"{uri}:latest" in build and build[-1] == str(app)
+    login = next(c for c in calls if c["argv"][:1] == ["login"])
+    assert "--password-stdin" in login["argv"] and login["stdin_given"] and not login["stdin_in_argv"]
+    assert [a[1] for a in argvs if a[:1] == ["push"]] == [f"{uri}:abc12345", f"{uri}:latest"]
+
+    ecs = _ecs(local_aws.endpoint)
+    for key in ("web", "worker"):
+        svc = ecs.describe_services(cluster="portyfoul-dev-cluster", services=[f"portyfoul-dev-{key}-service"])["services"][0]
+        new = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+        old = ecs.describe_task_definition(taskDefinition=f"portyfoul-dev-{key}-task:1")["taskDefinition"]
+        assert new["revision"] == 2 and new["containerDefinitions"][0]["image"] == f"{uri}:abc12345"
+        strip = lambda td: {k: v for k, v in td.items() if k not in ("taskDefinitionArn", "revision", "registeredAt")}  # noqa: E731
+        new_c, old_c = strip(new), strip(old)
+        new_c["containerDefinitions"] = [{**c, "image": "X"} for c in new_c["containerDefinitions"]]
+        old_c["containerDefinitions"] = [{**c, "image": "X"} for c in old_c["containerDefinitions"]]
+        assert new_c == old_c  # only the image changed
+    assert "released abc12345" in proc.stdout
+
+
+def test_release_status_shows_what_runs(stack):
+    proc = invoke("release-status", env=stack)
+    assert proc.returncode == 0
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.strip().startswith(("web", "worker"))}
+    assert rows["web"][1] == "abc12345" and rows["web"][2] == "portyfoul-dev-web-task:2"
+    assert rows["worker"][1] == "abc12345"
+
+
+def test_a_tag_not_in_ecr_is_refused_and_nothing_changes(stack, local_aws):
+    proc = invoke("release", "--tag", "nothere1", "--no-build", env=stack)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == ("error: tag nothere1 is not in ECR repository portyfoul-dev; "
+                                   "build and push it (drop --no-build)")
+    arns = _ecs(local_aws.endpoint).list_task_definitions(familyPrefix="portyfoul-dev-web-task")["taskDefinitionArns"]
+    assert len(arns) == 2
+
+
+def test_stack_update_keeps_the_released_tag(stack, local_aws):
+    proc = invoke("stack-update", "--yes", env=stack)
+    assert proc.returncode == 0, proc.stderr
+    assert "image tags web=abc12345 worker=abc12345" in proc.stdout
+
+
+def test_rollback_goes_to_the_previous_revision(stack, local_aws):
+    proc = invoke("rollback", "--service", "worker", env=stack)
+    assert proc.returncode == 0, proc.stderr
+    assert "portyfoul-dev-worker-task:2 -> portyfoul-dev-worker-task:1" in proc.stdout
+    svc = _ecs(local_aws.endpoint).describe_services(cluster="portyfoul-dev-cluster",
+                                                     services=["portyfoul-dev-worker-service"])["services"][0]
+    assert svc["taskDefinition"].endswith("portyfoul-dev-worker-task:1")
+
+
+def test_logs_prints_the_services_lines(stack, local_aws):
+    logs = boto3.client("logs", region_name="us-east-2", endpoint_url=local_aws.endpoint)
+    import time
+    logs.create_log_stream(logGroupName="/ecs/portyfoul-dev-web", logStreamName="web/web/0123456789abcdef")
+    logs.put_log_events(logGroupName="/ecs/portyfoul-dev-web", logStreamName="web/web/0123456789abcdef",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "ready on port 3000"}])
+    proc = invoke("logs", "--service", "web", "--since", "5m", env=stack)
+    assert proc.returncode == 0, proc.stderr
+    assert "web    01234567 ready on port 3000" in proc.stdout
+    bad = invoke("logs", "--since", "yesterday", env=stack)
+    assert bad.returncode == 2 and "use a number and s, m, h or d" in bad.stderr
