@@ -178,3 +178,69 @@ def logs(c, console, env="dev", service="all", since="10m", follow=False):
     from portyfoul_infra.release_tasks import logs as run
     e = _env(env)
     return run(_aws(e), e, console, service, since, follow, time.sleep)
+
+
+def _read_secret_value(prompt):
+    """A hidden prompt on a terminal, otherwise all of standard input. Never argv."""
+    import getpass
+    import sys
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.read()
+
+
+@task(help={"env": ENV_HELP})
+@_run
+def secrets_check(c, console, env="dev"):
+    """Every secret and parameter the services use: exists, placeholder or set, last changed, read by. Never a value."""
+    from portyfoul_infra.secrets_admin import secrets_check as run
+    e = _env(env)
+    return run(_aws(e), e, console)
+
+
+@task(positional=["name"], help={
+    "name": "Short name: jwt-secret, finnhub-api-key or coingecko-api-key",
+    "env": ENV_HELP,
+    "restart": "Force a new deployment of the services that read it (running tasks read secrets only at start)",
+})
+@_run
+def secrets_set(c, console, name, env="dev", restart=False):
+    """Write a secret's new value from standard input or a hidden prompt (never the command line)."""
+    from portyfoul_infra.secrets_admin import secrets_set as run
+    from portyfoul_infra.stack import default_clock
+    e = _env(env)
+    clock, sleep = default_clock()
+    return run(_aws(e), e, console, name, _read_secret_value, restart, clock, sleep)
+
+
+@task(positional=["name"], help={"name": "jwt-secret", "env": ENV_HELP, "restart": "Restart the services that read it"})
+@_run
+def secrets_rotate(c, console, name, env="dev", restart=False):
+    """Replace a generated secret with a new random value (jwt-secret: signs every user out)."""
+    from portyfoul_infra.secrets_admin import secrets_rotate as run
+    from portyfoul_infra.stack import default_clock
+    e = _env(env)
+    clock, sleep = default_clock()
+    return run(_aws(e), e, console, name, restart, clock, sleep)
+
+
+@task(help={"env": ENV_HELP})
+@_run
+def config_show(c, console, env="dev"):
+    """The non-secret settings in SSM Parameter Store, with who reads them."""
+    from portyfoul_infra.secrets_admin import config_show as run
+    e = _env(env)
+    return run(_aws(e), e, console)
+
+
+@task(positional=["key", "value"], help={
+    "key": "price-update-interval", "value": "The new value (validated)", "env": ENV_HELP,
+    "restart": "Restart the services that read it so it takes effect now"})
+@_run
+def config_set(c, console, key, value, env="dev", restart=False):
+    """Change a non-secret setting in SSM; takes effect when the services restart."""
+    from portyfoul_infra.secrets_admin import config_set as run
+    from portyfoul_infra.stack import default_clock
+    e = _env(env)
+    clock, sleep = default_clock()
+    return run(_aws(e), e, console, key, value, restart, clock, sleep)

@@ -99,7 +99,7 @@ class FakeEcs:
     def __init__(self, deploy=None, rollback=None, throttle=0, migration=None):
         """deploy/rollback: {"web": [steps], "worker": [steps]}; migration: list of task states or None."""
         self.meta = _real_ecs_meta
-        self.scripts = {"deploy": deploy or {}, "rollback": rollback or {}}
+        self.scripts = {"deploy": deploy or {}, "rollback": rollback or {}, "restart": deploy or {}}
         self.task_definitions = {}
         self.services = {}
         self.previous = {}
@@ -171,10 +171,13 @@ class FakeEcs:
         self.task_definitions[td["taskDefinitionArn"]] = td
         return {"taskDefinition": td}
 
-    def update_service(self, cluster, service, taskDefinition, forceNewDeployment=False):
+    def update_service(self, cluster, service, taskDefinition=None, forceNewDeployment=False):
+        taskDefinition = taskDefinition or self.services[service]["taskDefinition"]
         self._record("update_service", service=service, taskDefinition=taskDefinition)
         svc = self.services[service]
         kind = "rollback" if service in self.previous and taskDefinition == self.previous[service] else "deploy"
+        if forceNewDeployment:
+            kind = "restart"
         if kind == "deploy":
             self.previous[service] = svc["taskDefinition"]
         for d in svc["deployments"]:

@@ -1,0 +1,309 @@
+"""secrets-check, secrets-set, secrets-rotate, config-show, config-set.
+
+Secret values pass through here only to be compared with the placeholder or
+written; they are never printed, logged, put on a command line or written to
+a file. Which services read an item is read from the live task definitions,
+not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from . import outputs as out
+from .aws import ClientSource, error_code
+from .config import Environment
+from .console import Console
+from .deployments import State, Target, deployment_id_for, watch_deployments
+from .errors import UserError
+from .outcomes import Outcome
+from .release import SERVICES
+from .secrets import APP_SECRETS, CONFIG_PARAMETERS, PLACEHOLDER_VALUE
+from .stack import describe_stack
+from .stack_tasks import print_header
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+ReadValue = Callable[[str], str]
+
+DB_CREDENTIALS = "rds/credentials"
+ROTATABLE = {"jwt-secret": "every signed-in user is signed out once the services restart"}
+
+
+@dataclass(frozen=True)
+class Item:
+    short: str
+    name: str          # Secrets Manager name or SSM parameter name
+    kind: str          # "secret" | "parameter"
+    required: bool
+    settable: bool
+
+
+def catalogue(env: Environment) -> list[Item]:
+    items = [Item(DB_CREDENTIALS, f"{env.secret_prefix}/{DB_CREDENTIALS}", "secret", True, False)]
+    items += [Item(short, f"{env.secret_prefix}/{short}", "secret", required, True)
+              for _, short, _, required, _ in APP_SECRETS]
+    items += [Item(short, f"{env.parameter_prefix}/{short}", "parameter", True, short != "environment")
+              for _, short, _ in CONFIG_PARAMETERS]
+    return items
+
+
+def find_item(env: Environment, short: str, kind: str, settable_only: bool = True) -> Item:
+    items = [i for i in catalogue(env) if i.kind == kind and (i.settable or not settable_only or i.short == short)]
+    for item in items:
+        if item.short == short:
+            return item
+    raise UserError(f"unknown {kind} {short!r}; choose one of: {', '.join(i.short for i in items)}")
+
+
+def is_placeholder(value: str) -> bool:
+    return not value.strip() or value.startswith(PLACEHOLDER_VALUE.split("-set-")[0])
+
+
+# ---------------------------------------------------------------- who reads what
+
+@dataclass
+class Readers:
+    cluster: str
+    services: dict[str, str]            # key -> service name
+    references: dict[str, set[str]]     # valueFrom -> service keys
+
+    def of(self, arn_or_name: str) -> list[str]:
+        keys: set[str] = set()
+        for value_from, svc_keys in self.references.items():
+            if value_from == arn_or_name or value_from.startswith(arn_or_name + ":") or value_from.endswith(
+                    f"parameter{arn_or_name}"):
+                keys |= svc_keys
+        return sorted(keys)
+
+
+def load_readers(aws: ClientSource, env: Environment) -> Readers:
+    stack = describe_stack(aws.client("cloudformation"), env.stack_name)
+    if stack is None:
+        raise UserError(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
+    cluster = stack.outputs.get(out.CLUSTER_NAME, "")
+    services = {k: stack.outputs.get(ref.service_output, "") for k, ref in SERVICES.items()}
+    refs: dict[str, set[str]] = {}
+    if cluster and all(services.values()):
+        ecs = aws.client("ecs")
+        for svc in ecs.describe_services(cluster=cluster, services=list(services.values()))["services"]:
+            key = next(k for k, n in services.items() if n == svc["serviceName"])
+            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+            for c in td.get("containerDefinitions", []):
+                for s in c.get("secrets", []):
+                    refs.setdefault(s["valueFrom"], set()).add(key)
+    return Readers(cluster, services, refs)
+
+
+# ---------------------------------------------------------------- secrets-check
+
+@dataclass
+class Status:
+    item: Item
+    state: str          # set | PLACEHOLDER | MISSING | INCOMPLETE
+    changed: str
+    readers: list[str]
+
+    @property
+    def failing(self) -> bool:
+        return self.item.required and self.state != "set"
+
+
+def check(aws: ClientSource, env: Environment, readers: Readers) -> list[Status]:
+    sm, ssm = aws.client("secretsmanager"), aws.client("ssm")
+    statuses = []
+    for item in catalogue(env):
+        if item.kind == "parameter":
+            try:
+                p = ssm.get_parameter(Name=item.name)["Parameter"]
+                statuses.append(Status(item, "set", _when(p.get("LastModifiedDate")), readers.of(item.name)))
+            except Exception as e:
+                if error_code(e) != "ParameterNotFound":
+                    raise
+                statuses.append(Status(item, "MISSING", "-", []))
+            continue
+        try:
+            meta = sm.describe_secret(SecretId=item.name)
+        except Exception as e:
+            if error_code(e) != "ResourceNotFoundException":
+                raise
+            statuses.append(Status(item, "MISSING", "-", []))
+            continue
+        value = sm.get_secret_value(SecretId=item.name).get("SecretString", "")
+        if item.short == DB_CREDENTIALS:
+            state = "set" if _has_keys(value, ("username", "password")) else "INCOMPLETE"
+        else:
+            state = "PLACEHOLDER" if is_placeholder(value) else "set"
+        del value
+        changed = meta.get("LastChangedDate") or meta.get("CreatedDate")
+        statuses.append(Status(item, state, _when(changed), readers.of(meta["ARN"])))
+    return statuses
+
+
+def _has_keys(value: str, keys) -> bool:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and all(data.get(k) for k in keys)
+
+
+def _when(ts) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M") if hasattr(ts, "strftime") else str(ts or "-")
+
+
+def secrets_check(aws: ClientSource, env: Environment, console: Console) -> Outcome:
+    aws.require_credentials()
+    print_header(aws, env, console)
+    statuses = check(aws, env, load_readers(aws, env))
+    console.table(("name", "kind", "required", "state", "last changed", "read by"), [
+        (s.item.name, s.item.kind, "yes" if s.item.required else "optional", s.state, s.changed,
+         ", ".join(s.readers) or "-") for s in statuses])
+    failing = [s for s in statuses if s.failing]
+    for s in statuses:
+        if s.state == "PLACEHOLDER" and not s.item.required:
+            console.warn(f"{s.item.short} is optional and still a placeholder")
+    if failing:
+        console.error("required and not set: " + ", ".join(f"{s.item.short} ({s.state})" for s in failing)
+                      + "; set with `invoke secrets-set NAME`")
+        return Outcome.REFUSED
+    console.ok("every required secret and parameter is set")
+    return Outcome.NO_CHANGES
+
+
+# ---------------------------------------------------------------- writing
+
+def validate_secret_value(value: str) -> str:
+    value = value.rstrip("\r\n")
+    if not value.strip():
+        raise UserError("refusing an empty value; nothing was written")
+    if is_placeholder(value):
+        raise UserError("refusing the placeholder value; nothing was written")
+    if "\n" in value:
+        raise UserError("refusing a value with a line break (pipe it with `echo -n` or `printf %s`); nothing was written")
+    return value
+
+
+def secrets_set(aws: ClientSource, env: Environment, console: Console, short: str, read_value: ReadValue,
+                restart: bool, clock: Clock, sleep: Sleep, timeout: float = 600) -> Outcome:
+    item = find_item(env, short, "secret")
+    if not item.settable:
+        raise UserError(f"{short} is managed with the database (RDS master credentials); it cannot be set here")
+    aws.require_credentials()
+    print_header(aws, env, console)
+    readers = load_readers(aws, env)
+    value = validate_secret_value(read_value(f"new value for {item.name} (input hidden): "))
+    version = _put_secret(aws, item, value)
+    del value
+    console.ok(f"{item.name}: new version {version} written")
+    return _after_write(aws, env, console, item, readers, restart, clock, sleep, timeout)
+
+
+def secrets_rotate(aws: ClientSource, env: Environment, console: Console, short: str, restart: bool,
+                   clock: Clock, sleep: Sleep, timeout: float = 600) -> Outcome:
+    if short not in ROTATABLE:
+        raise UserError(f"only {', '.join(ROTATABLE)} can be rotated here; set API keys with `invoke secrets-set`")
+    item = find_item(env, short, "secret")
+    aws.require_credentials()
+    print_header(aws, env, console)
+    readers = load_readers(aws, env)
+    console.warn(f"rotating {short}: {ROTATABLE[short]}")
+    value = aws.client("secretsmanager").get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]
+    version = _put_secret(aws, item, value)
+    del value
+    console.ok(f"{item.name}: rotated, new version {version}")
+    return _after_write(aws, env, console, item, readers, restart, clock, sleep, timeout)
+
+
+def _put_secret(aws: ClientSource, item: Item, value: str) -> str:
+    sm = aws.client("secretsmanager")
+    try:
+        return sm.put_secret_value(SecretId=item.name, SecretString=value)["VersionId"]
+    except Exception as e:
+        if error_code(e) == "ResourceNotFoundException":
+            raise UserError(f"secret {item.name} does not exist: create the stack first (`invoke stack-update`)") from None
+        raise
+
+
+def _after_write(aws, env, console, item: Item, readers: Readers, restart: bool, clock, sleep, timeout) -> Outcome:
+    ref = item.name
+    if item.kind == "secret":
+        ref = aws.client("secretsmanager").describe_secret(SecretId=item.name)["ARN"]
+    keys = readers.of(ref)
+    if not keys:
+        console.line("no service reads it yet")
+        return Outcome.APPLIED
+    if not restart:
+        console.line(f"read by {', '.join(keys)} at task start: running tasks keep the old value until "
+                     f"they restart (rerun with --restart, or release)")
+        return Outcome.APPLIED
+    return restart_services(aws, readers, keys, console, clock, sleep, timeout)
+
+
+def restart_services(aws: ClientSource, readers: Readers, keys: list[str], console: Console, clock: Clock,
+                     sleep: Sleep, timeout: float, poll: float = 5.0) -> Outcome:
+    """A forced new deployment of each service, watched like a release."""
+    ecs = aws.client("ecs")
+    targets = []
+    for key in keys:
+        svc = ecs.update_service(cluster=readers.cluster, service=readers.services[key], forceNewDeployment=True)["service"]
+        td = svc["taskDefinition"]
+        targets.append(Target(key, svc["serviceName"], td, td, deployment_id_for(svc, td)))
+        console.line(f"{key}: restarting ({svc['serviceName']})")
+    watch_deployments(ecs, readers.cluster, targets, console, clock, sleep, timeout, poll, label="restart")
+    failed = [t for t in targets if t.state is not State.SUCCEEDED]
+    if failed:
+        for t in failed:
+            console.error(f"{t.key}: restart {t.state.value}: {t.reason}")
+        console.error("the new tasks did not come up with the new value: check `invoke logs`; "
+                      "the previous value is the secret's AWSPREVIOUS version")
+        return Outcome.NEEDS_HUMAN
+    console.ok("restarted: " + ", ".join(t.key for t in targets))
+    return Outcome.APPLIED
+
+
+# ---------------------------------------------------------------- non-secret configuration
+
+_VALIDATORS = {
+    "price-update-interval": (re.compile(r"[1-9][0-9]{0,4}"), "a positive whole number of minutes"),
+}
+
+
+def config_show(aws: ClientSource, env: Environment, console: Console) -> Outcome:
+    aws.require_credentials()
+    print_header(aws, env, console)
+    readers = load_readers(aws, env)
+    ssm = aws.client("ssm")
+    rows = []
+    for item in catalogue(env):
+        if item.kind != "parameter":
+            continue
+        try:
+            p = ssm.get_parameter(Name=item.name)["Parameter"]
+            rows.append((item.short, p["Value"], item.name, _when(p.get("LastModifiedDate")),
+                         ", ".join(readers.of(item.name)) or "-"))
+        except Exception as e:
+            if error_code(e) != "ParameterNotFound":
+                raise
+            rows.append((item.short, "MISSING", item.name, "-", "-"))
+    console.table(("key", "value", "parameter", "last changed", "read by"), rows)
+    return Outcome.NO_CHANGES
+
+
+def config_set(aws: ClientSource, env: Environment, console: Console, key: str, value: str, restart: bool,
+               clock: Clock, sleep: Sleep, timeout: float = 600) -> Outcome:
+    item = find_item(env, key, "parameter")
+    if not item.settable:
+        raise UserError(f"{key} names the environment the stack was created for; it cannot be changed")
+    pattern, meaning = _VALIDATORS[key]
+    if not pattern.fullmatch(value):
+        raise UserError(f"{key} must be {meaning}; got {value!r}")
+    aws.require_credentials()
+    print_header(aws, env, console)
+    readers = load_readers(aws, env)
+    aws.client("ssm").put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
+    console.ok(f"{item.name} = {value}")
+    return _after_write(aws, env, console, item, readers, restart, clock, sleep, timeout)
