@@ -34,17 +34,29 @@ INLINE_TEMPLATE_LIMIT = 51_200
 METADATA_KEY = "PortyfoulInfra"
 
 
+def _group(t: Template, name: str, add, *args):
+    """Run one add_<group> and label what it added, for the diagram and for readers of the template."""
+    before = set(t.resources)
+    result = add(t, *args)
+    for logical_id in set(t.resources) - before:
+        resource = t.resources[logical_id]
+        metadata = dict(getattr(resource, "Metadata", {}) or {})
+        metadata[METADATA_KEY] = {"Group": name}
+        resource.Metadata = metadata
+    return result
+
+
 def add_all(t: Template, dev: Environment) -> None:
     p = add_parameters(t, dev)
-    network = add_network(t, p)
-    lb = add_load_balancer(t, p, network)
-    database = add_database(t, p, network, lb.service_security_group)
-    registry = add_registry(t)
-    secrets = add_secrets(t, p)
-    cluster = add_cluster(t, p, registry, database, secrets)
-    web = add_web_service(t, p, network, lb, registry, cluster, database, secrets)
-    worker = add_worker_service(t, p, network, lb, registry, cluster, database, secrets)
-    monitoring = add_monitoring(t, p, cluster, lb, database, web, worker)
+    network = _group(t, "network", add_network, p)
+    lb = _group(t, "load balancer", add_load_balancer, p, network)
+    database = _group(t, "database", add_database, p, network, lb.service_security_group)
+    registry = _group(t, "registry", add_registry)
+    secrets = _group(t, "secrets and parameters", add_secrets, p)
+    cluster = _group(t, "cluster and IAM", add_cluster, p, registry, database, secrets)
+    web = _group(t, "web service", add_web_service, p, network, lb, registry, cluster, database, secrets)
+    worker = _group(t, "worker service", add_worker_service, p, network, lb, registry, cluster, database, secrets)
+    monitoring = _group(t, "monitoring", add_monitoring, p, cluster, lb, database, web, worker)
 
     app = {s.env_var: s.resource for s in secrets.app_secrets}
     for key, value, description in (
@@ -139,9 +151,17 @@ def deploy_inputs(env: Environment) -> dict:
     }
 
 
+DOT_FILE = "architecture.dot"
+MERMAID_FILE = "architecture.mmd"
+SVG_FILE = "architecture.svg"
+
+
 def expected_files(rendered: Rendered) -> dict[str, str]:
-    """Every file build-template owns in generated/, relative path -> content."""
-    files = {TEMPLATE_FILE: rendered.text}
+    """Every file build-template owns in generated/ (except the SVG), relative path -> content."""
+    from .diagram import to_dot, to_mermaid
+
+    body = json.loads(rendered.text)
+    files = {TEMPLATE_FILE: rendered.text, DOT_FILE: to_dot(body), MERMAID_FILE: to_mermaid(body)}
     for name, env in ENVIRONMENTS.items():
         files[f"{name}.json"] = json.dumps(deploy_inputs(env), indent=2, sort_keys=True) + "\n"
     return files

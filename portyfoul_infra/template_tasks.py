@@ -31,6 +31,8 @@ def build_template(console: Console, check: bool = False) -> Outcome:
     if report.deploy_size > INLINE_TEMPLATE_LIMIT:
         console.warn(f"the template exceeds CloudFormation's {INLINE_TEMPLATE_LIMIT:,}-byte inline limit; "
                      "stack-update will upload it to the template bucket")
+    for w in report.warnings:
+        console.warn(w)
     if report.changed:
         for rel in report.changed:
             console.line(f"  wrote {_rel(report.directory / rel)}")
