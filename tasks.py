@@ -244,3 +244,23 @@ def config_set(c, console, key, value, env="dev", restart=False):
     e = _env(env)
     clock, sleep = default_clock()
     return run(_aws(e), e, console, key, value, restart, clock, sleep)
+
+
+@task(help={"env": ENV_HELP})
+@_run
+def cost(c, console, env="dev"):
+    """Monthly cost estimate, line by line, from the template and the environment's sizes."""
+    from portyfoul_infra.cost import load_template, render
+    from portyfoul_infra.generated import generated_dir
+    return render(console, load_template(generated_dir()), _env(env))
+
+
+@task(help={"port": "Port for the local AWS on 127.0.0.1 (default 5077; 0 for any free port)",
+            "keep": "Keep the local AWS running afterwards and print the AWS_ENDPOINT_URL to use"})
+@_run
+def sandbox(c, console, port=5077, keep=False):
+    """The whole lifecycle on this machine against a local AWS (moto): build, create, release, status."""
+    from portyfoul_infra.sandbox import sandbox as run
+    from portyfoul_infra.stack import default_clock
+    clock, sleep = default_clock()
+    return run(console, int(port), keep, clock, sleep)
