@@ -34,11 +34,15 @@ MOTO_GAPS = (
     "UpdateTerminationProtection: not implemented (patched)",
     "ECS UpdateService: the PRIMARY deployment keeps the old task definition (patched: a new deployment "
     "that completes at once); running counts come from MOTO_ECS_SERVICE_RUNNING (clamped to desired)",
+    "Parameter-only updates: resources that use a parameter only through a Condition (Fn::If) are not "
+    "updated (patched)",
     "Change sets: every change is reported as Add/Modify with no Replacement detail (guard tested with fakes)",
 )
 
 
 def _patch_moto() -> None:
+    import json
+
     _patch_secrets()
     _patch_task_definitions()
     from moto.rds.models import DBParameterGroup
@@ -61,6 +65,28 @@ def _patch_moto() -> None:
             stack.tags = change_set.tags
 
     CloudFormationBackend.execute_change_set = execute_change_set
+
+    from moto.cloudformation import parsing
+
+    original_diff = parsing.ResourceMap.build_resource_diff
+
+    def build_resource_diff(self, other_template, parameters=None):
+        diff = original_diff(self, other_template, parameters)
+        if not parameters:
+            return diff
+        changed = {p for p in parameters if self.input_parameters.get(p) != parameters[p]}
+        conditions = {name: set(parsing.get_references_from_template({"c": expr}))
+                      for name, expr in (other_template.get("Conditions") or {}).items()}
+        touched = {name for name, refs in conditions.items() if refs & changed}
+        for name, resource in other_template["Resources"].items():
+            if name in diff["Modify"] or name in diff["Add"]:
+                continue
+            text = json.dumps(resource)
+            if any(f'"Fn::If": ["{c}"' in text for c in touched):
+                diff["Modify"].append(name)
+        return diff
+
+    parsing.ResourceMap.build_resource_diff = build_resource_diff
 
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.core.responses import ActionResult

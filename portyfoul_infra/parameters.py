@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from troposphere import Parameter, Ref, Template
+from troposphere import Equals, Parameter, Ref, Template
 
 from .config import Environment
 
 IMAGE_TAG = "ImageTag"
 WORKER_IMAGE_TAG = "WorkerImageTag"
-IMAGE_TAG_PARAMETERS = (IMAGE_TAG, WORKER_IMAGE_TAG)
+BOOTSTRAP = "Bootstrap"
+BOOTSTRAPPING = "Bootstrapping"  # the condition
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("Environment", "General", "Environment name", lambda e: e.name, allowed=("dev", "staging", "prod")),
     _Spec(IMAGE_TAG, "Release", "Image tag of the web service (kept at the released tag by stack-update)", None, default="latest"),
     _Spec(WORKER_IMAGE_TAG, "Release", "Image tag of the worker service (kept at the released tag by stack-update)", None, default="latest"),
+    _Spec(BOOTSTRAP, "Release", "true until the first release's image exists: the services start with no tasks "
+          "(set by stack-update)", None, default="false", allowed=("true", "false")),
     _Spec("VpcCidr", "Network", "VPC CIDR block", lambda e: e.vpc_cidr),
     _Spec("PublicSubnet1Cidr", "Network", "Public subnet in the first AZ", lambda e: e.public_subnet_cidrs[0]),
     _Spec("PublicSubnet2Cidr", "Network", "Public subnet in the second AZ", lambda e: e.public_subnet_cidrs[1]),
@@ -100,6 +103,7 @@ def add_parameters(t: Template, dev: Environment) -> Params:
             kwargs["AllowedValues"] = list(spec.allowed)
         declared[spec.name] = t.add_parameter(Parameter(spec.name, **kwargs))
         groups.setdefault(spec.group, []).append(spec.name)
+    t.add_condition(BOOTSTRAPPING, Equals(Ref(declared[BOOTSTRAP]), "true"))
     t.set_metadata({
         "AWS::CloudFormation::Interface": {
             "ParameterGroups": [{"Label": {"default": g}, "Parameters": names} for g, names in groups.items()],
@@ -109,7 +113,7 @@ def add_parameters(t: Template, dev: Environment) -> Params:
 
 
 def values_for(env: Environment) -> dict[str, str]:
-    """Parameter values from config: everything except the image tags."""
+    """Parameter values from config: everything except the image tags and Bootstrap (from the live state)."""
     return {s.name: _to_str(s.value(env)) for s in _SPECS if s.value is not None}
 
 

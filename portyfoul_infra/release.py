@@ -61,6 +61,7 @@ class LiveService:
     tags: list
     log_group: str
     network: dict
+    desired_count: int = 0
 
     @property
     def image(self) -> str:
@@ -121,7 +122,8 @@ def load_context(aws: ClientSource, env: Environment, keys: list[str]) -> Contex
         if td.get("status") != "ACTIVE":
             problems.append(f"{short_td(td['taskDefinitionArn'])} (the rollback target for {key}) is {td.get('status')}")
         live.append(LiveService(SERVICES[key], name, svc["taskDefinition"], td, described_td.get("tags", []),
-                                stack.outputs.get(SERVICES[key].log_output, ""), svc.get("networkConfiguration", {})))
+                                stack.outputs.get(SERVICES[key].log_output, ""), svc.get("networkConfiguration", {}),
+                                svc.get("desiredCount", 0)))
     if problems:
         raise UserError("preflight: " + "; ".join(problems))
     archs = {s.task_definition.get("runtimePlatform", {}).get("cpuArchitecture", "X86_64") for s in live}

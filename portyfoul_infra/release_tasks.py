@@ -162,6 +162,10 @@ def _succeeded(aws, env, ctx, targets: list[Target], tag, digest, console: Conso
             console.line(f"{s.ref.key}: deregistered {len(removed)} revision(s) beyond the newest "
                          f"{env.keep_task_definition_revisions}")
     console.ok(f"released {tag} ({digest[:19]}) in {elapsed(seconds)}")
+    idle = [s.ref.key for s in ctx.services if s.desired_count == 0]
+    if idle:
+        console.warn(f"{', '.join(idle)} run no tasks yet (the stack is bootstrapping): "
+                     f"run `invoke stack-update --env {env.name}` to start them on this release")
     for t in targets:
         console.line(f"  {t.key:<7} {short_td(t.task_definition)} ({elapsed(t.seconds)}); rollback target "
                      f"{short_td(t.previous)} kept ACTIVE")

@@ -31,7 +31,7 @@ def sandbox(console: Console, port: int, keep: bool, clock: Callable[[], float],
 
     env = ENVIRONMENTS["dev"]
     console.heading("sandbox: the whole lifecycle against a local AWS (moto) on 127.0.0.1; nothing leaves this machine")
-    console.heading("1/6 build the template")
+    console.heading("1/7 build the template")
     report = build()
     console.line(f"  generated/{report.template_path.name}: {report.resource_count} resources, {report.content_hash[:19]}")
     try:
@@ -45,15 +45,17 @@ def sandbox(console: Console, port: int, keep: bool, clock: Callable[[], float],
         console.line(f"  local AWS on {server.endpoint}")
         aws = Aws(region=env.region)
         steps = [
-            ("2/6 create the dev stack (stack-update --yes)",
+            ("2/7 create the dev stack (stack-update --yes): no image yet, so the services start with no tasks",
              lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
-            ("3/6 set a stand-in Finnhub key (secrets-set finnhub-api-key)",
+            ("3/7 set a stand-in Finnhub key (secrets-set finnhub-api-key)",
              lambda: secrets_set(aws, env, console, "finnhub-api-key", lambda _: "sandbox-stand-in-key", False,
                                  clock, sleep)),
-            (f"4/6 seed image {DEMO_TAG} into the local ECR and release it (release --tag {DEMO_TAG} --no-build)",
+            (f"4/7 seed image {DEMO_TAG} into the local ECR and release it (release --tag {DEMO_TAG} --no-build)",
              lambda: _seed_and_release(aws, env, console, clock, sleep, release, ReleaseOptions)),
-            ("5/6 release-status", lambda: release_status(aws, env, console)),
-            ("6/6 stack-status", lambda: stack_status(aws, env, console)),
+            ("5/7 start the services on the release (stack-update --yes)",
+             lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
+            ("6/7 release-status", lambda: release_status(aws, env, console)),
+            ("7/7 stack-status", lambda: stack_status(aws, env, console)),
         ]
         for title, step in steps:
             console.heading(title)

@@ -15,7 +15,7 @@ from .console import Console
 from .errors import UserError
 from .generated import BuildReport, ensure_fresh
 from .outcomes import Outcome
-from .parameters import IMAGE_TAG, WORKER_IMAGE_TAG, values_for
+from .parameters import BOOTSTRAP, IMAGE_TAG, WORKER_IMAGE_TAG, values_for
 from .stack import (
     OK_STATES, POLICY_PROTECTED, Change, Clock, EventStream, Sleep, StackInfo, deployed_metadata, describe_stack,
     guard, is_empty_change_set, outcome_of, render_changes, report_failure, stack_policy, upload_template,
@@ -82,6 +82,25 @@ def current_image_tags(aws: ClientSource, stack: StackInfo | None) -> dict[str, 
         if "@" not in image and ":" in image.rsplit("/", 1)[-1]:
             tags[key] = image.rsplit(":", 1)[1]
     return tags
+
+
+def bootstrap_value(aws: ClientSource, stack: StackInfo | None, tags: dict[str, str]) -> str:
+    """"true" while the released images do not exist yet, so a new stack can be created without one.
+
+    On creation the repository is part of the stack and empty: the services
+    start with no tasks. Once a release has pushed the images, the next update
+    sets "false" and the services start. It never goes back to "true".
+    """
+    if stack is None or stack.status == "REVIEW_IN_PROGRESS":
+        return "true"
+    if stack.parameters.get(BOOTSTRAP, "false") != "true":
+        return "false"
+    from .release import find_image
+    repository = stack.outputs.get(out.REPOSITORY_NAME)
+    if not repository:
+        return "true"
+    ecr = aws.client("ecr")
+    return "false" if all(find_image(ecr, repository, tag) for tag in set(tags.values())) else "true"
 
 
 def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Console, clock: Clock,
@@ -194,7 +213,13 @@ def _prepare(aws, env, console, opts, clock, sleep):
     if isinstance(state, Outcome):
         return state
     change_set_type, stack = state
-    parameters = {**values_for(env), **current_image_tags(aws, stack)}
+    tags = current_image_tags(aws, stack)
+    parameters = {**values_for(env), **tags, BOOTSTRAP: bootstrap_value(aws, stack, tags)}
+    if parameters[BOOTSTRAP] == "true":
+        console.line("bootstrap: no released image yet, so the services start with no tasks; "
+                     "after `invoke release`, run stack-update again to start them")
+    elif stack is not None and stack.parameters.get(BOOTSTRAP) == "true":
+        console.line("bootstrap ends: the released images exist, the services start now")
     if stack is not None and change_set_type == "UPDATE" and _up_to_date(aws, stack, report, parameters):
         console.ok(f"no changes: the deployed template ({report.content_hash[:19]}) and parameters match generated/")
         return Outcome.NO_CHANGES

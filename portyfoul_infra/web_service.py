@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Sub, Template
+from troposphere import If, Sub, Template
 from troposphere import applicationautoscaling as aas
 from troposphere import ecs
 
@@ -13,7 +13,7 @@ from .containers import ContainerSpec, add_task_definition, circuit_breaker, dat
 from .database import Database
 from .load_balancer import CONTAINER_PORT, LoadBalancer
 from .network import Network
-from .parameters import Params
+from .parameters import BOOTSTRAPPING, Params
 from .registry import Registry
 from .secrets import Secrets
 
@@ -54,7 +54,8 @@ def add_web_service(
         TaskDefinition=task_def.ref(),
         LaunchType="FARGATE",
         PlatformVersion="LATEST",
-        DesiredCount=p.WebDesiredCount,
+        # No tasks until the first image exists (Bootstrap): see stack_tasks.bootstrap_value.
+        DesiredCount=If(BOOTSTRAPPING, 0, p.WebDesiredCount),
         NetworkConfiguration=private_network(network.private_subnets, lb.service_security_group),
         LoadBalancers=[ecs.LoadBalancer(
             ContainerName=CONTAINER_NAME, ContainerPort=CONTAINER_PORT, TargetGroupArn=lb.target_group.ref())],
@@ -70,7 +71,7 @@ def add_web_service(
         ServiceNamespace="ecs",
         ScalableDimension="ecs:service:DesiredCount",
         ResourceId=Sub("service/${Cluster}/${Service}", Cluster=cluster.cluster.ref(), Service=service.get_att("Name")),
-        MinCapacity=p.WebMinCount,
+        MinCapacity=If(BOOTSTRAPPING, 0, p.WebMinCount),
         MaxCapacity=p.WebMaxCount,
     ))
     t.add_resource(aas.ScalingPolicy(

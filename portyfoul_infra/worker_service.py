@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Sub, Template
+from troposphere import If, Sub, Template
 from troposphere import ecs
 
 from .cluster import Cluster
@@ -17,7 +17,7 @@ from .containers import ContainerSpec, add_task_definition, circuit_breaker, dat
 from .database import Database
 from .load_balancer import LoadBalancer
 from .network import Network
-from .parameters import Params
+from .parameters import BOOTSTRAPPING, Params
 from .registry import Registry
 from .secrets import Secrets
 
@@ -55,7 +55,7 @@ def add_worker_service(
         TaskDefinition=task_def.ref(),
         LaunchType="FARGATE",
         PlatformVersion="LATEST",
-        DesiredCount=DESIRED_COUNT,
+        DesiredCount=If(BOOTSTRAPPING, 0, DESIRED_COUNT),
         # Same security group as web: it is the one the database admits.
         NetworkConfiguration=private_network(network.private_subnets, lb.service_security_group),
         DeploymentConfiguration=circuit_breaker(maximum_percent=100, minimum_healthy_percent=0),

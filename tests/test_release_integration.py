@@ -110,15 +110,25 @@ def test_stack_update_keeps_the_released_tag(stack, local_aws):
     proc = invoke("stack-update", "--yes", env=stack)
     assert proc.returncode == 0, proc.stderr
     assert "image tags web=abc12345 worker=abc12345" in proc.stdout
+    assert "bootstrap ends" in proc.stdout
+    svc = _ecs(local_aws.endpoint).describe_services(cluster="portyfoul-dev-cluster",
+                                                     services=["portyfoul-dev-web-service"])["services"][0]
+    assert svc["desiredCount"] == 2
+    image = _ecs(local_aws.endpoint).describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    assert image["containerDefinitions"][0]["image"].endswith(":abc12345")  # never rolled back to an older image
 
 
 def test_rollback_goes_to_the_previous_revision(stack, local_aws):
+    ecs = _ecs(local_aws.endpoint)
+    current = ecs.describe_services(cluster="portyfoul-dev-cluster",
+                                    services=["portyfoul-dev-worker-service"])["services"][0]["taskDefinition"]
+    rev = int(current.rsplit(":", 1)[1])
+    assert rev == 3  # 1 from creation, 2 from the release, 3 from CloudFormation when the bootstrap ended
     proc = invoke("rollback", "--service", "worker", env=stack)
     assert proc.returncode == 0, proc.stderr
-    assert "portyfoul-dev-worker-task:2 -> portyfoul-dev-worker-task:1" in proc.stdout
-    svc = _ecs(local_aws.endpoint).describe_services(cluster="portyfoul-dev-cluster",
-                                                     services=["portyfoul-dev-worker-service"])["services"][0]
-    assert svc["taskDefinition"].endswith("portyfoul-dev-worker-task:1")
+    assert "portyfoul-dev-worker-task:3 -> portyfoul-dev-worker-task:2" in proc.stdout
+    svc = ecs.describe_services(cluster="portyfoul-dev-cluster", services=["portyfoul-dev-worker-service"])["services"][0]
+    assert svc["taskDefinition"].endswith("portyfoul-dev-worker-task:2")
 
 
 def test_logs_prints_the_services_lines(stack, local_aws):

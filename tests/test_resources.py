@@ -220,7 +220,8 @@ def test_every_secret_is_injected_by_arn(resources, td):
 def test_web_service(resources):
     s = props(resources, "WebService")
     assert s["ServiceName"] == {"Fn::Sub": "${ProjectName}-${Environment}-web-service"}
-    assert s["DesiredCount"] == {"Ref": "WebDesiredCount"} and values_for(ENVIRONMENTS["dev"])["WebDesiredCount"] == "2"
+    assert s["DesiredCount"] == {"Fn::If": ["Bootstrapping", 0, {"Ref": "WebDesiredCount"}]}
+    assert values_for(ENVIRONMENTS["dev"])["WebDesiredCount"] == "2"
     assert s["LoadBalancers"] == [{"ContainerName": "web", "ContainerPort": 3000, "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
     assert s["HealthCheckGracePeriodSeconds"] == 60
     dc = s["DeploymentConfiguration"]
@@ -228,12 +229,13 @@ def test_web_service(resources):
     assert props(resources, "WebCpuScalingPolicy")["TargetTrackingScalingPolicyConfiguration"][
         "PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
     target = props(resources, "WebScalableTarget")
-    assert (target["MinCapacity"], target["MaxCapacity"]) == ({"Ref": "WebMinCount"}, {"Ref": "WebMaxCount"})
+    assert target["MinCapacity"] == {"Fn::If": ["Bootstrapping", 0, {"Ref": "WebMinCount"}]}
+    assert target["MaxCapacity"] == {"Ref": "WebMaxCount"}
 
 
 def test_worker_can_never_run_two_copies(resources):
     s = props(resources, "WorkerService")
-    assert s["DesiredCount"] == 1
+    assert s["DesiredCount"] == {"Fn::If": ["Bootstrapping", 0, 1]}  # exactly one, or none before the first image
     dc = s["DeploymentConfiguration"]
     # With one task, 100% maximum means the new task cannot start until the old one has stopped.
     assert (dc["MaximumPercent"], dc["MinimumHealthyPercent"]) == (100, 0)
@@ -277,6 +279,12 @@ def test_secrets_and_parameters(resources):
     params = {v["Properties"]["Name"]["Fn::Sub"] for v in of_type(resources, "AWS::SSM::Parameter").values()}
     assert params == {"/${ProjectName}/${Environment}/price-update-interval", "/${ProjectName}/${Environment}/environment"}
     assert values_for(ENVIRONMENTS["dev"])["PriceUpdateIntervalMinutes"] == "15"
+
+
+def test_services_start_empty_only_while_bootstrapping(template):
+    assert template["Conditions"]["Bootstrapping"] == {"Fn::Equals": [{"Ref": "Bootstrap"}, "true"]}
+    assert template["Parameters"]["Bootstrap"]["Default"] == "false"
+    assert "Bootstrap" not in values_for(ENVIRONMENTS["prod"])  # set from the live state, never config
 
 
 def test_no_secret_is_a_stack_parameter(template):

@@ -26,11 +26,13 @@ def test_the_sandbox_runs_the_whole_lifecycle_to_a_successful_release():
     proc = invoke("sandbox", "--port", "0", env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     out = proc.stdout
-    for step in ("1/6 build the template", "2/6 create the dev stack", "CREATE_COMPLETE", "3/6 set a stand-in Finnhub key",
-                 "released demo0001", "5/6 release-status", "6/6 stack-status", "template      same as generated/",
+    for step in ("1/7 build the template", "2/7 create the dev stack", "CREATE_COMPLETE", "3/7 set a stand-in Finnhub key",
+                 "released demo0001", "5/7 start the services", "bootstrap ends", "UPDATE_COMPLETE",
+                 "6/7 release-status", "7/7 stack-status", "template      same as generated/",
                  "sandbox: created, released and checked the whole stack locally"):
         assert step in out, step
-    assert re.search(r"web\s+demo0001\s+portyfoul-dev-web-task:2\s+COMPLETED", out)
+    assert re.search(r"web\s+demo0001\s+portyfoul-dev-web-task:\d\s+COMPLETED\s+2\s+2", out)
+    assert re.search(r"worker\s+demo0001\s+portyfoul-dev-worker-task:\d\s+COMPLETED\s+1\s+1", out)
     assert "sandbox-stand-in-key" not in out
     endpoints = set(re.findall(r"via (http://[^\s]+)", out))
     assert endpoints and all(e.startswith("http://127.0.0.1:") for e in endpoints)
