@@ -81,6 +81,30 @@ def is_throttling(exc: Exception) -> bool:
     return error_code(exc) in THROTTLING_CODES
 
 
+class Backoff:
+    """A polling delay that doubles while AWS throttles and returns to its base after a good answer."""
+
+    def __init__(self, base: float, ceiling: float = 60.0):
+        self.base = self.delay = base
+        self.ceiling = ceiling
+
+    def call(self, fn, sleep, on_throttle=None):
+        """fn() until it is not throttled, sleeping the doubling delay between throttled tries."""
+        while True:
+            try:
+                result = fn()
+            except Exception as e:
+                if not is_throttling(e):
+                    raise
+                if on_throttle:
+                    on_throttle(self.delay)
+                sleep(self.delay)
+                self.delay = min(self.delay * 2, self.ceiling)
+                continue
+            self.delay = self.base
+            return result
+
+
 def describe_aws_error(exc: Exception) -> tuple[str | None, int]:
     """(one-line message, exit code) for errors from botocore; (None, 1) for anything else."""
     try:

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .aws import is_throttling
+from .aws import Backoff
 from .console import Console, elapsed
 
 Clock = Callable[[], float]
@@ -87,19 +87,13 @@ def watch_deployments(ecs, cluster: str, targets: list[Target], console: Console
     first = ecs.describe_services(cluster=cluster, services=[t.service for t in targets])["services"]
     for svc in first:
         seen.events.update(e["id"] for e in svc.get("events", []))
-    delay = poll_seconds
+    backoff = Backoff(poll_seconds)
+    names = [t.service for t in targets]
+    throttled = lambda d: console.status(f"throttled by ECS; backing off {d:.0f}s")  # noqa: E731
     while True:
-        try:
-            services = {s["serviceName"]: s for s in
-                        ecs.describe_services(cluster=cluster, services=[t.service for t in targets])["services"]}
-            delay = poll_seconds
-        except Exception as e:
-            if not is_throttling(e):
-                raise
-            console.status(f"throttled by ECS; backing off {delay:.0f}s")
-            sleep(delay)
-            delay = min(delay * 2, 60)
-            continue
+        services = backoff.call(
+            lambda: {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=names)["services"]},
+            sleep, throttled)
         now = clock() - start
         for t in targets:
             svc = services.get(t.service)
@@ -130,4 +124,4 @@ def watch_deployments(ecs, cluster: str, targets: list[Target], console: Console
                     t.state, t.reason, t.seconds = State.TIMED_OUT, f"not complete after {deadline_seconds:.0f}s", now
             return targets
         console.status(f"{elapsed(now):>6}  waiting for " + ", ".join(t.key for t in targets if t.state is State.IN_PROGRESS))
-        sleep(min(delay, max(deadline_seconds - now, 0.1)))
+        sleep(min(poll_seconds, max(deadline_seconds - now, 0.1)))

@@ -19,7 +19,8 @@ GROUP_ORDER = ("network", "load balancer", "web service", "worker service", "dat
                "secrets and parameters", "cluster and IAM", "monitoring")
 
 
-def _refs(value) -> set[str]:
+def references(value) -> set[str]:
+    """Every logical id or parameter referenced inside `value`: Ref, GetAtt, and ${X} in Sub."""
     found: set[str] = set()
     if isinstance(value, dict):
         for k, v in value.items():
@@ -31,12 +32,12 @@ def _refs(value) -> set[str]:
                 text = v[0] if isinstance(v, list) else v
                 found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
                 if isinstance(v, list):
-                    found |= _refs(v[1])
+                    found |= references(v[1])
             else:
-                found |= _refs(v)
+                found |= references(v)
     elif isinstance(value, list):
         for v in value:
-            found |= _refs(v)
+            found |= references(v)
     return found
 
 
@@ -51,7 +52,7 @@ def architecture(template: dict) -> tuple[dict[str, list[tuple[str, str]]], list
                                    if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"}
     for lid, r in resources.items():
         depends = r.get("DependsOn", [])
-        targets = _refs(r.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
+        targets = references(r.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
         edges |= {(lid, t) for t in targets if t in resources and t != lid}
     ordered = {g: groups[g] for g in (*GROUP_ORDER, *sorted(set(groups) - set(GROUP_ORDER))) if g in groups}
     return ordered, sorted(edges)

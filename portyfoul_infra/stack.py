@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .aws import error_code, is_throttling
+from .aws import Backoff, error_code
 from .console import Console, elapsed
 from .errors import UserError
 from .outcomes import Outcome
@@ -181,20 +181,14 @@ def read_change_set(cfn, stack_name: str, change_set_id: str) -> tuple[str, str,
 def wait_for_change_set(cfn, stack_name: str, change_set_id: str, clock: Clock, sleep: Sleep,
                         timeout: float = 600) -> tuple[str, str, list[Change]]:
     start = clock()
-    delay = 2.0
+    backoff = Backoff(2.0, ceiling=30.0)
     while True:
-        try:
-            status, reason, changes = read_change_set(cfn, stack_name, change_set_id)
-        except Exception as e:
-            if not is_throttling(e):
-                raise
-            status, reason, changes = "CREATE_PENDING", "", []
-            delay = min(delay * 2, 30)
+        status, reason, changes = backoff.call(lambda: read_change_set(cfn, stack_name, change_set_id), sleep)
         if status in ("CREATE_COMPLETE", "FAILED"):
             return status, reason, changes
         if clock() - start > timeout:
             raise UserError(f"change set still {status} after {timeout:.0f}s")
-        sleep(delay)
+        sleep(backoff.delay)
 
 
 def is_empty_change_set(status: str, reason: str) -> bool:
@@ -319,19 +313,10 @@ def watch(cfn, stack: StackInfo, stream: EventStream, console: Console, clock: C
     """Stream this operation's events until the stack leaves *_IN_PROGRESS (or the deadline passes)."""
     start = clock()
     result = WatchResult(status="")
-    delay = poll_seconds
+    backoff = Backoff(poll_seconds)
+    throttled = lambda d: console.status(f"throttled by AWS; backing off {d:.0f}s")  # noqa: E731
     while True:
-        try:
-            events = stream.poll()
-            current = describe_stack(cfn, stack.stack_id)
-            delay = poll_seconds
-        except Exception as e:
-            if not is_throttling(e):
-                raise
-            console.status(f"throttled by AWS; backing off {delay:.0f}s")
-            sleep(delay)
-            delay = min(delay * 2, 60)
-            continue
+        events, current = backoff.call(lambda: (stream.poll(), describe_stack(cfn, stack.stack_id)), sleep, throttled)
         now = clock() - start
         for e in events:
             result.events.append(e)
@@ -345,7 +330,7 @@ def watch(cfn, stack: StackInfo, stream: EventStream, console: Console, clock: C
             result.timed_out = True
             return result
         console.status(f"{elapsed(now):>6}  {result.status} ...")
-        sleep(delay)
+        sleep(poll_seconds)
 
 
 def outcome_of(status: str) -> Outcome:

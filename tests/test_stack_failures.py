@@ -278,3 +278,21 @@ def test_delete_failed_create_deletes_then_creates():
 def test_broken_states_are_refused_with_the_status(status):
     with pytest.raises(UserError, match=f"{status} and cannot be updated"):
         run(FakeCloudFormation(status=status))
+
+
+def test_throttling_while_the_change_set_is_created_backs_off_too():
+    cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
+    original = cfn.describe_change_set
+    state = {"n": 0}
+
+    def flaky(**kw):
+        state["n"] += 1
+        if state["n"] <= 2:
+            from fakes import client_error
+            raise client_error("Throttling", "Rate exceeded")
+        return original(**kw)
+
+    cfn.describe_change_set = flaky
+    outcome, _, clock = run(cfn)
+    assert outcome is Outcome.APPLIED
+    assert clock.sleeps[:2] == [2.0, 4.0]
