@@ -26,7 +26,8 @@ case "${1:-run}" in
   run)
     install
     .venv/bin/invoke build-template
-    if .venv/bin/invoke --list | grep -q '^  sandbox'; then .venv/bin/invoke sandbox; fi
+    .venv/bin/invoke sandbox --port 0
+    echo "next: .venv/bin/invoke --list; docs/operations.md for real AWS"
     ;;
   test)
     install

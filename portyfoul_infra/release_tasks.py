@@ -261,4 +261,7 @@ def logs(aws: ClientSource, env: Environment, console: Console, service: str, si
         polls += 1
         if not follow or (max_polls is not None and polls >= max_polls):
             return Outcome.NO_CHANGES
-        sleep(2.0)
+        try:
+            sleep(2.0)
+        except KeyboardInterrupt:  # the way to stop --follow
+            return Outcome.NO_CHANGES

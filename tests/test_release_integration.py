@@ -142,3 +142,20 @@ def test_logs_prints_the_services_lines(stack, local_aws):
     assert "web    01234567 ready on port 3000" in proc.stdout
     bad = invoke("logs", "--since", "yesterday", env=stack)
     assert bad.returncode == 2 and "use a number and s, m, h or d" in bad.stderr
+
+
+def test_logs_follow_stops_cleanly_on_ctrl_c(stack, aws_env):
+    import io
+    from portyfoul_infra.aws import Aws
+    from portyfoul_infra.config import ENVIRONMENTS
+    from portyfoul_infra.console import Console
+    from portyfoul_infra.outcomes import Outcome
+    from portyfoul_infra.release_tasks import logs
+
+    def interrupt(_seconds):
+        raise KeyboardInterrupt
+
+    out = io.StringIO()
+    outcome = logs(Aws("us-east-2"), ENVIRONMENTS["dev"], Console(out, out, False), "web", "5m", True, interrupt)
+    assert outcome is Outcome.NO_CHANGES
+    assert "ready on port 3000" in out.getvalue()
