@@ -139,7 +139,7 @@ def check_secrets(aws: ClientSource, ctx: Context) -> list[str]:
     Values are compared and dropped here; they are never printed or kept.
     Returns warnings (optional secrets); raises UserError for required ones.
     """
-    from .secrets import APP_SECRETS, PLACEHOLDER_VALUE
+    from .secrets import APP_SECRETS, is_placeholder
 
     optional = {env_var for _, _, env_var, required, _ in APP_SECRETS if not required}
     sm, ssm = aws.client("secretsmanager"), aws.client("ssm")
@@ -165,7 +165,7 @@ def check_secrets(aws: ClientSource, ctx: Context) -> list[str]:
                 (warnings if is_optional else errors).append(f"{label}: secret {_secret_name(secret_id)} does not exist")
                 continue
             raise
-        placeholder = value.startswith(PLACEHOLDER_VALUE.split("-set-")[0]) or not value.strip()
+        placeholder = is_placeholder(value)
         del value
         if placeholder:
             msg = f"{label}: secret {_secret_name(secret_id)} still holds its placeholder; set it with `invoke secrets-set`"

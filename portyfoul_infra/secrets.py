@@ -17,6 +17,13 @@ from .parameters import Params
 
 PLACEHOLDER_VALUE = "PLACEHOLDER-set-me-with-invoke-secrets-set"
 
+
+
+def is_placeholder(value: str) -> bool:
+    """True for an empty value or one the template created as a placeholder."""
+    return not value.strip() or value.startswith(PLACEHOLDER_VALUE.split("-set-")[0])
+
+
 JWT_SECRET = "JwtSecret"
 FINNHUB_SECRET = "FinnhubApiKeySecret"
 COINGECKO_SECRET = "CoinGeckoApiKeySecret"

@@ -21,7 +21,7 @@ from .deployments import State, Target, deployment_id_for, watch_deployments
 from .errors import UserError
 from .outcomes import Outcome
 from .release import SERVICES
-from .secrets import APP_SECRETS, CONFIG_PARAMETERS, PLACEHOLDER_VALUE
+from .secrets import APP_SECRETS, CONFIG_PARAMETERS, is_placeholder
 from .stack import describe_stack
 from .stack_tasks import print_header
 
@@ -57,10 +57,6 @@ def find_item(env: Environment, short: str, kind: str, settable_only: bool = Tru
         if item.short == short:
             return item
     raise UserError(f"unknown {kind} {short!r}; choose one of: {', '.join(i.short for i in items)}")
-
-
-def is_placeholder(value: str) -> bool:
-    return not value.strip() or value.startswith(PLACEHOLDER_VALUE.split("-set-")[0])
 
 
 # ---------------------------------------------------------------- who reads what

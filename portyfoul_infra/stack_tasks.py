@@ -42,6 +42,7 @@ class ChangeSetPlan:
     change_set_id: str
     change_set_type: str        # CREATE | UPDATE
     stack_id: str
+    content_hash: str = ""
     changes: list[Change] = field(default_factory=list)
     empty: bool = False
 
@@ -175,7 +176,7 @@ def plan_change_set(aws: ClientSource, env: Environment, report: BuildReport, ch
         kwargs["TemplateBody"] = body
     created = cfn.create_change_set(**kwargs)
     status, reason, changes = wait_for_change_set(cfn, env.stack_name, created["Id"], clock, sleep)
-    plan = ChangeSetPlan(created["Id"], change_set_type, created["StackId"], changes)
+    plan = ChangeSetPlan(created["Id"], change_set_type, created["StackId"], report.content_hash, changes)
     if is_empty_change_set(status, reason):
         plan.empty = True
     elif status == "FAILED":
@@ -294,7 +295,7 @@ def stack_update(aws: ClientSource, env: Environment, console: Console, opts: Up
             cfn.update_termination_protection(StackName=plan.stack_id, EnableTerminationProtection=True)
             cfn.set_stack_policy(StackName=plan.stack_id, StackPolicyBody=stack_policy())
             console.line("termination protection on; stack policy denies replacing or deleting the database")
-        console.ok(f"{result.status}: {env.stack_name} is on template {ensure_fresh().content_hash[:19]}")
+        console.ok(f"{result.status}: {env.stack_name} is on template {plan.content_hash[:19]}")
         return outcome
     report_failure(console, result, env.stack_name)
     if result.status == "ROLLBACK_COMPLETE":
