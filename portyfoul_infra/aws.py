@@ -45,7 +45,11 @@ class Aws:
         return self._clients[name]
 
     def require_credentials(self) -> None:
-        if self.session.get_credentials() is None:
+        try:
+            credentials = self.session.get_credentials()
+        except Exception as e:  # botocore.exceptions.ProfileNotFound and friends
+            raise UserError(f"cannot load AWS credentials: {e}") from None
+        if credentials is None:
             raise UserError(
                 "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
                 "or run `aws sso login`")
@@ -54,12 +58,7 @@ class Aws:
 def connect(region: str) -> Aws:
     """Clients for `region`, failing early and clearly when there are no credentials."""
     aws = Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None)
-    try:
-        aws.require_credentials()
-    except UserError:
-        raise
-    except Exception as e:  # botocore.exceptions.ProfileNotFound and friends
-        raise UserError(f"cannot load AWS credentials: {e}") from None
+    aws.require_credentials()
     return aws
 
 

@@ -30,7 +30,6 @@ from .web_service import add_web_service
 from .worker_service import add_worker_service
 
 TEMPLATE_FILE = "portyfoul-infra.json"
-INLINE_TEMPLATE_LIMIT = 51_200
 METADATA_KEY = "PortyfoulInfra"
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from .errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# CloudFormation's limit for a template sent as a body; larger ones go through S3.
+INLINE_TEMPLATE_LIMIT = 51_200
 
 
 def generated_dir() -> Path:

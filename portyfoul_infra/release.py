@@ -20,8 +20,7 @@ from .console import Console, elapsed
 from .config import Environment
 from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
 from .errors import UserError
-from .outcomes import Outcome
-from .stack import describe_stack
+from .stack import require_stack
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -95,9 +94,7 @@ def image_tag(image: str) -> str:
 
 def load_context(aws: ClientSource, env: Environment, keys: list[str]) -> Context:
     """Read the stack and services; refuse (UserError) when the release could not safely start."""
-    stack = describe_stack(aws.client("cloudformation"), env.stack_name)
-    if stack is None:
-        raise UserError(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
+    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     if not stack.status.endswith("_COMPLETE") or stack.status == "ROLLBACK_COMPLETE":
         raise UserError(f"stack {env.stack_name} is {stack.status}; a release needs a stable stack (*_COMPLETE)")
     missing = [k for k in (out.CLUSTER_NAME, out.REPOSITORY_URI, out.REPOSITORY_NAME) if not stack.outputs.get(k)]

@@ -63,7 +63,6 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
         raise UserError("--migrate needs the web service in the release: the migration runs from its new revision")
 
     # 1. preflight: nothing changes until all of it passes
-    aws.require_credentials()
     print_header(aws, env, console)
     ctx = load_context(aws, env, keys)
     for w in check_secrets(aws, ctx):
@@ -175,10 +174,9 @@ def _succeeded(aws, env, ctx, targets: list[Target], tag, digest, console: Conso
 def rollback(aws: ClientSource, env: Environment, console: Console, service: str, timeout: float, clock: Clock,
              sleep: Sleep, poll_seconds: float = 5.0) -> Outcome:
     keys = service_keys(service)
-    aws.require_credentials()
     print_header(aws, env, console)
     ecs = aws.client("ecs")
-    stack = require_stack(aws.client("cloudformation"), env.stack_name)
+    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     cluster = stack.outputs[out.CLUSTER_NAME]
     names = [stack.outputs[SERVICES[k].service_output] for k in keys]
     targets = []
@@ -204,9 +202,8 @@ def rollback(aws: ClientSource, env: Environment, console: Console, service: str
 
 
 def release_status(aws: ClientSource, env: Environment, console: Console) -> Outcome:
-    aws.require_credentials()
     print_header(aws, env, console)
-    stack = require_stack(aws.client("cloudformation"), env.stack_name)
+    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     cluster = stack.outputs[out.CLUSTER_NAME]
     ecs = aws.client("ecs")
     names = [stack.outputs[SERVICES[k].service_output] for k in SERVICES]
@@ -237,7 +234,7 @@ def logs(aws: ClientSource, env: Environment, console: Console, service: str, si
          sleep: Sleep, now: Clock = time.time, max_polls: int | None = None) -> Outcome:
     keys = service_keys(service)
     aws.require_credentials()
-    stack = require_stack(aws.client("cloudformation"), env.stack_name)
+    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     groups = {k: stack.outputs[SERVICES[k].log_output] for k in keys}
     client = aws.client("logs")
     start_ms = int((now() - parse_since(since)) * 1000)

@@ -22,7 +22,7 @@ from .errors import UserError
 from .outcomes import Outcome
 from .release import SERVICES
 from .secrets import APP_SECRETS, CONFIG_PARAMETERS, is_placeholder
-from .stack import describe_stack
+from .stack import require_stack
 from .stack_tasks import print_header
 
 Clock = Callable[[], float]
@@ -77,9 +77,7 @@ class Readers:
 
 
 def load_readers(aws: ClientSource, env: Environment) -> Readers:
-    stack = describe_stack(aws.client("cloudformation"), env.stack_name)
-    if stack is None:
-        raise UserError(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
+    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     cluster = stack.outputs.get(out.CLUSTER_NAME, "")
     services = {k: stack.outputs.get(ref.service_output, "") for k, ref in SERVICES.items()}
     refs: dict[str, set[str]] = {}
@@ -152,7 +150,6 @@ def _when(ts) -> str:
 
 
 def secrets_check(aws: ClientSource, env: Environment, console: Console) -> Outcome:
-    aws.require_credentials()
     print_header(aws, env, console)
     statuses = check(aws, env, load_readers(aws, env))
     console.table(("name", "kind", "required", "state", "last changed", "read by"), [
@@ -188,14 +185,13 @@ def secrets_set(aws: ClientSource, env: Environment, console: Console, short: st
     item = find_item(env, short, "secret")
     if not item.settable:
         raise UserError(f"{short} is managed with the database (RDS master credentials); it cannot be set here")
-    aws.require_credentials()
     print_header(aws, env, console)
     readers = load_readers(aws, env)
     value = validate_secret_value(read_value(f"new value for {item.name} (input hidden): "))
-    version = _put_secret(aws, item, value)
+    arn, version = _put_secret(aws, item, value)
     del value
     console.ok(f"{item.name}: new version {version} written")
-    return _after_write(aws, env, console, item, readers, restart, clock, sleep, timeout)
+    return _after_write(console, arn, readers, restart, aws, clock, sleep, timeout)
 
 
 def secrets_rotate(aws: ClientSource, env: Environment, console: Console, short: str, restart: bool,
@@ -203,31 +199,30 @@ def secrets_rotate(aws: ClientSource, env: Environment, console: Console, short:
     if short not in ROTATABLE:
         raise UserError(f"only {', '.join(ROTATABLE)} can be rotated here; set API keys with `invoke secrets-set`")
     item = find_item(env, short, "secret")
-    aws.require_credentials()
     print_header(aws, env, console)
     readers = load_readers(aws, env)
     console.warn(f"rotating {short}: {ROTATABLE[short]}")
     value = aws.client("secretsmanager").get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]
-    version = _put_secret(aws, item, value)
+    arn, version = _put_secret(aws, item, value)
     del value
     console.ok(f"{item.name}: rotated, new version {version}")
-    return _after_write(aws, env, console, item, readers, restart, clock, sleep, timeout)
+    return _after_write(console, arn, readers, restart, aws, clock, sleep, timeout)
 
 
-def _put_secret(aws: ClientSource, item: Item, value: str) -> str:
+def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
+    """(ARN, new version id)."""
     sm = aws.client("secretsmanager")
     try:
-        return sm.put_secret_value(SecretId=item.name, SecretString=value)["VersionId"]
+        written = sm.put_secret_value(SecretId=item.name, SecretString=value)
+        return written["ARN"], written["VersionId"]
     except Exception as e:
         if error_code(e) == "ResourceNotFoundException":
             raise UserError(f"secret {item.name} does not exist: create the stack first (`invoke stack-update`)") from None
         raise
 
 
-def _after_write(aws, env, console, item: Item, readers: Readers, restart: bool, clock, sleep, timeout) -> Outcome:
-    ref = item.name
-    if item.kind == "secret":
-        ref = aws.client("secretsmanager").describe_secret(SecretId=item.name)["ARN"]
+def _after_write(console, ref: str, readers: Readers, restart: bool, aws, clock, sleep, timeout) -> Outcome:
+    """Who reads `ref` (a secret ARN or parameter name), and restart them if asked."""
     keys = readers.of(ref)
     if not keys:
         console.line("no service reads it yet")
@@ -269,7 +264,6 @@ _VALIDATORS = {
 
 
 def config_show(aws: ClientSource, env: Environment, console: Console) -> Outcome:
-    aws.require_credentials()
     print_header(aws, env, console)
     readers = load_readers(aws, env)
     ssm = aws.client("ssm")
@@ -297,9 +291,8 @@ def config_set(aws: ClientSource, env: Environment, console: Console, key: str, 
     pattern, meaning = _VALIDATORS[key]
     if not pattern.fullmatch(value):
         raise UserError(f"{key} must be {meaning}; got {value!r}")
-    aws.require_credentials()
     print_header(aws, env, console)
     readers = load_readers(aws, env)
     aws.client("ssm").put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
     console.ok(f"{item.name} = {value}")
-    return _after_write(aws, env, console, item, readers, restart, clock, sleep, timeout)
+    return _after_write(console, item.name, readers, restart, aws, clock, sleep, timeout)

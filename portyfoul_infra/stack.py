@@ -89,10 +89,10 @@ def describe_stack(cfn, name: str) -> StackInfo | None:
     )
 
 
-def require_stack(cfn, name: str) -> StackInfo:
+def require_stack(cfn, name: str, env_name: str) -> StackInfo:
     stack = describe_stack(cfn, name)
     if stack is None:
-        raise UserError(f"stack {name} does not exist; create it with `invoke stack-update`")
+        raise UserError(f"stack {name} does not exist; create it with `invoke stack-update --env {env_name}`")
     return stack
 
 

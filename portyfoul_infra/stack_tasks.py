@@ -13,7 +13,7 @@ from .build import deploy_inputs
 from .config import Environment
 from .console import Console
 from .errors import UserError
-from .generated import BuildReport, ensure_fresh
+from .generated import INLINE_TEMPLATE_LIMIT, BuildReport, ensure_fresh
 from .outcomes import Outcome
 from .parameters import BOOTSTRAP, IMAGE_TAG, WORKER_IMAGE_TAG, values_for
 from .stack import (
@@ -22,7 +22,6 @@ from .stack import (
     wait_for_change_set, watch,
 )
 
-INLINE_TEMPLATE_LIMIT = 51_200
 Confirm = Callable[[str], bool]
 
 
@@ -49,6 +48,7 @@ class ChangeSetPlan:
 
 def print_header(aws: ClientSource, env: Environment, console: Console) -> str:
     """Environment, account, region and stack, before anything else. Returns the account."""
+    aws.require_credentials()
     account = aws.client("sts").get_caller_identity()["Account"]
     console.heading(f"environment {env.name} · account {account} · region {env.region} · "
                     f"stack {env.stack_name}{endpoint_note()}")
@@ -207,7 +207,6 @@ def _up_to_date(aws: ClientSource, stack: StackInfo, report: BuildReport, parame
 def _prepare(aws, env, console, opts, clock, sleep):
     """Shared by update and diff: fresh template, header, state, parameters, then a change set."""
     report = ensure_fresh()
-    aws.require_credentials()
     print_header(aws, env, console)
     cfn = aws.client("cloudformation")
     state = _check_state(cfn, describe_stack(cfn, env.stack_name), opts, console, clock, sleep)
@@ -318,7 +317,6 @@ def stack_diff(aws: ClientSource, env: Environment, console: Console, clock: Clo
 
 
 def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outcome:
-    aws.require_credentials()
     print_header(aws, env, console)
     cfn = aws.client("cloudformation")
     stack = describe_stack(cfn, env.stack_name)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from .console import Console
-from .generated import REPO_ROOT, build, ensure_fresh
+from .generated import INLINE_TEMPLATE_LIMIT, REPO_ROOT, build, ensure_fresh
 from .outcomes import Outcome
-
-INLINE_TEMPLATE_LIMIT = 51_200
 
 
 def _rel(path) -> str:

@@ -7,7 +7,6 @@ into the local ECR, as a real push would.
 import json
 import os
 import sys
-import textwrap
 
 import boto3
 import pytest

@@ -15,9 +15,8 @@ import pytest
 
 from conftest import ROOT, invoke
 from fake_ecs import FakeEcs, complete, fail, release_clients, stack_outputs, stay
-from fakes import FakeCloudFormation, VirtualClock
+from fakes import VirtualClock
 
-from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome

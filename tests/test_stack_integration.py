@@ -1,7 +1,6 @@
 """stack-update, stack-status and stack-diff through the real invoke tasks against moto on 127.0.0.1."""
 
 import io
-import os
 
 import boto3
 import pytest
