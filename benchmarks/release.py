@@ -29,7 +29,7 @@ def main() -> int:
 
     import boto3
 
-    from portyfoul_infra import local_aws
+    from portyfoul_infra.local import server as local_aws
 
     server = local_aws.start()
     env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "bench",

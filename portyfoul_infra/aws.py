@@ -8,10 +8,24 @@ operational code a fake with the same `client(name)` shape.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .config import Environment
+    from .console import Console
+
+# Injected everywhere a task waits, so tests drive time with a virtual clock.
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+def default_clock() -> tuple[Clock, Sleep]:
+    return time.monotonic, time.sleep
+
 
 RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
 
@@ -20,6 +34,8 @@ class ClientSource(Protocol):
     region: str
 
     def client(self, name: str) -> Any: ...
+
+    def require_credentials(self) -> None: ...
 
 
 @dataclass
@@ -56,10 +72,17 @@ class Aws:
 
 
 def connect(region: str) -> Aws:
-    """Clients for `region`, failing early and clearly when there are no credentials."""
-    aws = Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None)
+    """Clients for `region`; the credentials are checked once, by print_header (or require_credentials)."""
+    return Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None)
+
+
+def print_header(aws: ClientSource, env: "Environment", console: "Console") -> str:
+    """Environment, account, region and stack, before anything else. Returns the account."""
     aws.require_credentials()
-    return aws
+    account = aws.client("sts").get_caller_identity()["Account"]
+    console.heading(f"environment {env.name} · account {account} · region {env.region} · "
+                    f"stack {env.stack_name}{endpoint_note()}")
+    return account
 
 
 def endpoint_note() -> str:

@@ -23,7 +23,8 @@ _FARGATE_MEMORY = {
     1024: tuple(range(2048, 8193, 1024)),
     2048: tuple(range(4096, 16385, 1024)),
 }
-_ARCHITECTURES = {"ARM64": "linux/arm64", "X86_64": "linux/amd64"}
+# Task CPU architecture -> docker build platform: the one map of the two.
+PLATFORMS = {"ARM64": "linux/arm64", "X86_64": "linux/amd64"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,6 @@ class Environment:
     name: str
     project: str = "portyfoul"
     region: str = "us-east-2"
-    stack_name: str = ""
 
     # Network (phase 1, 5)
     vpc_cidr: str = "10.0.0.0/16"
@@ -82,23 +82,25 @@ class Environment:
     migration_command: tuple[str, ...] = ()
     migrate_on_release: bool = False
     keep_task_definition_revisions: int = 10
-    release_timeout_seconds: int = 600
-
-    # Where templates too large for an inline body are uploaded (issue 3)
-    template_bucket: str = ""
 
     def __post_init__(self) -> None:
-        if not self.stack_name:
-            default = f"{self.project}-infra" if self.name == "dev" else f"{self.project}-{self.name}-infra"
-            object.__setattr__(self, "stack_name", default)
-        if not self.template_bucket:
-            object.__setattr__(self, "template_bucket", f"{self.project}-{self.name}-cfn-templates")
         _validate(self)
 
-    # Names used in more than one place. Physical names follow the plan.
+    # Names derived from the environment's name and project, never stored: a new environment made with
+    # replace(dev, name="qa") can never inherit dev's stack, bucket, secret or parameter names.
     @property
-    def prefix(self) -> str:
-        return f"{self.project}-{self.name}"
+    def stack_name(self) -> str:
+        """dev keeps the plan's live name `portyfoul-infra`; every other environment names itself."""
+        return f"{self.project}-infra" if self.name == "dev" else f"{self.project}-{self.name}-infra"
+
+    @property
+    def template_bucket(self) -> str:
+        """Where templates too large for an inline body are uploaded."""
+        return f"{self.project}-{self.name}-cfn-templates"
+
+    @property
+    def stack_tags(self) -> dict[str, str]:
+        return {"Project": self.project, "Environment": self.name, "ManagedBy": "portyfoul-infra"}
 
     @property
     def secret_prefix(self) -> str:
@@ -111,7 +113,7 @@ class Environment:
     @property
     def docker_platform(self) -> str:
         """The one place the image platform is derived from the task CPU architecture."""
-        return _ARCHITECTURES[self.cpu_architecture]
+        return PLATFORMS[self.cpu_architecture]
 
 
 def _validate(env: Environment) -> None:
@@ -131,8 +133,8 @@ def _validate(env: Environment) -> None:
         for b in subnets[i + 1:]:
             if a.overlaps(b):
                 fail(f"subnets {a} and {b} overlap")
-    if env.cpu_architecture not in _ARCHITECTURES:
-        fail(f"cpu_architecture must be one of {sorted(_ARCHITECTURES)}")
+    if env.cpu_architecture not in PLATFORMS:
+        fail(f"cpu_architecture must be one of {sorted(PLATFORMS)}")
     for label, size in (("web", env.web), ("worker", env.worker)):
         if size.memory not in _FARGATE_MEMORY.get(size.cpu, ()):
             fail(f"{label} cpu {size.cpu} / memory {size.memory} is not a valid Fargate size")
@@ -164,8 +166,6 @@ ENVIRONMENTS: dict[str, Environment] = {
     "staging": replace(
         _DEV,
         name="staging",
-        stack_name="",
-        template_bucket="",
         vpc_cidr="10.1.0.0/16",
         public_subnet_cidrs=("10.1.1.0/24", "10.1.4.0/24"),
         private_subnet_cidrs=("10.1.2.0/24", "10.1.3.0/24"),
@@ -177,8 +177,6 @@ ENVIRONMENTS: dict[str, Environment] = {
     "prod": replace(
         _DEV,
         name="prod",
-        stack_name="",
-        template_bucket="",
         vpc_cidr="10.2.0.0/16",
         public_subnet_cidrs=("10.2.1.0/24", "10.2.4.0/24"),
         private_subnet_cidrs=("10.2.2.0/24", "10.2.3.0/24"),
@@ -207,7 +205,7 @@ def load_environment(name: str) -> Environment:
 
 def describe(env: Environment) -> dict[str, object]:
     """Flat view of the settings, for the generated deploy inputs and for review."""
-    out: dict[str, object] = {}
+    out: dict[str, object] = {"stack_name": env.stack_name, "template_bucket": env.template_bucket}
     for f in fields(env):
         value = getattr(env, f.name)
         if isinstance(value, ServiceSize):

@@ -123,5 +123,23 @@ def render(console: Console, template: dict, env: Environment) -> Outcome:
 
 
 def load_template(directory: Path) -> dict:
-    from .build import TEMPLATE_FILE
-    return json.loads((directory / TEMPLATE_FILE).read_text())
+    """The generated template, or a one-line UserError when it is missing, empty or not a template."""
+    from .errors import UserError
+    from .generated import TEMPLATE_FILE
+
+    path = directory / TEMPLATE_FILE
+    try:
+        body = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist: run `invoke build-template` first") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} is not a readable JSON template ({e}): run `invoke build-template`") from None
+    if not isinstance(body, dict) or not isinstance(body.get("Resources"), dict):
+        raise UserError(f"{path} has no Resources: run `invoke build-template`")
+    return body
+
+
+def cost(console: Console, env: Environment) -> Outcome:
+    """The cost task: the estimate for `env` from the generated template."""
+    from .generated import generated_dir
+    return render(console, load_template(generated_dir()), env)

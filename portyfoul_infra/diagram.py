@@ -14,6 +14,8 @@ import re
 import shutil
 import subprocess
 
+from .contract import METADATA_KEY
+
 INTERNET = "Internet"
 GROUP_ORDER = ("network", "load balancer", "web service", "worker service", "database", "registry",
                "secrets and parameters", "cluster and IAM", "monitoring")
@@ -46,7 +48,7 @@ def architecture(template: dict) -> tuple[dict[str, list[tuple[str, str]]], list
     resources = template["Resources"]
     groups: dict[str, list[tuple[str, str]]] = {}
     for lid, r in sorted(resources.items()):
-        group = r.get("Metadata", {}).get("PortyfoulInfra", {}).get("Group", "other")
+        group = r.get("Metadata", {}).get(METADATA_KEY, {}).get("Group", "other")
         groups.setdefault(group, []).append((lid, r["Type"]))
     edges: set[tuple[str, str]] = {(INTERNET, lid) for lid, r in resources.items()
                                    if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"}

@@ -1,54 +1,24 @@
-"""Release: build and push an image, register new task definitions, migrate, deploy web and worker, watch, roll back.
+"""Release: register new task definitions, migrate, deploy web and worker, watch, roll back, diagnose.
 
-Everything takes its clients, a command runner, clock and sleep, so the
-tests drive it with fakes and a virtual clock. The rollback targets (the
-revisions running before the release) are checked ACTIVE before anything
-changes, and are never pruned.
+Building and pushing the image is images.py's. Everything takes its
+clients, clock and sleep, so the tests drive it with fakes and a virtual
+clock. The rollback targets (the revisions running before the release) are
+checked ACTIVE before anything changes, and are never pruned.
 """
 
 from __future__ import annotations
 
-import base64
-import shutil
-import subprocess
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
-from . import outputs as out
-from .aws import ClientSource, error_code
+from . import contract as out
+from .aws import ClientSource, Clock, Sleep, error_code
+from .config import PLATFORMS, Environment
 from .console import Console, elapsed
-from .config import Environment
+from .contract import SERVICES, ServiceRef
 from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
 from .errors import UserError
 from .stack import require_stack
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-Runner = Callable[[Sequence[str], str | None], int]
-
-PLATFORMS = {"ARM64": "linux/arm64", "X86_64": "linux/amd64"}
-
-
-@dataclass(frozen=True)
-class ServiceRef:
-    key: str
-    container: str
-    service_output: str
-    log_output: str
-
-
-SERVICES = {
-    "web": ServiceRef("web", "web", out.WEB_SERVICE_NAME, out.WEB_LOG_GROUP),
-    "worker": ServiceRef("worker", "worker", out.WORKER_SERVICE_NAME, out.WORKER_LOG_GROUP),
-}
-
-
-def service_keys(choice: str) -> list[str]:
-    if choice == "all":
-        return list(SERVICES)
-    if choice not in SERVICES:
-        raise UserError(f"unknown service {choice!r}; choose web, worker or all")
-    return [choice]
 
 
 @dataclass
@@ -85,11 +55,6 @@ def container_of(td: dict, name: str) -> dict:
     raise UserError(f"task definition {short_td(td.get('taskDefinitionArn'))} has no container named {name!r}")
 
 
-def image_tag(image: str) -> str:
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last and "@" not in last else last.split("@", 1)[-1]
-
-
 # ---------------------------------------------------------------- preflight
 
 def load_context(aws: ClientSource, env: Environment, keys: list[str]) -> Context:
@@ -102,7 +67,7 @@ def load_context(aws: ClientSource, env: Environment, keys: list[str]) -> Contex
         raise UserError(f"stack {env.stack_name} lacks outputs {', '.join(missing)}: run `invoke stack-update` first")
     cluster = stack.outputs[out.CLUSTER_NAME]
     ecs = aws.client("ecs")
-    names = {k: stack.outputs.get(SERVICES[k].service_output, "") for k in keys}
+    names = out.service_names(stack.outputs, keys)
     described = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=list(names.values()))["services"]}
     problems: list[str] = []
     live: list[LiveService] = []
@@ -136,9 +101,7 @@ def check_secrets(aws: ClientSource, ctx: Context) -> list[str]:
     Values are compared and dropped here; they are never printed or kept.
     Returns warnings (optional secrets); raises UserError for required ones.
     """
-    from .secrets import APP_SECRETS, is_placeholder
-
-    optional = {env_var for _, _, env_var, required, _ in APP_SECRETS if not required}
+    optional = {s.env_var for s in out.APP_SECRETS if not s.required}
     sm, ssm = aws.client("secretsmanager"), aws.client("ssm")
     refs: dict[str, set[str]] = {}
     for s in ctx.services:
@@ -162,7 +125,7 @@ def check_secrets(aws: ClientSource, ctx: Context) -> list[str]:
                 (warnings if is_optional else errors).append(f"{label}: secret {_secret_name(secret_id)} does not exist")
                 continue
             raise
-        placeholder = is_placeholder(value)
+        placeholder = out.is_placeholder(value)
         del value
         if placeholder:
             msg = f"{label}: secret {_secret_name(secret_id)} still holds its placeholder; set it with `invoke secrets-set`"
@@ -182,52 +145,6 @@ def _secret_name(secret_id: str) -> str:
     name = secret_id.split(":secret:", 1)[-1]
     # ARNs end in -XXXXXX (six random characters) after the name.
     return name[:-7] if len(name) > 7 and name[-7] == "-" else name
-
-
-# ---------------------------------------------------------------- images
-
-def find_image(ecr, repository: str, tag: str) -> str | None:
-    """The digest of repository:tag, or None."""
-    try:
-        images = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
-    except Exception as e:
-        if error_code(e) in ("ImageNotFoundException",):
-            return None
-        raise
-    return images[0]["imageDigest"] if images else None
-
-
-def docker_available(runner: Runner) -> bool:
-    return shutil.which("docker") is not None and runner(["docker", "buildx", "version"], None) == 0
-
-
-def subprocess_runner(cmd: Sequence[str], stdin: str | None) -> int:
-    """Run a command with its output shown as it comes; stdin (a password) never touches argv."""
-    return subprocess.run(list(cmd), input=stdin, text=True, stdout=None, stderr=None).returncode
-
-
-def build_image(ctx: Context, tag: str, app_dir: str, runner: Runner, console: Console) -> None:
-    image = f"{ctx.repository_uri}:{tag}"
-    cmd = ["docker", "buildx", "build", "--platform", ctx.platform, "--load",
-           "-t", image, "-t", f"{ctx.repository_uri}:latest", app_dir]
-    console.line("$ " + " ".join(cmd))
-    if runner(cmd, None) != 0:
-        raise UserError(f"docker build failed for {image}; nothing was pushed or deployed")
-
-
-def push_image(aws: ClientSource, ctx: Context, tag: str, runner: Runner, console: Console) -> None:
-    auth = aws.client("ecr").get_authorization_token()["authorizationData"][0]
-    user, password = base64.b64decode(auth["authorizationToken"]).decode().split(":", 1)
-    registry = auth["proxyEndpoint"].split("://", 1)[-1]
-    console.line(f"$ docker login --username {user} --password-stdin {registry}")
-    if runner(["docker", "login", "--username", user, "--password-stdin", registry], password) != 0:
-        raise UserError(f"docker login to {registry} failed; nothing was pushed or deployed")
-    del password
-    for t in (tag, "latest"):
-        cmd = ["docker", "push", f"{ctx.repository_uri}:{t}"]
-        console.line("$ " + " ".join(cmd))
-        if runner(cmd, None) != 0:
-            raise UserError(f"docker push {ctx.repository_uri}:{t} failed; nothing was deployed")
 
 
 # ---------------------------------------------------------------- task definitions

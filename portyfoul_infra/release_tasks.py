@@ -1,42 +1,28 @@
-"""release, rollback, release-status and logs: the steps in order, printing through a Console."""
+"""release, rollback and release-status: the steps in order, printing through a Console."""
 
 from __future__ import annotations
 
 import re
 import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import outputs as out
-from .aws import ClientSource
+from . import contract as out
+from .aws import ClientSource, Clock, Sleep, print_header
 from .config import Environment
 from .console import Console, elapsed
+from .contract import SERVICES, image_tag, service_keys, service_names
 from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
 from .errors import UserError
+from .images import Runner, build_image, docker_available, find_image, push_image
+from .options import ReleaseOptions, RollbackOptions
 from .outcomes import Outcome
 from .release import (
-    SERVICES, Clock, Runner, Sleep, build_image, check_secrets, deploy, diagnose, docker_available, find_image,
-    image_tag, load_context, previous_revision, prune_revisions, push_image, register_revision, roll_back,
-    run_migration, service_keys,
+    check_secrets, deploy, diagnose, load_context, previous_revision, prune_revisions, register_revision, roll_back,
+    run_migration,
 )
 from .stack import require_stack
-from .stack_tasks import print_header
 
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-
-@dataclass
-class ReleaseOptions:
-    tag: str = ""
-    service: str = "all"
-    no_build: bool = False
-    build_only: bool = False
-    migrate: bool = False            # or when config says migrate_on_release
-    timeout: float = 600
-    dry_run: bool = False
-    app_dir: str = ""
-    poll_seconds: float = 5.0
 
 
 def default_tag(app_dir: str) -> str:
@@ -171,14 +157,14 @@ def _succeeded(aws, env, ctx, targets: list[Target], tag, digest, console: Conso
     return Outcome.APPLIED
 
 
-def rollback(aws: ClientSource, env: Environment, console: Console, service: str, timeout: float, clock: Clock,
-             sleep: Sleep, poll_seconds: float = 5.0) -> Outcome:
-    keys = service_keys(service)
+def rollback(aws: ClientSource, env: Environment, console: Console, opts: RollbackOptions, clock: Clock,
+             sleep: Sleep) -> Outcome:
+    keys = service_keys(opts.service)
     print_header(aws, env, console)
     ecs = aws.client("ecs")
     stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     cluster = stack.outputs[out.CLUSTER_NAME]
-    names = [stack.outputs[SERVICES[k].service_output] for k in keys]
+    names = list(service_names(stack.outputs, keys).values())
     targets = []
     for key, svc in zip(keys, ecs.describe_services(cluster=cluster, services=names)["services"]):
         current = svc["taskDefinition"]
@@ -191,7 +177,7 @@ def rollback(aws: ClientSource, env: Environment, console: Console, service: str
         console.line(f"{key}: {short_td(current)} -> {short_td(previous)}")
         updated = ecs.update_service(cluster=cluster, service=name, taskDefinition=previous)["service"]
         watched.append(Target(key, name, previous, current, deployment_id_for(updated, previous)))
-    watch_deployments(ecs, cluster, watched, console, clock, sleep, timeout, poll_seconds, label="rollback")
+    watch_deployments(ecs, cluster, watched, console, clock, sleep, opts.timeout, opts.poll_seconds, label="rollback")
     if all(t.state is State.SUCCEEDED for t in watched):
         console.ok("rolled back: " + ", ".join(f"{t.key} on {short_td(t.task_definition)}" for t in watched))
         return Outcome.APPLIED
@@ -206,11 +192,11 @@ def release_status(aws: ClientSource, env: Environment, console: Console) -> Out
     stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     cluster = stack.outputs[out.CLUSTER_NAME]
     ecs = aws.client("ecs")
-    names = [stack.outputs[SERVICES[k].service_output] for k in SERVICES]
+    names_by_key = service_names(stack.outputs)
     rows = []
-    for svc in ecs.describe_services(cluster=cluster, services=names)["services"]:
+    for svc in ecs.describe_services(cluster=cluster, services=list(names_by_key.values()))["services"]:
         td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-        key = next(k for k in SERVICES if stack.outputs[SERVICES[k].service_output] == svc["serviceName"])
+        key = next(k for k, name in names_by_key.items() if name == svc["serviceName"])
         primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
         image = next(c["image"] for c in td["containerDefinitions"] if c["name"] == SERVICES[key].container)
         rows.append((key, image_tag(image), f"{td['family']}:{td['revision']}", primary.get("rolloutState", "?"),
@@ -218,47 +204,3 @@ def release_status(aws: ClientSource, env: Environment, console: Console) -> Out
                      len(svc.get("deployments", []))))
     console.table(("service", "tag", "revision", "rollout", "running", "desired", "pending", "deployments"), rows)
     return Outcome.NO_CHANGES
-
-
-_SINCE = re.compile(r"(\d+)([smhd])")
-
-
-def parse_since(text: str) -> float:
-    m = _SINCE.fullmatch(text.strip())
-    if not m:
-        raise UserError(f"--since {text!r}: use a number and s, m, h or d (for example 10m)")
-    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-
-
-def logs(aws: ClientSource, env: Environment, console: Console, service: str, since: str, follow: bool,
-         sleep: Sleep, now: Clock = time.time, max_polls: int | None = None) -> Outcome:
-    keys = service_keys(service)
-    aws.require_credentials()
-    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
-    groups = {k: stack.outputs[SERVICES[k].log_output] for k in keys}
-    client = aws.client("logs")
-    start_ms = int((now() - parse_since(since)) * 1000)
-    seen: set[str] = set()
-    polls = 0
-    while True:
-        events = []
-        for key, group in groups.items():
-            kwargs = {"logGroupName": group, "startTime": start_ms}
-            while True:
-                page = client.filter_log_events(**kwargs)
-                events += [(e["timestamp"], key, e) for e in page.get("events", []) if e["eventId"] not in seen]
-                if not page.get("nextToken"):
-                    break
-                kwargs["nextToken"] = page["nextToken"]
-        for ts, key, e in sorted(events, key=lambda x: x[0]):
-            seen.add(e["eventId"])
-            stamp = time.strftime("%H:%M:%S", time.gmtime(ts / 1000))
-            console.line(f"{stamp} {key:<6} {e['logStreamName'].rsplit('/', 1)[-1][:8]} {e['message'].rstrip()}")
-            start_ms = max(start_ms, ts)
-        polls += 1
-        if not follow or (max_polls is not None and polls >= max_polls):
-            return Outcome.NO_CHANGES
-        try:
-            sleep(2.0)
-        except KeyboardInterrupt:  # the way to stop --follow
-            return Outcome.NO_CHANGES

@@ -2,57 +2,24 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 from . import __version__
-from . import outputs as out
-from .aws import ClientSource, endpoint_note
-from .build import deploy_inputs
+from . import contract as out
+from .aws import ClientSource, Clock, Sleep, print_header
+from .change_set import (
+    POLICY_PROTECTED, delete_change_set, guard, plan_change_set, render_changes, stack_policy,
+)
 from .config import Environment
 from .console import Console
+from .contract import BOOTSTRAP, IMAGE_TAG, WORKER_IMAGE_TAG, parameter_values
 from .errors import UserError
-from .generated import INLINE_TEMPLATE_LIMIT, BuildReport, ensure_fresh
+from .generated import GeneratedReport, ensure_fresh
+from .options import UpdateOptions
 from .outcomes import Outcome
-from .parameters import BOOTSTRAP, IMAGE_TAG, WORKER_IMAGE_TAG, values_for
-from .stack import (
-    OK_STATES, POLICY_PROTECTED, Change, Clock, EventStream, Sleep, StackInfo, deployed_metadata, describe_stack,
-    guard, is_empty_change_set, outcome_of, render_changes, report_failure, stack_policy, upload_template,
-    wait_for_change_set, watch,
-)
+from .stack import OK_STATES, EventStream, StackInfo, deployed_metadata, describe_stack, outcome_of, report_failure, watch
 
 Confirm = Callable[[str], bool]
-
-
-@dataclass
-class UpdateOptions:
-    yes: bool = False
-    allow_replace: tuple[str, ...] = ()
-    timeout: float = 3600
-    delete_failed_create: bool = False
-    continue_rollback: bool = False
-    inline_limit: int = INLINE_TEMPLATE_LIMIT
-    poll_seconds: float = 5.0
-
-
-@dataclass
-class ChangeSetPlan:
-    change_set_id: str
-    change_set_type: str        # CREATE | UPDATE
-    stack_id: str
-    content_hash: str = ""
-    changes: list[Change] = field(default_factory=list)
-    empty: bool = False
-
-
-def print_header(aws: ClientSource, env: Environment, console: Console) -> str:
-    """Environment, account, region and stack, before anything else. Returns the account."""
-    aws.require_credentials()
-    account = aws.client("sts").get_caller_identity()["Account"]
-    console.heading(f"environment {env.name} · account {account} · region {env.region} · "
-                    f"stack {env.stack_name}{endpoint_note()}")
-    return account
 
 
 def current_image_tags(aws: ClientSource, stack: StackInfo | None) -> dict[str, str]:
@@ -96,7 +63,7 @@ def bootstrap_value(aws: ClientSource, stack: StackInfo | None, tags: dict[str, 
         return "true"
     if stack.parameters.get(BOOTSTRAP, "false") != "true":
         return "false"
-    from .release import find_image
+    from .images import find_image
     repository = stack.outputs.get(out.REPOSITORY_NAME)
     if not repository:
         return "true"
@@ -151,53 +118,7 @@ def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Con
         "this needs a human: see the troubleshooting guide in docs/operations.md")
 
 
-def plan_change_set(aws: ClientSource, env: Environment, report: BuildReport, change_set_type: str,
-                    stack: StackInfo | None, parameters: dict[str, str], console: Console, clock: Clock,
-                    sleep: Sleep, inline_limit: int) -> ChangeSetPlan:
-    cfn = aws.client("cloudformation")
-    inputs = deploy_inputs(env)
-    tags = {**inputs["Tags"], "TemplateVersion": __version__, "TemplateHash": report.content_hash}
-    kwargs = {
-        "StackName": env.stack_name,
-        "ChangeSetName": f"portyfoul-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}",
-        "ChangeSetType": change_set_type,
-        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-        "Capabilities": ["CAPABILITY_NAMED_IAM"],
-        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-        "Description": f"portyfoul-infra {__version__} {report.content_hash[:19]}",
-    }
-    body = report.deploy_body
-    if len(body.encode()) > inline_limit:
-        key = f"{env.stack_name}/{report.content_hash.split(':')[1]}.json"
-        kwargs["TemplateURL"] = upload_template(aws.client("s3"), env.template_bucket, env.region, key, body)
-        console.line(f"template is {len(body.encode()):,} bytes (> {inline_limit:,} inline): "
-                     f"uploaded to s3://{env.template_bucket}/{key}")
-    else:
-        kwargs["TemplateBody"] = body
-    created = cfn.create_change_set(**kwargs)
-    status, reason, changes = wait_for_change_set(cfn, env.stack_name, created["Id"], clock, sleep)
-    plan = ChangeSetPlan(created["Id"], change_set_type, created["StackId"], report.content_hash, changes)
-    if is_empty_change_set(status, reason):
-        plan.empty = True
-    elif status == "FAILED":
-        _delete_change_set(cfn, plan)
-        raise UserError(f"CloudFormation rejected the change set: {reason}")
-    return plan
-
-
-def _delete_change_set(cfn, plan: ChangeSetPlan) -> None:
-    try:
-        cfn.delete_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
-    except Exception:
-        pass  # best effort: an unexecuted change set costs nothing
-    if plan.change_set_type == "CREATE":
-        # A CREATE change set leaves an empty REVIEW_IN_PROGRESS stack behind: remove it too.
-        stack = describe_stack(cfn, plan.stack_id)
-        if stack and stack.status == "REVIEW_IN_PROGRESS":
-            cfn.delete_stack(StackName=plan.stack_id)
-
-
-def _up_to_date(aws: ClientSource, stack: StackInfo, report: BuildReport, parameters: dict[str, str]) -> bool:
+def _up_to_date(aws: ClientSource, stack: StackInfo, report: GeneratedReport, parameters: dict[str, str]) -> bool:
     if stack.status not in OK_STATES or stack.status == "UPDATE_ROLLBACK_COMPLETE":
         return False
     meta = deployed_metadata(aws.client("cloudformation"), stack.stack_id)
@@ -214,7 +135,7 @@ def _prepare(aws, env, console, opts, clock, sleep):
         return state
     change_set_type, stack = state
     tags = current_image_tags(aws, stack)
-    parameters = {**values_for(env), **tags, BOOTSTRAP: bootstrap_value(aws, stack, tags)}
+    parameters = {**parameter_values(env), **tags, BOOTSTRAP: bootstrap_value(aws, stack, tags)}
     if parameters[BOOTSTRAP] == "true":
         console.line("bootstrap: no released image yet, so the services start with no tasks; "
                      "after `invoke release`, run stack-update again to start them")
@@ -229,7 +150,7 @@ def _prepare(aws, env, console, opts, clock, sleep):
     plan = plan_change_set(aws, env, report, change_set_type, stack, parameters, console, clock, sleep,
                            opts.inline_limit)
     if plan.empty:
-        _delete_change_set(cfn, plan)
+        delete_change_set(cfn, plan)
         console.ok("no changes")
         return Outcome.NO_CHANGES
     render_changes(console, plan.changes)
@@ -256,15 +177,15 @@ def stack_update(aws: ClientSource, env: Environment, console: Console, opts: Up
     blocked, allowed = guard(plan.changes, opts.allow_replace)
     _report_guard(console, blocked, allowed)
     if blocked:
-        _delete_change_set(cfn, plan)
+        delete_change_set(cfn, plan)
         return Outcome.REFUSED
     question = f"execute {len(plan.changes)} change(s) on {env.stack_name}?"
     if not opts.yes:
         if confirm is None:
-            _delete_change_set(cfn, plan)
+            delete_change_set(cfn, plan)
             raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
         if not confirm(question):
-            _delete_change_set(cfn, plan)
+            delete_change_set(cfn, plan)
             console.line("not confirmed; nothing changed")
             return Outcome.REFUSED
 
@@ -311,7 +232,7 @@ def stack_diff(aws: ClientSource, env: Environment, console: Console, clock: Clo
         return plan
     blocked, _ = guard(plan.changes)
     _report_guard(console, blocked, [])
-    _delete_change_set(aws.client("cloudformation"), plan)
+    delete_change_set(aws.client("cloudformation"), plan)
     console.line("preview only: the change set was deleted, nothing changed")
     return Outcome.REFUSED if blocked else Outcome.NO_CHANGES
 
@@ -323,8 +244,8 @@ def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outco
     if stack is None:
         console.line(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
         return Outcome.REFUSED
-    from .generated import build
-    local = build(check=True)
+    from .generated import compare
+    local = compare()
     meta = deployed_metadata(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
     console.line(f"status        {stack.status}" + (f"  ({stack.reason})" if stack.reason else ""))
     console.line(f"last updated  {stack.last_updated}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .console import Console
-from .generated import INLINE_TEMPLATE_LIMIT, REPO_ROOT, build, ensure_fresh
+from .generated import INLINE_TEMPLATE_LIMIT, REPO_ROOT, compare, ensure_fresh, refresh
+from .options import BuildOptions
 from .outcomes import Outcome
 
 
@@ -14,15 +15,16 @@ def _rel(path) -> str:
         return str(path)
 
 
-def build_template(console: Console, check: bool = False) -> Outcome:
-    report = build(check=check)
-    if check:
+def build_template(console: Console, opts: BuildOptions) -> Outcome:
+    if opts.check:
+        report = compare()
         if report.changed:
             console.error(
                 f"generated/ is out of date: {', '.join(report.changed)}; run `invoke build-template` and commit the diff")
             return Outcome.REFUSED
         console.ok(f"generated/ is up to date ({report.resource_count} resources, {report.content_hash[:19]})")
         return Outcome.NO_CHANGES
+    report = refresh()
     console.line(
         f"{_rel(report.template_path)}: {report.size:,} bytes, {report.resource_count} resources, {report.content_hash[:19]}")
     console.line(f"deployed body (compact JSON): {report.deploy_size:,} of {INLINE_TEMPLATE_LIMIT:,} bytes allowed inline")

@@ -20,7 +20,8 @@ for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 
 @pytest.fixture(scope="session")
 def template() -> dict:
-    from portyfoul_infra.build import render
+    """The template as the code renders it now (the one fixture for the template's content)."""
+    from portyfoul_infra.generated import render
     return json.loads(render().text)
 
 
@@ -29,10 +30,10 @@ def resources(template) -> dict:
     return template["Resources"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def local_aws():
-    """A moto server on 127.0.0.1 for this test module, stopped afterwards."""
-    from portyfoul_infra import local_aws as la
+    """One moto server on 127.0.0.1 for the whole run; every test that uses it starts from an empty account."""
+    from portyfoul_infra.local import server as la
     server = la.start()
     yield server
     server.stop()
@@ -40,9 +41,28 @@ def local_aws():
 
 @pytest.fixture
 def aws_env(local_aws, monkeypatch):
-    """Environment for tasks run against the local server (subprocess or in-process)."""
+    """An empty local AWS, and the environment for tasks run against it (subprocess or in-process)."""
+    local_aws.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint)
     return {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint}
+
+
+@pytest.fixture
+def dev_stack(aws_env):
+    """The dev stack freshly created (bootstrapping: no image yet, services at zero tasks)."""
+    from stacks import create_stack
+    create_stack("dev")
+    return aws_env
+
+
+@pytest.fixture
+def released_stack(dev_stack):
+    """The dev stack with the Finnhub key set, DEMO_TAG released, and the bootstrap ended by a second update."""
+    from stacks import DEMO_TAG, create_stack, release_tag, set_finnhub_key
+    set_finnhub_key()
+    release_tag(DEMO_TAG)
+    create_stack("dev")
+    return dev_stack
 
 
 def invoke(*args, env=None, input=None):

@@ -96,7 +96,7 @@ def fail(fake, svc, ours):
 
 
 class FakeEcs:
-    def __init__(self, deploy=None, rollback=None, throttle=0, migration=None):
+    def __init__(self, deploy=None, rollback=None, migration=None):
         """deploy/rollback: {"web": [steps], "worker": [steps]}; migration: list of task states or None."""
         self.meta = _real_ecs_meta
         self.scripts = {"deploy": deploy or {}, "rollback": rollback or {}, "restart": deploy or {}}
@@ -105,7 +105,6 @@ class FakeEcs:
         self.previous = {}
         self.pending = {}
         self.calls = []
-        self.throttle = throttle
         self.stopped_tasks = []
         self.log_lines = {}
         self.migration = list(migration) if migration is not None else [
@@ -141,9 +140,6 @@ class FakeEcs:
     # --- API
     def describe_services(self, cluster, services):
         self._record("describe_services", services=services)
-        if self.throttle:
-            self.throttle -= 1
-            raise client_error("ThrottlingException", "Rate exceeded", "DescribeServices")
         out = []
         for name in services:
             svc = self.services.get(name)

@@ -20,6 +20,20 @@ def client_error(code: str, message: str = "", op: str = "Op") -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message or code}}, op)
 
 
+def throttle(fake, method: str, calls: set[int], code: str = "Throttling") -> None:
+    """Make `fake.method` answer its n-th calls (1-based, n in `calls`) with a throttling error, as AWS does."""
+    original = getattr(fake, method)
+    count = {"n": 0}
+
+    def flaky(**kwargs):
+        count["n"] += 1
+        if count["n"] in calls:
+            raise client_error(code, "Rate exceeded", method)
+        return original(**kwargs)
+
+    setattr(fake, method, flaky)
+
+
 class VirtualClock:
     def __init__(self):
         self.now = 0.0
@@ -58,8 +72,7 @@ class FakeCloudFormation:
     """
 
     def __init__(self, status="UPDATE_COMPLETE", changes=(), script=(), change_set_status="CREATE_COMPLETE",
-                 change_set_reason="", reason="", exists=True, throttle_events=0, deployed_hash="sha256:old",
-                 outputs=None):
+                 change_set_reason="", reason="", exists=True, outputs=None):
         self.status = status
         self.reason = reason
         self.exists = exists
@@ -69,8 +82,6 @@ class FakeCloudFormation:
         self.change_set_reason = change_set_reason
         self.events = [event("portyfoul-infra", "UPDATE_COMPLETE", "an older operation")]  # newest first
         self.calls: list[tuple[str, dict]] = []
-        self.throttle_events = throttle_events
-        self.deployed_hash = deployed_hash
         self.parameters: dict[str, str] = {}
         self.outputs = outputs or {}
 
@@ -100,9 +111,6 @@ class FakeCloudFormation:
 
     def describe_stack_events(self, StackName, NextToken=None):
         self._record("describe_stack_events", {"StackName": StackName})
-        if self.throttle_events:
-            self.throttle_events -= 1
-            raise client_error("Throttling", "Rate exceeded", "DescribeStackEvents")
         if self.called("execute_change_set") or self.called("continue_update_rollback") or self.called("delete_stack"):
             if len(self.called("describe_stack_events")) > 1:
                 self._advance()
@@ -110,7 +118,7 @@ class FakeCloudFormation:
 
     def get_template(self, StackName, TemplateStage="Original"):
         self._record("get_template", {})
-        return {"TemplateBody": {"Metadata": {"PortyfoulInfra": {"ContentHash": self.deployed_hash}}}}
+        return {"TemplateBody": {"Metadata": {"PortyfoulInfra": {"ContentHash": "sha256:old"}}}}
 
     def create_change_set(self, **kwargs):
         self._record("create_change_set", kwargs)

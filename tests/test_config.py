@@ -4,7 +4,7 @@ import pytest
 
 from portyfoul_infra.config import ENVIRONMENTS, ServiceSize, load_environment
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.parameters import values_for
+from portyfoul_infra.contract import parameter_values as values_for
 
 
 def test_dev_reproduces_the_plan():

@@ -7,13 +7,14 @@ import pytest
 
 from fake_ecs import (FakeEcr, FakeEcs, REPO_URI, circuit_breaker, complete, fail, progress, release_clients,
                       replaced, stay, stopping, td_arn)
-from fakes import VirtualClock
+from fakes import VirtualClock, throttle
 
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.release_tasks import ReleaseOptions, release
+from portyfoul_infra.options import ReleaseOptions
+from portyfoul_infra.release_tasks import release
 
 DEV = ENVIRONMENTS["dev"]
 WEB1, WEB2 = td_arn("portyfoul-dev-web-task", 1), td_arn("portyfoul-dev-web-task", 2)
@@ -115,18 +116,9 @@ def test_ctrl_c_rolls_back():
 
 
 def test_throttling_backs_off_and_carries_on():
-    ecs = FakeEcs(deploy={"web": [complete], "worker": [complete]}, throttle=0)
-    original = ecs.describe_services
-    state = {"n": 0}
-
-    def flaky(**kw):
-        state["n"] += 1
-        if state["n"] in (3, 4):  # the first two polls after preflight and the watcher's first look
-            from fakes import client_error
-            raise client_error("ThrottlingException", "Rate exceeded")
-        return original(**kw)
-
-    ecs.describe_services = flaky
+    ecs = FakeEcs(deploy={"web": [complete], "worker": [complete]})
+    # the first two polls after preflight and the watcher's first look
+    throttle(ecs, "describe_services", {3, 4}, "ThrottlingException")
     outcome, _, _, clock = run(ecs)
     assert outcome is Outcome.APPLIED
     assert clock.sleeps[:2] == [5.0, 10.0]
@@ -195,7 +187,7 @@ def test_a_tag_missing_from_ecr_is_refused_before_anything_changes():
 
 def test_placeholder_secret_is_refused_and_optional_one_warned():
     from fake_ecs import SET_SECRETS
-    from portyfoul_infra.secrets import PLACEHOLDER_VALUE
+    from portyfoul_infra.contract import PLACEHOLDER_VALUE
     secrets = {**SET_SECRETS, "portyfoul/dev/finnhub-api-key": PLACEHOLDER_VALUE}
     ecs = FakeEcs()
     with pytest.raises(UserError, match="FINNHUB_API_KEY: secret portyfoul/dev/finnhub-api-key still holds its placeholder"):

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from conftest import ROOT, invoke
+from stacks import DEMO_TAG, release_tag, set_finnhub_key
 
 pytestmark = pytest.mark.integration
 
@@ -24,21 +25,18 @@ with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
     log.write(json.dumps({{"argv": argv, "stdin_given": bool(stdin), "stdin_in_argv": bool(stdin) and stdin in argv}}) + "\\n")
 if argv[:1] == ["push"]:
     import boto3
-    from portyfoul_infra.local_aws import seed_image
+    from portyfoul_infra.local.server import seed_image
     uri, tag = argv[1].rsplit(":", 1)
     if tag != "latest":
         seed_image(boto3.client("ecr", region_name="us-east-2"), uri.split("/", 1)[1], tag)
 '''
 
 
-@pytest.fixture(scope="module")
-def stack(local_aws):
-    env = {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint}
-    created = invoke("stack-update", "--yes", env=env)
-    assert created.returncode == 0, created.stderr
-    sm = boto3.client("secretsmanager", region_name="us-east-2", endpoint_url=local_aws.endpoint)
-    sm.put_secret_value(SecretId="portyfoul/dev/finnhub-api-key", SecretString="finnhub-test-key")
-    return env
+@pytest.fixture
+def stack(dev_stack):
+    """A new dev stack with the Finnhub key set: ready for its first release."""
+    set_finnhub_key()
+    return dev_stack
 
 
 @pytest.fixture
@@ -88,12 +86,13 @@ def test_release_builds_pushes_registers_and_deploys(docker, local_aws):
     assert "released abc12345" in proc.stdout
 
 
-def test_release_status_shows_what_runs(stack):
-    proc = invoke("release-status", env=stack)
+def test_release_status_shows_what_runs(released_stack):
+    proc = invoke("release-status", env=released_stack)
     assert proc.returncode == 0
     rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.strip().startswith(("web", "worker"))}
-    assert rows["web"][1] == "abc12345" and rows["web"][2] == "portyfoul-dev-web-task:2"
-    assert rows["worker"][1] == "abc12345"
+    # 1 from creation, 2 from the release, 3 from CloudFormation when the bootstrap ended
+    assert rows["web"][1] == DEMO_TAG and rows["web"][2] == "portyfoul-dev-web-task:3"
+    assert rows["worker"][1] == DEMO_TAG
 
 
 def test_a_tag_not_in_ecr_is_refused_and_nothing_changes(stack, local_aws):
@@ -102,22 +101,24 @@ def test_a_tag_not_in_ecr_is_refused_and_nothing_changes(stack, local_aws):
     assert proc.stderr.strip().splitlines()[-1] == ("error: tag nothere1 is not in ECR repository portyfoul-dev; "
                                    "build and push it (drop --no-build)")
     arns = _ecs(local_aws.endpoint).list_task_definitions(familyPrefix="portyfoul-dev-web-task")["taskDefinitionArns"]
-    assert len(arns) == 2
+    assert len(arns) == 1
 
 
 def test_stack_update_keeps_the_released_tag(stack, local_aws):
+    release_tag(DEMO_TAG)
     proc = invoke("stack-update", "--yes", env=stack)
     assert proc.returncode == 0, proc.stderr
-    assert "image tags web=abc12345 worker=abc12345" in proc.stdout
+    assert f"image tags web={DEMO_TAG} worker={DEMO_TAG}" in proc.stdout
     assert "bootstrap ends" in proc.stdout
     svc = _ecs(local_aws.endpoint).describe_services(cluster="portyfoul-dev-cluster",
                                                      services=["portyfoul-dev-web-service"])["services"][0]
     assert svc["desiredCount"] == 2
     image = _ecs(local_aws.endpoint).describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-    assert image["containerDefinitions"][0]["image"].endswith(":abc12345")  # never rolled back to an older image
+    assert image["containerDefinitions"][0]["image"].endswith(f":{DEMO_TAG}")  # never rolled back to an older image
 
 
-def test_rollback_goes_to_the_previous_revision(stack, local_aws):
+def test_rollback_goes_to_the_previous_revision(released_stack, local_aws):
+    stack = released_stack
     ecs = _ecs(local_aws.endpoint)
     current = ecs.describe_services(cluster="portyfoul-dev-cluster",
                                     services=["portyfoul-dev-worker-service"])["services"][0]["taskDefinition"]
@@ -130,12 +131,9 @@ def test_rollback_goes_to_the_previous_revision(stack, local_aws):
     assert svc["taskDefinition"].endswith("portyfoul-dev-worker-task:2")
 
 
-def test_logs_prints_the_services_lines(stack, local_aws):
-    logs = boto3.client("logs", region_name="us-east-2", endpoint_url=local_aws.endpoint)
-    import time
-    logs.create_log_stream(logGroupName="/ecs/portyfoul-dev-web", logStreamName="web/web/0123456789abcdef")
-    logs.put_log_events(logGroupName="/ecs/portyfoul-dev-web", logStreamName="web/web/0123456789abcdef",
-                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "ready on port 3000"}])
+def test_logs_prints_the_services_lines(dev_stack, local_aws):
+    stack = dev_stack
+    _log_line("ready on port 3000")
     proc = invoke("logs", "--service", "web", "--since", "5m", env=stack)
     assert proc.returncode == 0, proc.stderr
     assert "web    01234567 ready on port 3000" in proc.stdout
@@ -143,18 +141,29 @@ def test_logs_prints_the_services_lines(stack, local_aws):
     assert bad.returncode == 2 and "use a number and s, m, h or d" in bad.stderr
 
 
-def test_logs_follow_stops_cleanly_on_ctrl_c(stack, aws_env):
+def _log_line(message):
+    import time
+    logs = boto3.client("logs", region_name="us-east-2")
+    logs.create_log_stream(logGroupName="/ecs/portyfoul-dev-web", logStreamName="web/web/0123456789abcdef")
+    logs.put_log_events(logGroupName="/ecs/portyfoul-dev-web", logStreamName="web/web/0123456789abcdef",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": message}])
+
+
+def test_logs_follow_stops_cleanly_on_ctrl_c(dev_stack):
+    _log_line("ready on port 3000")
     import io
     from portyfoul_infra.aws import Aws
     from portyfoul_infra.config import ENVIRONMENTS
     from portyfoul_infra.console import Console
     from portyfoul_infra.outcomes import Outcome
-    from portyfoul_infra.release_tasks import logs
+    from portyfoul_infra.logs_tasks import logs
+    from portyfoul_infra.options import LogsOptions
 
     def interrupt(_seconds):
         raise KeyboardInterrupt
 
     out = io.StringIO()
-    outcome = logs(Aws("us-east-2"), ENVIRONMENTS["dev"], Console(out, out, False), "web", "5m", True, interrupt)
+    outcome = logs(Aws("us-east-2"), ENVIRONMENTS["dev"], Console(out, out, False),
+                   LogsOptions(service="web", since="5m", follow=True), interrupt)
     assert outcome is Outcome.NO_CHANGES
     assert "ready on port 3000" in out.getvalue()

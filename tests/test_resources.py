@@ -6,7 +6,7 @@ import pytest
 
 from helpers import of_type, props, refs_in
 
-from portyfoul_infra.parameters import values_for
+from portyfoul_infra.contract import parameter_values as values_for
 from portyfoul_infra.config import ENVIRONMENTS
 
 STATEFUL = ("AWS::RDS::DBInstance", "AWS::SecretsManager::Secret", "AWS::ECR::Repository",
@@ -269,7 +269,7 @@ def test_services_have_circuit_breaker_and_no_public_ip(resources, svc):
 # ---------- secrets and parameters (phases 6 and 9)
 
 def test_secrets_and_parameters(resources):
-    from portyfoul_infra.secrets import PLACEHOLDER_VALUE
+    from portyfoul_infra.contract import PLACEHOLDER_VALUE
     names = {props(resources, k)["Name"]["Fn::Sub"]: v for k, v in of_type(resources, "AWS::SecretsManager::Secret").items()}
     assert set(names) == {"${ProjectName}/${Environment}/rds/credentials", "${ProjectName}/${Environment}/jwt-secret",
                           "${ProjectName}/${Environment}/finnhub-api-key", "${ProjectName}/${Environment}/coingecko-api-key"}
@@ -318,6 +318,7 @@ def test_dashboard_shows_ecs_alb_and_rds(resources):
 
 
 def test_outputs_the_tasks_need(template):
-    from portyfoul_infra import outputs
-    keys = {v for k, v in vars(outputs).items() if k.isupper()}
-    assert keys == set(template["Outputs"])
+    from portyfoul_infra.contract import OUTPUT_KEYS, SERVICES
+    assert set(OUTPUT_KEYS) == set(template["Outputs"])
+    for ref in SERVICES.values():
+        assert {ref.service_output, ref.log_output, ref.family_output} <= set(template["Outputs"])

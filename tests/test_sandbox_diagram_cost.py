@@ -10,12 +10,12 @@ import pytest
 
 from conftest import ROOT, invoke
 
-from portyfoul_infra.build import DOT_FILE, MERMAID_FILE, SVG_FILE
+from portyfoul_infra.generated import DOT_FILE, MERMAID_FILE, SVG_FILE
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.cost import PLAN_RANGE, estimate, render, total
 from portyfoul_infra.diagram import GROUP_ORDER, architecture, dot_digest
-from portyfoul_infra.generated import README_BEGIN, README_END, build, generated_dir
+from portyfoul_infra.generated import README_BEGIN, README_END, compare, generated_dir, refresh
 
 
 # ---------- sandbox
@@ -39,11 +39,6 @@ def test_the_sandbox_runs_the_whole_lifecycle_to_a_successful_release():
 
 
 # ---------- diagram
-
-@pytest.fixture(scope="module")
-def template():
-    return json.loads((generated_dir() / "portyfoul-infra.json").read_text())
-
 
 def test_every_resource_is_in_a_resource_group_and_every_group_is_drawn(template):
     groups, edges = architecture(template)
@@ -79,9 +74,9 @@ def test_the_svg_is_rendered_from_the_current_dot_source_and_a_stale_one_is_caug
     target = tmp_path / "generated"
     shutil.copytree(generated_dir(), target)
     (target / SVG_FILE).write_text(svg.replace(dot_digest((generated_dir() / DOT_FILE).read_text()), "0" * 64))
-    assert SVG_FILE in build(target, check=True).changed
-    assert SVG_FILE in build(target).changed
-    assert build(target, check=True).changed == ()
+    assert SVG_FILE in compare(target).changed
+    assert SVG_FILE in refresh(target).changed
+    assert compare(target).changed == ()
 
 
 # ---------- cost

@@ -2,12 +2,12 @@
 
 Against moto on 127.0.0.1 after stack-update created the stack. moto's
 CloudFormation does not create AWS::SecretsManager::Secret itself: the local
-AWS (portyfoul_infra/local_aws.py) creates them from the template, generated
-values and placeholders included, as CloudFormation would.
+AWS (portyfoul_infra/local/patches.py) creates them from the template,
+generated values and placeholders included, as CloudFormation would. Every
+integration test starts from a freshly created stack (the dev_stack fixture).
 """
 
 import io
-import os
 from pathlib import Path
 
 import boto3
@@ -20,23 +20,21 @@ from fakes import VirtualClock
 from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.secrets import PLACEHOLDER_VALUE
-from portyfoul_infra.secrets_admin import Readers, restart_services, validate_secret_value
+from portyfoul_infra.contract import PLACEHOLDER_VALUE
+from portyfoul_infra.secrets_tasks import Readers, restart_services, validate_secret_value
 
 FINNHUB_VALUE = "fh-test-6c1f0a7e93b2"
-OUTPUTS: list[str] = []  # everything every task printed in this module
 
 
-@pytest.fixture(scope="module")
-def stack(local_aws):
-    env = {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint}
-    assert invoke("stack-update", "--yes", env=env).returncode == 0
-    return env
+@pytest.fixture
+def stack(dev_stack):
+    return dev_stack
 
 
-def run(*args, env, input=None):
+def run(*args, env, input=None, outputs: list[str] | None = None):
     proc = invoke(*args, env=env, input=input)
-    OUTPUTS.append(proc.stdout + proc.stderr)
+    if outputs is not None:
+        outputs.append(proc.stdout + proc.stderr)
     return proc
 
 
@@ -116,15 +114,24 @@ def test_config_set_is_validated_and_restarts_only_the_readers(stack, local_aws)
 
 @pytest.mark.integration
 def test_no_secret_value_ever_appears_in_output_or_files(stack, local_aws):
+    outputs: list[str] = []
+    for args, given in ((("secrets-check",), None), (("secrets-set", "finnhub-api-key"), FINNHUB_VALUE),
+                        (("secrets-set", "coingecko-api-key", "--restart"), "cg-test-51d2b7"),
+                        (("secrets-rotate", "jwt-secret", "--restart"), None), (("secrets-check",), None),
+                        (("config-show",), None), (("config-set", "price-update-interval", "7"), None),
+                        (("release", "--tag", "nothere9", "--no-build", "--dry-run"), None),
+                        (("release-status",), None), (("stack-status",), None)):
+        run(*args, env=stack, input=given, outputs=outputs)
     sm = _sm(local_aws.endpoint)
     import json
-    values = [FINNHUB_VALUE, sm.get_secret_value(SecretId="portyfoul/dev/jwt-secret")["SecretString"],
+    values = [FINNHUB_VALUE, "cg-test-51d2b7",
               json.loads(sm.get_secret_value(SecretId="portyfoul/dev/rds/credentials")["SecretString"])["password"]]
     versions = sm.list_secret_version_ids(SecretId="portyfoul/dev/jwt-secret")["Versions"]
     values += [sm.get_secret_value(SecretId="portyfoul/dev/jwt-secret", VersionId=v["VersionId"])["SecretString"]
                for v in versions]
-    assert len(OUTPUTS) >= 10
-    text = "\n".join(OUTPUTS)
+    assert len(versions) == 2  # the generated value and the rotated one
+    text = "\n".join(outputs)
+    assert "portyfoul/dev/finnhub-api-key: new version" in text  # the tasks did run
     for v in values:
         assert v not in text
     skip = {".git", ".venv", ".tools", "__pycache__", ".pytest_cache"}
@@ -146,7 +153,7 @@ def test_restart_forces_a_watched_deployment():
     ecs = FakeEcs(deploy={"web": [stay, complete], "worker": [complete]})
     out, clock = io.StringIO(), VirtualClock()
     outcome = restart_services(release_clients(ecs), _readers(), ["web", "worker"], Console(out, out, False),
-                               clock.clock, clock.sleep, timeout=600)
+                               clock.clock, clock.sleep, 600, 5.0, "the secret's AWSPREVIOUS version")
     assert outcome is Outcome.APPLIED
     assert all(kw["taskDefinition"].endswith(":1") for kw in ecs.called("update_service"))
     assert "restarted: web, worker" in out.getvalue()
@@ -156,7 +163,7 @@ def test_a_restart_that_fails_needs_a_human():
     ecs = FakeEcs(deploy={"web": [fail]})
     out, clock = io.StringIO(), VirtualClock()
     outcome = restart_services(release_clients(ecs), _readers(), ["web"], Console(out, out, False),
-                               clock.clock, clock.sleep, timeout=600)
+                               clock.clock, clock.sleep, 600, 5.0, "the secret's AWSPREVIOUS version")
     assert outcome is Outcome.NEEDS_HUMAN and "AWSPREVIOUS" in out.getvalue()
 
 

@@ -9,13 +9,14 @@ import json
 
 import pytest
 
-from fakes import FakeAws, FakeCloudFormation, VirtualClock, event, resource_change
+from fakes import FakeAws, FakeCloudFormation, VirtualClock, event, resource_change, throttle
 
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.stack_tasks import UpdateOptions, stack_diff, stack_update
+from portyfoul_infra.options import UpdateOptions
+from portyfoul_infra.stack_tasks import stack_diff, stack_update
 
 DEV = ENVIRONMENTS["dev"]
 DB_REPLACED = resource_change("Database", "AWS::RDS::DBInstance", replacement="True", policy_action="ReplaceAndSnapshot",
@@ -183,18 +184,8 @@ def test_only_this_operations_events_are_shown():
 
 
 def test_throttling_while_watching_backs_off_and_carries_on():
-    cfn = FakeCloudFormation(changes=[WEB_TD], script=done(), throttle_events=0)
-    original = cfn.describe_stack_events
-    state = {"n": 0}
-
-    def flaky(**kw):
-        state["n"] += 1
-        if state["n"] in (2, 3):  # the first two polls after execution are throttled
-            from fakes import client_error
-            raise client_error("Throttling", "Rate exceeded")
-        return original(**kw)
-
-    cfn.describe_stack_events = flaky
+    cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
+    throttle(cfn, "describe_stack_events", {2, 3})  # the first two polls after execution
     outcome, text, clock = run(cfn)
     assert outcome is Outcome.APPLIED
     assert clock.sleeps[:2] == [5.0, 10.0]  # doubled back-off
@@ -282,17 +273,7 @@ def test_broken_states_are_refused_with_the_status(status):
 
 def test_throttling_while_the_change_set_is_created_backs_off_too():
     cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
-    original = cfn.describe_change_set
-    state = {"n": 0}
-
-    def flaky(**kw):
-        state["n"] += 1
-        if state["n"] <= 2:
-            from fakes import client_error
-            raise client_error("Throttling", "Rate exceeded")
-        return original(**kw)
-
-    cfn.describe_change_set = flaky
+    throttle(cfn, "describe_change_set", {1, 2})
     outcome, _, clock = run(cfn)
     assert outcome is Outcome.APPLIED
     assert clock.sleeps[:2] == [2.0, 4.0]

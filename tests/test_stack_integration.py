@@ -11,7 +11,8 @@ from portyfoul_infra.aws import Aws
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.stack_tasks import UpdateOptions, stack_update
+from portyfoul_infra.options import UpdateOptions
+from portyfoul_infra.stack_tasks import stack_update
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +39,8 @@ def test_create_from_nothing_then_no_changes(aws_env, local_aws):
     assert _cfn(local_aws.endpoint).describe_stacks(StackName="portyfoul-infra")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
 
 
-def test_outputs_are_read_back(aws_env):
+def test_outputs_are_read_back(dev_stack):
+    aws_env = dev_stack
     status = invoke("stack-status", env=aws_env)
     assert status.returncode == 0, status.stderr
     assert "template      same as generated/" in status.stdout
@@ -47,7 +49,8 @@ def test_outputs_are_read_back(aws_env):
         assert expected in status.stdout
 
 
-def test_a_real_update_puts_the_parameters_back(aws_env, local_aws):
+def test_a_real_update_puts_the_parameters_back(dev_stack, local_aws):
+    aws_env = dev_stack
     cfn = _cfn(local_aws.endpoint)
     stack = cfn.describe_stacks(StackName="portyfoul-infra")["Stacks"][0]
     drifted = [{"ParameterKey": p["ParameterKey"],
@@ -101,7 +104,7 @@ class CountingAws(Aws):
         return Proxy()
 
 
-def test_a_no_op_update_makes_few_api_calls(aws_env):
+def test_a_no_op_update_makes_few_api_calls(dev_stack):
     aws = CountingAws("us-east-2")
     out = io.StringIO()
     outcome = stack_update(aws, ENVIRONMENTS["dev"], Console(out, out, False), UpdateOptions(yes=True), None,

@@ -13,23 +13,19 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from . import outputs as out
-from .aws import ClientSource, error_code
+from . import contract as out
+from .aws import ClientSource, Clock, Sleep, error_code, print_header
 from .config import Environment
 from .console import Console
+from .contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeholder, service_names
 from .deployments import State, Target, deployment_id_for, watch_deployments
 from .errors import UserError
+from .options import ConfigSetOptions, SecretsRotateOptions, SecretsSetOptions
 from .outcomes import Outcome
-from .release import SERVICES
-from .secrets import APP_SECRETS, CONFIG_PARAMETERS, is_placeholder
 from .stack import require_stack
-from .stack_tasks import print_header
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 ReadValue = Callable[[str], str]
 
-DB_CREDENTIALS = "rds/credentials"
 ROTATABLE = {"jwt-secret": "every signed-in user is signed out once the services restart"}
 
 
@@ -44,10 +40,8 @@ class Item:
 
 def catalogue(env: Environment) -> list[Item]:
     items = [Item(DB_CREDENTIALS, f"{env.secret_prefix}/{DB_CREDENTIALS}", "secret", True, False)]
-    items += [Item(short, f"{env.secret_prefix}/{short}", "secret", required, True)
-              for _, short, _, required, _ in APP_SECRETS]
-    items += [Item(short, f"{env.parameter_prefix}/{short}", "parameter", True, short != "environment")
-              for _, short, _ in CONFIG_PARAMETERS]
+    items += [Item(s.short_name, s.name(env), "secret", s.required, True) for s in APP_SECRETS]
+    items += [Item(p.short_name, p.name(env), "parameter", True, p.settable) for p in CONFIG_PARAMETERS]
     return items
 
 
@@ -79,7 +73,7 @@ class Readers:
 def load_readers(aws: ClientSource, env: Environment) -> Readers:
     stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     cluster = stack.outputs.get(out.CLUSTER_NAME, "")
-    services = {k: stack.outputs.get(ref.service_output, "") for k, ref in SERVICES.items()}
+    services = service_names(stack.outputs)
     refs: dict[str, set[str]] = {}
     if cluster and all(services.values()):
         ecs = aws.client("ecs")
@@ -180,22 +174,23 @@ def validate_secret_value(value: str) -> str:
     return value
 
 
-def secrets_set(aws: ClientSource, env: Environment, console: Console, short: str, read_value: ReadValue,
-                restart: bool, clock: Clock, sleep: Sleep, timeout: float = 600) -> Outcome:
-    item = find_item(env, short, "secret")
+def secrets_set(aws: ClientSource, env: Environment, console: Console, opts: SecretsSetOptions,
+                read_value: ReadValue, clock: Clock, sleep: Sleep) -> Outcome:
+    item = find_item(env, opts.name, "secret")
     if not item.settable:
-        raise UserError(f"{short} is managed with the database (RDS master credentials); it cannot be set here")
+        raise UserError(f"{opts.name} is managed with the database (RDS master credentials); it cannot be set here")
     print_header(aws, env, console)
     readers = load_readers(aws, env)
     value = validate_secret_value(read_value(f"new value for {item.name} (input hidden): "))
     arn, version = _put_secret(aws, item, value)
     del value
     console.ok(f"{item.name}: new version {version} written")
-    return _after_write(console, arn, readers, restart, aws, clock, sleep, timeout)
+    return _after_write(console, arn, readers, opts, aws, clock, sleep, "the secret's AWSPREVIOUS version")
 
 
-def secrets_rotate(aws: ClientSource, env: Environment, console: Console, short: str, restart: bool,
-                   clock: Clock, sleep: Sleep, timeout: float = 600) -> Outcome:
+def secrets_rotate(aws: ClientSource, env: Environment, console: Console, opts: SecretsRotateOptions,
+                   clock: Clock, sleep: Sleep) -> Outcome:
+    short = opts.name
     if short not in ROTATABLE:
         raise UserError(f"only {', '.join(ROTATABLE)} can be rotated here; set API keys with `invoke secrets-set`")
     item = find_item(env, short, "secret")
@@ -206,7 +201,7 @@ def secrets_rotate(aws: ClientSource, env: Environment, console: Console, short:
     arn, version = _put_secret(aws, item, value)
     del value
     console.ok(f"{item.name}: rotated, new version {version}")
-    return _after_write(console, arn, readers, restart, aws, clock, sleep, timeout)
+    return _after_write(console, arn, readers, opts, aws, clock, sleep, "the secret's AWSPREVIOUS version")
 
 
 def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
@@ -221,21 +216,24 @@ def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
         raise
 
 
-def _after_write(console, ref: str, readers: Readers, restart: bool, aws, clock, sleep, timeout) -> Outcome:
-    """Who reads `ref` (a secret ARN or parameter name), and restart them if asked."""
+def _after_write(console, ref: str, readers: Readers, opts, aws, clock, sleep, previous: str) -> Outcome:
+    """Who reads `ref` (a secret ARN or parameter name), and restart them if `opts.restart`.
+
+    `previous` says where the value before this write can be found, for the message if the restart fails.
+    """
     keys = readers.of(ref)
     if not keys:
         console.line("no service reads it yet")
         return Outcome.APPLIED
-    if not restart:
+    if not opts.restart:
         console.line(f"read by {', '.join(keys)} at task start: running tasks keep the old value until "
                      f"they restart (rerun with --restart, or release)")
         return Outcome.APPLIED
-    return restart_services(aws, readers, keys, console, clock, sleep, timeout)
+    return restart_services(aws, readers, keys, console, clock, sleep, opts.timeout, opts.poll_seconds, previous)
 
 
 def restart_services(aws: ClientSource, readers: Readers, keys: list[str], console: Console, clock: Clock,
-                     sleep: Sleep, timeout: float, poll: float = 5.0) -> Outcome:
+                     sleep: Sleep, timeout: float, poll: float, previous: str) -> Outcome:
     """A forced new deployment of each service, watched like a release."""
     ecs = aws.client("ecs")
     targets = []
@@ -249,8 +247,8 @@ def restart_services(aws: ClientSource, readers: Readers, keys: list[str], conso
     if failed:
         for t in failed:
             console.error(f"{t.key}: restart {t.state.value}: {t.reason}")
-        console.error("the new tasks did not come up with the new value: check `invoke logs`; "
-                      "the previous value is the secret's AWSPREVIOUS version")
+        console.error(f"the new tasks did not come up with the new value: check `invoke logs`; "
+                      f"the previous value is {previous}")
         return Outcome.NEEDS_HUMAN
     console.ok("restarted: " + ", ".join(t.key for t in targets))
     return Outcome.APPLIED
@@ -283,8 +281,9 @@ def config_show(aws: ClientSource, env: Environment, console: Console) -> Outcom
     return Outcome.NO_CHANGES
 
 
-def config_set(aws: ClientSource, env: Environment, console: Console, key: str, value: str, restart: bool,
-               clock: Clock, sleep: Sleep, timeout: float = 600) -> Outcome:
+def config_set(aws: ClientSource, env: Environment, console: Console, opts: ConfigSetOptions, clock: Clock,
+               sleep: Sleep) -> Outcome:
+    key, value = opts.key, opts.value
     item = find_item(env, key, "parameter")
     if not item.settable:
         raise UserError(f"{key} names the environment the stack was created for; it cannot be changed")
@@ -293,6 +292,15 @@ def config_set(aws: ClientSource, env: Environment, console: Console, key: str, 
         raise UserError(f"{key} must be {meaning}; got {value!r}")
     print_header(aws, env, console)
     readers = load_readers(aws, env)
-    aws.client("ssm").put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
-    console.ok(f"{item.name} = {value}")
-    return _after_write(console, item.name, readers, restart, aws, clock, sleep, timeout)
+    ssm = aws.client("ssm")
+    try:
+        old = ssm.get_parameter(Name=item.name)["Parameter"]["Value"]
+    except Exception as e:
+        if error_code(e) == "ParameterNotFound":
+            raise UserError(f"parameter {item.name} does not exist although the stack does (deleted outside "
+                            f"CloudFormation?); `invoke stack-update --env {env.name}` recreates it") from None
+        raise
+    ssm.put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
+    console.ok(f"{item.name} = {value} (was {old})")
+    return _after_write(console, item.name, readers, opts, aws, clock, sleep,
+                        f"{old!r}: `invoke config-set {key} {old} --env {env.name}` puts it back")

@@ -9,37 +9,44 @@ stays up and the endpoint to use with every other task is printed.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Callable
 
-from . import local_aws
-from .aws import Aws
-from .config import ENVIRONMENTS
-from .console import Console
-from .errors import UserError
-from .outcomes import Outcome
+from ..aws import Aws, Clock, Sleep
+from ..config import ENVIRONMENTS
+from ..console import Console
+from ..errors import UserError
+from ..options import ReleaseOptions, SandboxOptions, SecretsSetOptions, UpdateOptions
+from ..outcomes import Outcome
+from . import server as local_aws
 
 DEMO_TAG = "demo0001"
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 
 
-def sandbox(console: Console, port: int, keep: bool, clock: Callable[[], float], sleep: Callable[[float], None],
+def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
             wait_forever: Callable[[], None] | None = None) -> Outcome:
-    from .generated import build
-    from .release_tasks import ReleaseOptions, release, release_status
-    from .secrets_admin import secrets_set
-    from .stack_tasks import UpdateOptions, stack_status, stack_update
+    from ..generated import refresh
+    from ..release_tasks import release, release_status
+    from ..secrets_tasks import secrets_set
+    from ..stack_tasks import stack_status, stack_update
 
     env = ENVIRONMENTS["dev"]
     console.heading("sandbox: the whole lifecycle against a local AWS (moto) on 127.0.0.1; nothing leaves this machine")
-    console.heading("1/7 build the template")
-    report = build()
-    console.line(f"  generated/{report.template_path.name}: {report.resource_count} resources, {report.content_hash[:19]}")
+    console.heading("1/7 build the template (into a temporary directory: generated/ is left as it is)")
+    scratch = tempfile.TemporaryDirectory(prefix="portyfoul-sandbox-")
+    report = refresh(Path(scratch.name))
+    console.line(f"  {report.template_path}: {report.resource_count} resources, {report.content_hash[:19]}")
     try:
-        server = local_aws.start(port or None)
+        server = local_aws.start(opts.port or None)
     except RuntimeError as e:
+        scratch.cleanup()
         raise UserError(f"cannot start the local AWS: {e}") from None
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", *SANDBOX_CREDENTIALS)}
-    os.environ.update({"AWS_ENDPOINT_URL": server.endpoint, **SANDBOX_CREDENTIALS})
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PORTYFOUL_GENERATED_DIR",
+                                            *SANDBOX_CREDENTIALS)}
+    os.environ.update({"AWS_ENDPOINT_URL": server.endpoint, "PORTYFOUL_GENERATED_DIR": scratch.name,
+                       **SANDBOX_CREDENTIALS})
     os.environ.pop("AWS_PROFILE", None)
     try:
         console.line(f"  local AWS on {server.endpoint}")
@@ -48,10 +55,10 @@ def sandbox(console: Console, port: int, keep: bool, clock: Callable[[], float],
             ("2/7 create the dev stack (stack-update --yes): no image yet, so the services start with no tasks",
              lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
             ("3/7 set a stand-in Finnhub key (secrets-set finnhub-api-key)",
-             lambda: secrets_set(aws, env, console, "finnhub-api-key", lambda _: "sandbox-stand-in-key", False,
-                                 clock, sleep)),
+             lambda: secrets_set(aws, env, console, SecretsSetOptions(name="finnhub-api-key"),
+                                 lambda _: "sandbox-stand-in-key", clock, sleep)),
             (f"4/7 seed image {DEMO_TAG} into the local ECR and release it (release --tag {DEMO_TAG} --no-build)",
-             lambda: _seed_and_release(aws, env, console, clock, sleep, release, ReleaseOptions)),
+             lambda: _seed_and_release(aws, env, console, clock, sleep, release)),
             ("5/7 start the services on the release (stack-update --yes)",
              lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
             ("6/7 release-status", lambda: release_status(aws, env, console)),
@@ -64,7 +71,7 @@ def sandbox(console: Console, port: int, keep: bool, clock: Callable[[], float],
                 console.error(f"sandbox stopped at: {title} ({outcome.label})")
                 return outcome
         console.ok("sandbox: created, released and checked the whole stack locally")
-        if keep:
+        if opts.keep:
             console.line("the local AWS keeps running; in another shell:")
             console.line(f"  export AWS_ENDPOINT_URL={server.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
             console.line("  invoke release-status   # or any other task; Ctrl-C here stops the server")
@@ -75,6 +82,7 @@ def sandbox(console: Console, port: int, keep: bool, clock: Callable[[], float],
         return Outcome.APPLIED
     finally:
         server.stop()
+        scratch.cleanup()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -82,9 +90,9 @@ def sandbox(console: Console, port: int, keep: bool, clock: Callable[[], float],
                 os.environ[k] = v
 
 
-def _seed_and_release(aws, env, console, clock, sleep, release, ReleaseOptions) -> Outcome:
-    from .stack import describe_stack
-    from . import outputs as out
+def _seed_and_release(aws, env, console, clock, sleep, release) -> Outcome:
+    from .. import contract as out
+    from ..stack import describe_stack
     stack = describe_stack(aws.client("cloudformation"), env.stack_name)
     digest = local_aws.seed_image(aws.client("ecr"), stack.outputs[out.REPOSITORY_NAME], DEMO_TAG)
     console.line(f"  seeded {stack.outputs[out.REPOSITORY_URI]}:{DEMO_TAG} ({digest[:19]})")

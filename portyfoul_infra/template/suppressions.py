@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from troposphere import Template
 
+from ..errors import UserError
+
 _CMK = ("CKV_AWS_149", "Encrypted with the AWS managed key; a customer key adds cost and key-policy "
         "management without changing who can read the secret (IAM scopes that, see cluster.py)")
 _LOG_CMK = ("CKV_AWS_158", "Encrypted at rest by CloudWatch Logs; the logs hold no secrets (they are injected, never logged)")
@@ -47,6 +49,10 @@ SUPPRESSIONS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def apply_suppressions(t: Template) -> None:
+    unknown = sorted(set(SUPPRESSIONS) - set(t.resources))
+    if unknown:
+        raise UserError(f"template/suppressions.py suppresses checks on {', '.join(unknown)}, which the template "
+                        "does not have (renamed or removed?); update SUPPRESSIONS to the new logical ID")
     for logical_id, checks in sorted(SUPPRESSIONS.items()):
         resource = t.resources[logical_id]
         metadata = dict(getattr(resource, "Metadata", {}) or {})

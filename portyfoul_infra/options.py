@@ -1,0 +1,182 @@
+"""Each verb's options: the one place a flag's default, help text and bounds live.
+
+tasks.py turns each dataclass into the task's command-line flags (invoke
+reads them from the generated signature) and back into a dataclass, checking
+every value before anything happens. Like ecspresso's option structs: a flag
+added here is a flag on the command line, with nothing written twice.
+
+Fields whose metadata says `flag=False` are for tests and the sandbox only
+(poll intervals, limits); they never appear on the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UserError
+from .generated import INLINE_TEMPLATE_LIMIT
+
+ENV_HELP = "Environment: dev, staging or prod"
+# One day: the longest any single watch may sensibly last.
+MAX_TIMEOUT_SECONDS = 86_400
+
+
+def flag(default: Any, help: str, *, lo: int | None = None, hi: int | None = None, positional: bool = False) -> Any:
+    meta = {"help": help, "lo": lo, "hi": hi, "positional": positional}
+    if isinstance(default, (list, tuple)):
+        return field(default=tuple(default), metadata={**meta, "iterable": True})
+    return field(default=default, metadata=meta)
+
+
+def positional(help: str) -> Any:
+    """A required positional argument (no default)."""
+    return field(metadata={"help": help, "positional": True})
+
+
+def internal(default: Any) -> Any:
+    """Not a command-line flag: tests and the sandbox set it."""
+    return field(default=default, metadata={"flag": False})
+
+
+def timeout_flag(default: int, what: str) -> Any:
+    return flag(default, f"Seconds to wait for {what}", lo=1, hi=MAX_TIMEOUT_SECONDS)
+
+
+# ---------------------------------------------------------------- template
+
+@dataclass(frozen=True)
+class BuildOptions:
+    check: bool = flag(False, "Change nothing; exit 2 if generated/ is out of date with the code (for CI)")
+
+
+# ---------------------------------------------------------------- stack
+
+@dataclass(frozen=True)
+class UpdateOptions:
+    env: str = flag("dev", ENV_HELP)
+    yes: bool = flag(False, "Execute without asking (required without a terminal)")
+    allow_replace: tuple[str, ...] = flag((), "Let exactly this stateful resource (logical ID) be replaced or removed; "
+                                              "repeatable")
+    timeout: int = timeout_flag(3600, "the stack operation")
+    delete_failed_create: bool = flag(False, "Delete a stack whose creation rolled back (ROLLBACK_COMPLETE, empty) "
+                                             "and create it again")
+    continue_rollback: bool = flag(False, "Continue a rollback that failed (UPDATE_ROLLBACK_FAILED)")
+    inline_limit: int = internal(INLINE_TEMPLATE_LIMIT)
+    poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class EnvOptions:
+    """Verbs that take only the environment: stack-diff, stack-status, release-status, secrets-check, ..."""
+    env: str = flag("dev", ENV_HELP)
+
+
+# ---------------------------------------------------------------- release
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    tag: str = flag("", "Image tag to release (default: the app repository's 8-character short SHA)")
+    env: str = flag("dev", ENV_HELP)
+    service: str = flag("all", "web, worker or all")
+    no_build: bool = flag(False, "Deploy an image already in ECR; a tag missing there is an error")
+    build_only: bool = flag(False, "Build the image locally and stop")
+    migrate: bool = flag(False, "Run the migration command as a one-off task before deploying "
+                                "(also when config says so)")
+    timeout: int = timeout_flag(600, "the deployments (one deadline)")
+    dry_run: bool = flag(False, "Preflight and print what would happen; change nothing")
+    app_dir: str = flag("", "The application's source directory with its Dockerfile (default from config)")
+    poll_seconds: float = internal(5.0)
+
+    def __post_init__(self) -> None:
+        if self.no_build and self.build_only:
+            raise UserError("--no-build and --build-only contradict each other: choose one")
+
+
+@dataclass(frozen=True)
+class RollbackOptions:
+    env: str = flag("dev", ENV_HELP)
+    service: str = flag("all", "web, worker or all")
+    timeout: int = timeout_flag(600, "the rollback")
+    poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class LogsOptions:
+    env: str = flag("dev", ENV_HELP)
+    service: str = flag("all", "web, worker or all")
+    since: str = flag("10m", "How far back (10m, 2h, 1d; at most 90d)")
+    follow: bool = flag(False, "Keep printing new lines until Ctrl-C")
+
+
+# ---------------------------------------------------------------- secrets and configuration
+
+@dataclass(frozen=True)
+class SecretsSetOptions:
+    name: str = positional("Short name: jwt-secret, finnhub-api-key or coingecko-api-key")
+    env: str = flag("dev", ENV_HELP)
+    restart: bool = flag(False, "Force a new deployment of the services that read it "
+                                "(running tasks read secrets only at start)")
+    timeout: int = timeout_flag(600, "the restart")
+    poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class SecretsRotateOptions:
+    name: str = positional("jwt-secret")
+    env: str = flag("dev", ENV_HELP)
+    restart: bool = flag(False, "Restart the services that read it")
+    timeout: int = timeout_flag(600, "the restart")
+    poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class ConfigSetOptions:
+    key: str = positional("price-update-interval")
+    value: str = positional("The new value (validated)")
+    env: str = flag("dev", ENV_HELP)
+    restart: bool = flag(False, "Restart the services that read it so it takes effect now")
+    timeout: int = timeout_flag(600, "the restart")
+    poll_seconds: float = internal(5.0)
+
+
+# ---------------------------------------------------------------- local
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    port: int = flag(5077, "Port for the local AWS on 127.0.0.1 (0 for any free port)", lo=0, hi=65535)
+    keep: bool = flag(False, "Keep the local AWS running afterwards and print the AWS_ENDPOINT_URL to use")
+
+
+# ---------------------------------------------------------------- turning flags into options
+
+def flag_fields(cls) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("flag", True)]
+
+
+def from_flags(cls, flags: dict[str, Any]):
+    """The options dataclass from invoke's parsed flags; one-line UserError for a bad value."""
+    values: dict[str, Any] = {}
+    for f in flag_fields(cls):
+        if f.name not in flags:
+            continue
+        raw = flags[f.name]
+        name = "--" + f.name.replace("_", "-")
+        if f.metadata.get("iterable"):
+            values[f.name] = tuple(raw or ())
+        elif f.type in ("int", int):
+            values[f.name] = _whole_number(name, raw, f.metadata.get("lo"), f.metadata.get("hi"))
+        else:
+            values[f.name] = raw
+    return cls(**values)
+
+
+def _whole_number(name: str, raw: Any, lo: int | None, hi: int | None) -> int:
+    text = str(raw).strip()
+    if not text.lstrip("-").isdigit():
+        raise UserError(f"{name} {raw!r}: must be a whole number" + (f" from {lo} to {hi}" if lo is not None else ""))
+    value = int(text)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise UserError(f"{name} {value}: must be from {lo} to {hi}")
+    return value
