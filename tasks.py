@@ -14,7 +14,7 @@ from invoke import Exit, task
 from portyfoul_infra import options as o
 from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.outcomes import JOURNAL, Outcome
 
 
 def verb(options_cls=None):
@@ -28,20 +28,29 @@ def verb(options_cls=None):
 
         def wrapper(c, **flags):
             console = Console()
+            JOURNAL.reset()
             try:
                 opts = o.from_flags(options_cls, flags) if options_cls else None
                 outcome = body(console, opts)
             except UserError as e:
+                if JOURNAL.changes:  # a refusal after a change is not "nothing changed"
+                    console.error(f"{e}; {JOURNAL.summary()}")
+                    raise Exit(code=Outcome.NEEDS_HUMAN.exit_code) from None
                 console.error(str(e))
                 raise Exit(code=Outcome.REFUSED.exit_code) from None
             except KeyboardInterrupt:
-                console.error("interrupted")
-                raise Exit(code=Outcome.NEEDS_HUMAN.exit_code) from None
+                if JOURNAL.changes:
+                    console.error(f"interrupted; {JOURNAL.summary()}")
+                    raise Exit(code=Outcome.NEEDS_HUMAN.exit_code) from None
+                console.error("interrupted; nothing changed")
+                raise Exit(code=Outcome.REFUSED.exit_code) from None
             except Exception as e:  # botocore errors: one line, never a traceback
                 from portyfoul_infra.aws import describe_aws_error
                 message, code = describe_aws_error(e)
                 if message is None:
                     raise
+                if JOURNAL.changes:
+                    message, code = f"{message}; {JOURNAL.summary()}", Outcome.NEEDS_HUMAN.exit_code
                 console.error(message)
                 raise Exit(code=code) from None
             if isinstance(outcome, Outcome) and not outcome.ok:
@@ -87,11 +96,18 @@ def _clock():
 
 
 def _confirm():
-    """A y/N prompt on a terminal; None without one (then --yes is required)."""
+    """A y/N prompt on a terminal; None without one (then --yes is required). Ctrl-C or EOF there means no."""
     import sys
     if not sys.stdin.isatty():
         return None
-    return lambda question: input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+    def ask(question):
+        try:
+            return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+        except (KeyboardInterrupt, EOFError):
+            print()
+            return False
+    return ask
 
 
 def _read_secret_value(prompt):
@@ -150,6 +166,14 @@ def stack_status(console, opts):
     from portyfoul_infra.stack_tasks import stack_status as run
     e = _env(opts.env)
     return run(_aws(e), e, console)
+
+
+@verb(o.AdoptOptions)
+def adopt(console, opts):
+    """Take over a live stack built by hand: match its resources, rename their logical IDs to ours in place."""
+    from portyfoul_infra.adopt_tasks import adopt as run
+    e = _env(opts.env)
+    return run(_aws(e), e, console, opts, _confirm(), *_clock())
 
 
 # ---------------------------------------------------------------- release

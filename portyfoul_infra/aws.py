@@ -76,10 +76,22 @@ def connect(region: str) -> Aws:
     return Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None)
 
 
-def print_header(aws: ClientSource, env: "Environment", console: "Console") -> str:
-    """Environment, account, region and stack, before anything else. Returns the account."""
+def verify_account(aws: ClientSource, env: "Environment") -> str:
+    """The credentials' account, refused (UserError) unless it is the one the environment names."""
+    if not env.account_id:
+        raise UserError(f"environment {env.name} names no AWS account: set account_id for {env.name!r} in "
+                        "portyfoul_infra/config.py (12 digits) so no task can run against the wrong account")
     aws.require_credentials()
     account = aws.client("sts").get_caller_identity()["Account"]
+    if account != env.account_id:
+        raise UserError(f"these credentials are for account {account}, but environment {env.name} lives in "
+                        f"{env.account_id}: switch AWS_PROFILE (or credentials); nothing was changed")
+    return account
+
+
+def print_header(aws: ClientSource, env: "Environment", console: "Console") -> str:
+    """Environment, account, region and stack, before anything else; the account is checked. Returns it."""
+    account = verify_account(aws, env)
     console.heading(f"environment {env.name} · account {account} · region {env.region} · "
                     f"stack {env.stack_name}{endpoint_note()}")
     return account

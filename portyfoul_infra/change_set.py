@@ -8,6 +8,7 @@ removed only when `--allow-replace` names them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -20,16 +21,24 @@ from .aws import Backoff, ClientSource, Clock, Sleep
 from .config import Environment
 from .console import Console
 from .errors import UserError
-from .stack import StackInfo, describe_stack, upload_template
+from .stack import describe_stack, upload_template
 
 if TYPE_CHECKING:
     from .generated import GeneratedReport
 
-# Resources whose replacement or removal loses data or breaks everything that points at them.
+# Resources whose replacement or removal loses data or breaks everything that points at them: the database
+# and what it stands on (subnet group, parameter group), secrets and the attachment that fills in the
+# database secret's host, SSM parameters (config-set values), images, logs, the network.
 STATEFUL_TYPES = frozenset({
-    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::SecretsManager::Secret", "AWS::ECR::Repository",
+    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBParameterGroup", "AWS::SecretsManager::Secret",
+    "AWS::SecretsManager::SecretTargetAttachment", "AWS::SSM::Parameter", "AWS::ECR::Repository",
     "AWS::Logs::LogGroup", "AWS::EC2::VPC", "AWS::EC2::Subnet",
 })
+# Properties whose modification writes a new value over one set by hand (secrets-set, config-set, rotation).
+VALUE_PROPERTIES = {
+    "AWS::SecretsManager::Secret": frozenset({"SecretString", "GenerateSecretString"}),
+    "AWS::SSM::Parameter": frozenset({"Value"}),
+}
 # Changes to these can widen who may do what, or who may connect.
 ACCESS_TYPES = frozenset({
     "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::EC2::SecurityGroup",
@@ -67,7 +76,21 @@ class Change:
 
     @property
     def replaces(self) -> bool:
+        """Replaced, or possibly replaced: CloudFormation says Conditional when it only knows at run time."""
         return self.action == "Modify" and self.replacement in ("True", "Conditional")
+
+    @property
+    def rewrites_value(self) -> bool:
+        """A modification that writes a new value into a secret or SSM parameter (which holds data set by hand).
+
+        With no details at all for a property change, CloudFormation has not said; that counts as a rewrite.
+        """
+        props = VALUE_PROPERTIES.get(self.resource_type)
+        if not props or self.action != "Modify" or self.replaces:
+            return False
+        if not self.details:
+            return "Properties" in self.scope
+        return bool(props & set(self.details))
 
     @property
     def widens_access(self) -> bool:
@@ -79,7 +102,12 @@ class Change:
 
     @property
     def data_consequence(self) -> str:
-        """What happens to the data of the resource this change removes or replaces."""
+        """What happens to the data of the resource this change removes, replaces or overwrites."""
+        if not self.stateful:
+            return ""
+        if self.rewrites_value:
+            props = sorted(VALUE_PROPERTIES[self.resource_type] & set(self.details)) or ["value"]
+            return f"value REWRITTEN ({', '.join(props)})"
         p = self.policy_action
         if self.action == "Remove":
             return {"Retain": "kept (detached from the stack)", "Snapshot": "snapshot, then deleted"}.get(
@@ -143,26 +171,35 @@ class Violation:
 
     def describe(self) -> str:
         c = self.change
+        if c.rewrites_value:
+            return (f"{c.logical_id} ({c.resource_type}) would get a new value from the template: "
+                    f"{c.data_consequence}, overwriting what secrets-set, config-set or a rotation wrote")
         verb = "removed" if c.action == "Remove" else (
             "replaced" if c.replacement == "True" else "possibly replaced (Conditional)")
         return f"{c.logical_id} ({c.resource_type}) would be {verb}: data {c.data_consequence}"
 
 
 def guard(changes: Iterable[Change], allow_replace: Iterable[str] = ()) -> tuple[list[Violation], list[Violation]]:
-    """(blocked, allowed): stateful resources a change set would replace or remove."""
+    """(blocked, allowed): stateful resources a change set would replace, remove or overwrite with a new value."""
     allow = set(allow_replace)
     blocked, allowed = [], []
     for c in changes:
-        if c.stateful and (c.action == "Remove" or c.replaces):
+        if c.stateful and (c.action == "Remove" or c.replaces or c.rewrites_value):
             (allowed if c.logical_id in allow else blocked).append(Violation(c))
     return blocked, allowed
+
+
+def unknown_allowances(changes: Iterable[Change], allow_replace: Iterable[str]) -> list[str]:
+    """--allow-replace IDs that name no guarded change in this change set (a typo, or nothing to allow)."""
+    guarded = {c.logical_id for c in changes if c.stateful and (c.action == "Remove" or c.replaces or c.rewrites_value)}
+    return sorted(set(allow_replace) - guarded)
 
 
 def render_changes(console: Console, changes: list[Change]) -> None:
     rows = []
     for c in sorted(changes, key=lambda c: (c.action != "Remove", not c.replaces, c.logical_id)):
         flags = []
-        if c.stateful and (c.replaces or c.action == "Remove"):
+        if c.stateful and (c.replaces or c.action == "Remove" or c.rewrites_value):
             flags.append("DATA")
         if c.widens_access:
             flags.append("access")
@@ -182,11 +219,12 @@ class ChangeSetPlan:
     content_hash: str = ""
     changes: list[Change] = field(default_factory=list)
     empty: bool = False
+    foreign: bool = False       # the deployed template was not built by this tool (adopt it first)
 
 
-def plan_change_set(aws: ClientSource, env: Environment, report: GeneratedReport, change_set_type: str,
-                    stack: StackInfo | None, parameters: dict[str, str], console: Console, clock: Clock,
-                    sleep: Sleep, inline_limit: int) -> ChangeSetPlan:
+def plan_change_set(aws: ClientSource, env: Environment, report: GeneratedReport, body: str, change_set_type: str,
+                    parameters: dict[str, str], console: Console, clock: Clock, sleep: Sleep,
+                    inline_limit: int) -> ChangeSetPlan:
     """Create the change set and wait for CloudFormation to describe it; the caller executes or deletes it."""
     cfn = aws.client("cloudformation")
     tags = {**env.stack_tags, "TemplateVersion": __version__, "TemplateHash": report.content_hash}
@@ -200,9 +238,8 @@ def plan_change_set(aws: ClientSource, env: Environment, report: GeneratedReport
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
         "Description": f"portyfoul-infra {__version__} {report.content_hash[:19]}",
     }
-    body = report.deploy_body
     if len(body.encode()) > inline_limit:
-        key = f"{env.stack_name}/{report.content_hash.split(':')[1]}.json"
+        key = f"{env.stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.json"
         kwargs["TemplateURL"] = upload_template(aws.client("s3"), env.template_bucket, env.region, key, body)
         console.line(f"template is {len(body.encode()):,} bytes (> {inline_limit:,} inline): "
                      f"uploaded to s3://{env.template_bucket}/{key}")

@@ -40,6 +40,9 @@ class Environment:
     name: str
     project: str = "portyfoul"
     region: str = "us-east-2"
+    # The AWS account this environment lives in. Every task refuses credentials for another account, and an
+    # environment without one refuses until it is set: a wrong account is the mistake nothing else catches.
+    account_id: str = ""
 
     # Network (phase 1, 5)
     vpc_cidr: str = "10.0.0.0/16"
@@ -122,6 +125,8 @@ def _validate(env: Environment) -> None:
 
     if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", env.name):
         fail("name must be 2-16 lowercase letters and digits")
+    if env.account_id and not re.fullmatch(r"\d{12}", env.account_id):
+        fail("account_id must be a 12-digit AWS account ID")
     if not re.fullmatch(r"[a-z][a-z0-9-]{1,20}", env.project):
         fail("project must be lowercase letters, digits and dashes")
     vpc = ipaddress.ip_network(env.vpc_cidr)
@@ -158,7 +163,8 @@ def _validate(env: Environment) -> None:
         fail("keep_task_definition_revisions must be at least 2 (the rollback target must survive)")
 
 
-_DEV = Environment(name="dev")
+# dev is the plan's live system: account 946652103073, us-east-2.
+_DEV = Environment(name="dev", account_id="946652103073")
 
 ENVIRONMENTS: dict[str, Environment] = {
     "dev": _DEV,
@@ -166,6 +172,7 @@ ENVIRONMENTS: dict[str, Environment] = {
     "staging": replace(
         _DEV,
         name="staging",
+        account_id="",  # not in the plan: set it before the first staging deploy
         vpc_cidr="10.1.0.0/16",
         public_subnet_cidrs=("10.1.1.0/24", "10.1.4.0/24"),
         private_subnet_cidrs=("10.1.2.0/24", "10.1.3.0/24"),
@@ -177,6 +184,7 @@ ENVIRONMENTS: dict[str, Environment] = {
     "prod": replace(
         _DEV,
         name="prod",
+        account_id="",  # not in the plan: set it before the first production deploy
         vpc_cidr="10.2.0.0/16",
         public_subnet_cidrs=("10.2.1.0/24", "10.2.4.0/24"),
         private_subnet_cidrs=("10.2.2.0/24", "10.2.3.0/24"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from .aws import ClientSource, Clock, Sleep
+from .aws import ClientSource, Clock, Sleep, verify_account
 from .config import Environment
 from .console import Console
 from .contract import SERVICES, service_keys
@@ -35,7 +35,7 @@ def logs(aws: ClientSource, env: Environment, console: Console, opts: LogsOption
          now: Clock = time.time, max_polls: int | None = None) -> Outcome:
     keys = service_keys(opts.service)
     since = parse_since(opts.since)
-    aws.require_credentials()
+    verify_account(aws, env)
     stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     groups = {k: stack.outputs[SERVICES[k].log_output] for k in keys}
     client = aws.client("logs")

@@ -68,6 +68,27 @@ class UpdateOptions:
 
 
 @dataclass(frozen=True)
+class AdoptOptions:
+    env: str = flag("dev", ENV_HELP)
+    yes: bool = flag(False, "Execute the refactor without asking (required without a terminal)")
+    map: tuple[str, ...] = flag((), "OLD=NEW: adopt the live resource OLD as our NEW where identity cannot tell; "
+                                    "repeatable")
+    timeout: int = timeout_flag(1800, "the refactor")
+    poll_seconds: float = internal(5.0)
+
+    def overrides(self) -> dict[str, str]:
+        pairs: dict[str, str] = {}
+        for item in self.map:
+            old, sep, new = item.partition("=")
+            if not sep or not old.strip() or not new.strip():
+                raise UserError(f"--map {item!r}: use OLD=NEW (a live logical ID, then one of ours)")
+            if old.strip() in pairs:
+                raise UserError(f"--map names {old.strip()} twice")
+            pairs[old.strip()] = new.strip()
+        return pairs
+
+
+@dataclass(frozen=True)
 class EnvOptions:
     """Verbs that take only the environment: stack-diff, stack-status, release-status, secrets-check, ..."""
     env: str = flag("dev", ENV_HELP)

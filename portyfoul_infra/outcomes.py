@@ -29,3 +29,30 @@ class Outcome(enum.Enum):
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+
+class Journal:
+    """What this run has changed so far, so that a failure after a change is never reported as a refusal.
+
+    Operations record each change as they make it. When an AWS error or an
+    interruption ends a task, tasks.py reads the journal: empty means exit 2
+    ("nothing changed"); otherwise exit 4, saying what changed and what to run next.
+    """
+
+    def __init__(self) -> None:
+        self.changes: list[str] = []
+        self.next_step = ""
+
+    def record(self, change: str, next_step: str) -> None:
+        self.changes.append(change)
+        self.next_step = next_step
+
+    def reset(self) -> None:
+        self.changes.clear()
+        self.next_step = ""
+
+    def summary(self) -> str:
+        return "already changed: " + "; ".join(self.changes) + (f". Next: {self.next_step}" if self.next_step else "")
+
+
+JOURNAL = Journal()

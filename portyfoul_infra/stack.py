@@ -69,15 +69,29 @@ def require_stack(cfn, name: str, env_name: str) -> StackInfo:
     return stack
 
 
-def deployed_metadata(cfn, name: str) -> dict[str, str]:
-    """Version and content hash recorded in the deployed template's Metadata ({} if none)."""
+def deployed_template(cfn, name: str) -> dict:
+    """The deployed template as a dict: ours is JSON; a hand-written one may be YAML with short-form tags."""
     body = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
     if isinstance(body, str):
         try:
-            body = json.loads(body)
+            return json.loads(body)
         except ValueError:
-            return {}
-    return dict((body or {}).get("Metadata", {}).get(METADATA_KEY, {}))
+            from .cfn_template import load_template
+            try:
+                return load_template(body)
+            except UserError:
+                return {}
+    return dict(body or {})
+
+
+def metadata_of(template: dict) -> dict:
+    """Our entry in a template's Metadata: version, content hash, pinned values ({} if none)."""
+    return dict((template or {}).get("Metadata", {}).get(METADATA_KEY, {}))
+
+
+def deployed_metadata(cfn, name: str) -> dict:
+    """Version and content hash recorded in the deployed template's Metadata ({} if none)."""
+    return metadata_of(deployed_template(cfn, name))
 
 
 # ---------------------------------------------------------------- events

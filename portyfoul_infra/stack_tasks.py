@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 from . import __version__
 from . import contract as out
+from .adoption import pin_values
 from .aws import ClientSource, Clock, Sleep, print_header
 from .change_set import (
-    POLICY_PROTECTED, delete_change_set, guard, plan_change_set, render_changes, stack_policy,
+    POLICY_PROTECTED, ChangeSetPlan, delete_change_set, guard, plan_change_set, render_changes, stack_policy,
+    unknown_allowances,
 )
 from .config import Environment
 from .console import Console
@@ -16,8 +19,11 @@ from .contract import BOOTSTRAP, IMAGE_TAG, WORKER_IMAGE_TAG, parameter_values
 from .errors import UserError
 from .generated import GeneratedReport, ensure_fresh
 from .options import UpdateOptions
-from .outcomes import Outcome
-from .stack import OK_STATES, EventStream, StackInfo, deployed_metadata, describe_stack, outcome_of, report_failure, watch
+from .outcomes import JOURNAL, Outcome
+from .stack import (
+    OK_STATES, EventStream, StackInfo, deployed_metadata, deployed_template, describe_stack, metadata_of, outcome_of,
+    report_failure, watch,
+)
 
 Confirm = Callable[[str], bool]
 
@@ -118,11 +124,13 @@ def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Con
         "this needs a human: see the troubleshooting guide in docs/operations.md")
 
 
-def _up_to_date(aws: ClientSource, stack: StackInfo, report: GeneratedReport, parameters: dict[str, str]) -> bool:
+def _up_to_date(stack: StackInfo, deployed: dict, report: GeneratedReport, parameters: dict[str, str],
+                pinned: list[str]) -> bool:
     if stack.status not in OK_STATES or stack.status == "UPDATE_ROLLBACK_COMPLETE":
         return False
-    meta = deployed_metadata(aws.client("cloudformation"), stack.stack_id)
-    return meta.get("ContentHash") == report.content_hash and stack.parameters == parameters
+    meta = metadata_of(deployed)
+    return (meta.get("ContentHash") == report.content_hash and stack.parameters == parameters
+            and sorted(meta.get("PinnedValues", [])) == pinned)
 
 
 def _prepare(aws, env, console, opts, clock, sleep):
@@ -141,14 +149,19 @@ def _prepare(aws, env, console, opts, clock, sleep):
                      "after `invoke release`, run stack-update again to start them")
     elif stack is not None and stack.parameters.get(BOOTSTRAP) == "true":
         console.line("bootstrap ends: the released images exist, the services start now")
-    if stack is not None and change_set_type == "UPDATE" and _up_to_date(aws, stack, report, parameters):
+    deployed = deployed_template(cfn, stack.stack_id) if change_set_type == "UPDATE" else {}
+    body, pinned = pin_values(deployed, json.loads(report.deploy_body))
+    if stack is not None and change_set_type == "UPDATE" and _up_to_date(stack, deployed, report, parameters, pinned):
         console.ok(f"no changes: the deployed template ({report.content_hash[:19]}) and parameters match generated/")
         return Outcome.NO_CHANGES
     console.line(f"{'creating' if change_set_type == 'CREATE' else 'updating'} {env.stack_name} "
                  f"(template {report.content_hash[:19]}, image tags web={parameters[IMAGE_TAG]} "
                  f"worker={parameters[WORKER_IMAGE_TAG]})")
-    plan = plan_change_set(aws, env, report, change_set_type, stack, parameters, console, clock, sleep,
-                           opts.inline_limit)
+    if pinned:
+        console.line(f"values kept as the adopted stack created them (pinned): {', '.join(pinned)}")
+    plan = plan_change_set(aws, env, report, json.dumps(body, sort_keys=True, separators=(",", ":")),
+                           change_set_type, parameters, console, clock, sleep, opts.inline_limit)
+    plan.foreign = change_set_type == "UPDATE" and not metadata_of(deployed).get("ContentHash")
     if plan.empty:
         delete_change_set(cfn, plan)
         console.ok("no changes")
@@ -157,15 +170,33 @@ def _prepare(aws, env, console, opts, clock, sleep):
     return plan
 
 
-def _report_guard(console: Console, blocked, allowed) -> None:
+def _report_guard(console: Console, env: Environment, plan: ChangeSetPlan, blocked, allowed) -> None:
     for v in allowed:
         console.warn(f"allowed by --allow-replace: {v.describe()}")
+    if blocked and plan.foreign and any(v.change.action == "Remove" for v in blocked):
+        removed = sorted(v.change.logical_id for v in blocked if v.change.action == "Remove")
+        console.error(f"{env.stack_name} was not built by this tool: its stateful resources sit under other "
+                      f"logical IDs ({', '.join(removed[:6])}{', ...' if len(removed) > 6 else ''}), so this update "
+                      "would remove them and create new, empty ones")
+        console.line(f"refusing. Take the stack over in place first: `invoke adopt --env {env.name}` renames its "
+                     "logical IDs to ours without touching a resource")
+        return
     for v in blocked:
         console.error(v.describe())
     if blocked:
         ids = " ".join(f"--allow-replace {v.change.logical_id}" for v in blocked)
-        console.line(f"refusing: {len(blocked)} stateful resource(s) would lose data or be recreated. "
-                     f"If that is truly intended, take a backup and rerun with {ids}")
+        console.line(f"refusing: {len(blocked)} stateful resource(s) would lose data, be recreated or get a new "
+                     f"value. If that is truly intended, take a backup and rerun with {ids}")
+
+
+def _check_allowances(cfn, plan: ChangeSetPlan, allow_replace) -> None:
+    """Every --allow-replace must name a guarded change of this change set; a typo is refused."""
+    unknown = unknown_allowances(plan.changes, allow_replace)
+    if unknown:
+        delete_change_set(cfn, plan)
+        guarded = sorted({v.change.logical_id for v in guard(plan.changes)[0]})
+        raise UserError(f"--allow-replace {', '.join(unknown)}: no such resource is replaced, removed or "
+                        f"overwritten by this change set; it guards: {', '.join(guarded) or 'nothing'}")
 
 
 def stack_update(aws: ClientSource, env: Environment, console: Console, opts: UpdateOptions,
@@ -174,8 +205,9 @@ def stack_update(aws: ClientSource, env: Environment, console: Console, opts: Up
     plan = _prepare(aws, env, console, opts, clock, sleep)
     if isinstance(plan, Outcome):
         return plan
+    _check_allowances(cfn, plan, opts.allow_replace)
     blocked, allowed = guard(plan.changes, opts.allow_replace)
-    _report_guard(console, blocked, allowed)
+    _report_guard(console, env, plan, blocked, allowed)
     if blocked:
         delete_change_set(cfn, plan)
         return Outcome.REFUSED
@@ -190,13 +222,16 @@ def stack_update(aws: ClientSource, env: Environment, console: Console, opts: Up
             return Outcome.REFUSED
 
     relaxed = [v.change.logical_id for v in allowed if v.change.logical_id in POLICY_PROTECTED]
+    next_step = f"`invoke stack-status --env {env.name}` to follow the stack"
     if relaxed and plan.change_set_type == "UPDATE":
         console.warn(f"lifting the stack policy for {', '.join(relaxed)} for this update only")
+        JOURNAL.record(f"lifted the stack policy for {', '.join(relaxed)}", next_step)
         cfn.set_stack_policy(StackName=plan.stack_id, StackPolicyBody=stack_policy(allow=relaxed))
     stream = EventStream(cfn, plan.stack_id)
     stream.mark()
     stack = StackInfo(env.stack_name, plan.stack_id, "", "", {}, {}, {}, None, False)
     try:
+        JOURNAL.record(f"started executing the change set on {env.stack_name}", next_step)
         cfn.execute_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
         result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
     except KeyboardInterrupt:
@@ -231,7 +266,7 @@ def stack_diff(aws: ClientSource, env: Environment, console: Console, clock: Clo
     if isinstance(plan, Outcome):
         return plan
     blocked, _ = guard(plan.changes)
-    _report_guard(console, blocked, [])
+    _report_guard(console, env, plan, blocked, [])
     delete_change_set(aws.client("cloudformation"), plan)
     console.line("preview only: the change set was deleted, nothing changed")
     return Outcome.REFUSED if blocked else Outcome.NO_CHANGES

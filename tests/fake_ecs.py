@@ -15,7 +15,7 @@ import boto3
 
 from fakes import FakeCloudFormation, client_error
 
-ACCOUNT = "123456789012"
+ACCOUNT = "946652103073"
 REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/portyfoul-dev"
 _ids = itertools.count(100)
 _real_ecs_meta = boto3.client("ecs", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x").meta

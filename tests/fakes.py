@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-STACK_ID = "arn:aws:cloudformation:us-east-2:123456789012:stack/portyfoul-infra/abc"
+STACK_ID = "arn:aws:cloudformation:us-east-2:946652103073:stack/portyfoul-infra/abc"
 _ids = itertools.count(1)
 
 
@@ -124,7 +124,7 @@ class FakeCloudFormation:
         self._record("create_change_set", kwargs)
         if kwargs["ChangeSetType"] == "CREATE":
             self.exists, self.status = True, "REVIEW_IN_PROGRESS"
-        return {"Id": "arn:aws:cloudformation:us-east-2:123456789012:changeSet/cs/1", "StackId": STACK_ID}
+        return {"Id": "arn:aws:cloudformation:us-east-2:946652103073:changeSet/cs/1", "StackId": STACK_ID}
 
     def describe_change_set(self, StackName, ChangeSetName, NextToken=None):
         self._record("describe_change_set", {})
@@ -152,7 +152,7 @@ class FakeCloudFormation:
 
 class FakeSts:
     def get_caller_identity(self):
-        return {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/dev", "UserId": "x"}
+        return {"Account": "946652103073", "Arn": "arn:aws:iam::946652103073:user/dev", "UserId": "x"}
 
 
 class FakeAws:

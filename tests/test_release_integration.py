@@ -66,7 +66,7 @@ def test_release_builds_pushes_registers_and_deploys(docker, local_aws):
     argvs = [c["argv"] for c in calls]
     build = next(a for a in argvs if a[:2] == ["buildx", "build"])
     assert build[build.index("--platform") + 1] == "linux/arm64"  # from the live task definitions (ARM64)
-    uri = "123456789012.dkr.ecr.us-east-2.amazonaws.com/portyfoul-dev"
+    uri = "946652103073.dkr.ecr.us-east-2.amazonaws.com/portyfoul-dev"
     assert f"{uri}:abc12345" in build and f"{uri}:latest" in build and build[-1] == str(app)
     login = next(c for c in calls if c["argv"][:1] == ["login"])
     assert "--password-stdin" in login["argv"] and login["stdin_given"] and not login["stdin_in_argv"]

@@ -66,8 +66,43 @@ def test_allow_replace_lets_exactly_that_resource_through_and_restores_the_polic
 
 def test_allowing_another_resource_does_not_let_the_database_through():
     cfn = FakeCloudFormation(changes=[DB_REPLACED], script=done())
-    outcome, _, _ = run(cfn, allow=["Repository"])
+    with pytest.raises(UserError, match="--allow-replace Repository: no such resource is replaced.*guards: Database"):
+        run(cfn, allow=["Repository"])
+    assert cfn.called("execute_change_set") == [] and cfn.called("delete_change_set")
+
+
+def test_a_typo_in_allow_replace_is_refused_naming_what_the_change_set_guards():
+    cfn = FakeCloudFormation(changes=[DB_REPLACED], script=done())
+    with pytest.raises(UserError, match="--allow-replace Databse: .*it guards: Database"):
+        run(cfn, allow=["Database", "Databse"])
+    assert cfn.called("execute_change_set") == []
+
+
+@pytest.mark.parametrize("change, what", [
+    (resource_change("FinnhubApiKeySecret", "AWS::SecretsManager::Secret", details=["SecretString"]), "SecretString"),
+    (resource_change("JwtSecret", "AWS::SecretsManager::Secret", details=["GenerateSecretString", "Description"]),
+     "GenerateSecretString"),
+    (resource_change("PriceUpdateIntervalParameter", "AWS::SSM::Parameter", details=["Value"]), "Value"),
+])
+def test_a_new_value_for_a_secret_or_parameter_is_refused_as_data_loss(change, what):
+    cfn = FakeCloudFormation(changes=[change], script=done())
+    outcome, text, _ = run(cfn)
     assert outcome is Outcome.REFUSED and cfn.called("execute_change_set") == []
+    assert f"value REWRITTEN ({what})" in text and f"--allow-replace {change['ResourceChange']['LogicalResourceId']}" in text
+
+
+def test_a_description_change_on_a_secret_passes_the_value_guard():
+    change = resource_change("FinnhubApiKeySecret", "AWS::SecretsManager::Secret", details=["Description"])
+    outcome, _, _ = run(FakeCloudFormation(changes=[change], script=done()))
+    assert outcome is Outcome.APPLIED
+
+
+def test_a_parameter_group_replacement_and_a_removed_ssm_parameter_are_guarded():
+    changes = [resource_change("DatabaseParameterGroup", "AWS::RDS::DBParameterGroup", replacement="True"),
+               resource_change("PriceUpdateIntervalParameter", "AWS::SSM::Parameter", action="Remove")]
+    outcome, text, _ = run(FakeCloudFormation(changes=changes, script=done()))
+    assert outcome is Outcome.REFUSED
+    assert "DatabaseParameterGroup" in text and "PriceUpdateIntervalParameter" in text
 
 
 @pytest.mark.parametrize("change, words", [

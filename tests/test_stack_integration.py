@@ -9,6 +9,8 @@ from conftest import invoke
 
 from portyfoul_infra.aws import Aws
 from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.errors import UserError
+from portyfoul_infra.local.server import ACCOUNT_ID
 from portyfoul_infra.console import Console
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.options import UpdateOptions
@@ -24,7 +26,7 @@ def _cfn(endpoint):
 def test_create_from_nothing_then_no_changes(aws_env, local_aws):
     first = invoke("stack-update", "--env", "dev", "--yes", env=aws_env)
     assert first.returncode == 0, first.stderr
-    assert "environment dev · account 123456789012 · region us-east-2 · stack portyfoul-infra" in first.stdout
+    assert "environment dev · account 946652103073 · region us-east-2 · stack portyfoul-infra" in first.stdout
     assert "CREATE_COMPLETE" in first.stdout
     stack = _cfn(local_aws.endpoint).describe_stacks(StackName="portyfoul-infra")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE" and stack["EnableTerminationProtection"] is True
@@ -73,12 +75,33 @@ def test_a_real_update_puts_the_parameters_back(dev_stack, local_aws):
 
 
 def test_without_a_terminal_and_without_yes_nothing_changes(aws_env):
-    proc = invoke("stack-update", "--env", "staging", env=aws_env)
+    proc = invoke("stack-update", "--env", "dev", env=aws_env)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: execute 60 change(s) on portyfoul-staging-infra? There is no terminal to confirm on: rerun with --yes")
-    status = invoke("stack-status", "--env", "staging", env=aws_env)
+        "error: execute 60 change(s) on portyfoul-infra? There is no terminal to confirm on: rerun with --yes")
+    status = invoke("stack-status", "--env", "dev", env=aws_env)
     assert "does not exist" in status.stdout  # the empty REVIEW_IN_PROGRESS stack was removed too
+
+
+@pytest.mark.parametrize("task", ["stack-update", "stack-status", "release-status", "secrets-check", "logs"])
+def test_an_environment_without_an_account_refuses_with_the_key_to_set(aws_env, task):
+    proc = invoke(task, "--env", "staging", env=aws_env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: environment staging names no AWS account: set account_id for 'staging' in "
+        "portyfoul_infra/config.py (12 digits) so no task can run against the wrong account")
+    assert _cfn(aws_env["AWS_ENDPOINT_URL"]).list_stacks()["StackSummaries"] == []
+
+
+def test_credentials_for_another_account_are_refused_before_anything(aws_env):
+    from dataclasses import replace
+    other = replace(ENVIRONMENTS["dev"], account_id="111122223333")
+    out = io.StringIO()
+    with pytest.raises(UserError, match="credentials are for account 946652103073, but environment dev lives in "
+                                        "111122223333"):
+        stack_update(Aws("us-east-2"), other, Console(out, out, False), UpdateOptions(yes=True), None,
+                     lambda: 0.0, lambda s: None)
+    assert _cfn(aws_env["AWS_ENDPOINT_URL"]).list_stacks()["StackSummaries"] == []
 
 
 class CountingAws(Aws):
@@ -118,7 +141,8 @@ def test_a_no_op_update_makes_few_api_calls(dev_stack):
 
 
 def test_large_templates_go_through_a_versioned_private_bucket(aws_env, local_aws):
-    env = ENVIRONMENTS["prod"]
+    from dataclasses import replace
+    env = replace(ENVIRONMENTS["prod"], account_id=ACCOUNT_ID)
     out = io.StringIO()
     outcome = stack_update(Aws(region=env.region), env, Console(out, out, False),
                            UpdateOptions(yes=True, inline_limit=1000), None, lambda: 0.0, lambda s: None)

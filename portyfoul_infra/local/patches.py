@@ -8,7 +8,8 @@ in the tools themselves.
 from __future__ import annotations
 
 MOTO_GAPS = (
-    "AWS::RDS::DBParameterGroup: Ref returns the model object, not the group name (patched)",
+    "AWS::RDS::DBParameterGroup: Ref returns the model object, not the group name, and DBParameterGroupName "
+    "is ignored in favour of a generated name (patched: both as on AWS)",
     "AWS::SecretsManager::Secret: not created by moto's CloudFormation (patched: created from the template, "
     "GenerateSecretString included)",
     "AWS::SecretsManager::SecretTargetAttachment: not supported (the database secret lacks host and port locally)",
@@ -19,16 +20,32 @@ MOTO_GAPS = (
     "ECS UpdateService: the PRIMARY deployment keeps the old task definition (patched: a new deployment "
     "that completes at once); running counts come from MOTO_ECS_SERVICE_RUNNING (clamped to desired)",
     "Parameter-only updates: resources that use a parameter only through a Condition (Fn::If) are not "
-    "updated (patched)",
-    "Change sets: every change is reported as Add/Modify with no Replacement detail (guard tested with fakes)",
+    "updated, and a change set never sees a parameter-only change, so it is not applied (patched: change "
+    "sets compare under the new parameters and re-apply every resource that resolves differently)",
+    "Change sets: no Replacement, Scope or Details (patched: the changed top-level properties are named, "
+    "and Replacement is True when one of them is create-only in the resource provider schema)",
+    "Updates of a resource type moto cannot update (RDS, secrets, ...) dropped the resource from the stack "
+    "(patched: it stays, as an in-place update on AWS would leave it)",
+    "YAML templates: `!GetAtt Res.Attr.Sub` (a dotted attribute such as Endpoint.Address) was split at every "
+    "dot (patched: split at the first, as CloudFormation does)",
+    "Stack refactoring (CreateStackRefactor, DescribeStackRefactor, ListStackRefactorActions, "
+    "ExecuteStackRefactor): not implemented (patched: logical IDs are renamed in the stack model; a property "
+    "change, a missing or extra resource, and a stack with a stack policy are rejected as on AWS)",
 )
 
 
 def patch_moto() -> None:
     import json
 
-    _patch_secrets()
+    from moto.rds.models import DBParameterGroup as _ParameterGroup
+
+    _ParameterGroup.cloudformation_name_type = staticmethod(lambda: "DBParameterGroupName")
+    _patch_secrets()  # clears moto's CloudFormation model caches, so it comes after every name-type change
     _patch_task_definitions()
+    _patch_change_sets()
+    _patch_updates_keep_resources()
+    _patch_stack_refactor()
+    _patch_yaml_get_att()
     from moto.rds.models import DBParameterGroup
 
     DBParameterGroup.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
@@ -196,3 +213,215 @@ def _patch_task_definitions() -> None:
         return register(cls, new_resource_name, cloudformation_json, account_id, region_name)
 
     TaskDefinition.update_from_cloudformation_json = classmethod(update)
+
+
+def _changed_properties(old: dict, new: dict, old_resolver, new_resolver) -> list[str]:
+    """Top-level properties whose values differ once resolved, as CloudFormation compares them."""
+    from ..cfn_template import canonical
+
+    old_props, new_props = old.get("Properties", {}) or {}, new.get("Properties", {}) or {}
+    return [prop for prop in sorted(set(old_props) | set(new_props))
+            if canonical(old_resolver.value(old_props.get(prop))) != canonical(new_resolver.value(new_props.get(prop)))]
+
+
+def _patch_change_sets() -> None:
+    """Change sets see parameter-only changes and say which properties change and whether that replaces."""
+    from moto.cloudformation import models
+
+    from ..cfn_template import Resolver, create_only_properties
+
+    def diff(self):
+        resource_map = self.stack.resource_map
+        by_action = resource_map.build_resource_diff(self.template_dict, self.parameters or None)
+        stack = self.stack
+        pseudo = {"AWS::Region": stack.region_name, "AWS::AccountId": stack.account_id, "AWS::StackName": stack.name,
+                  "AWS::StackId": stack.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        old_template = {**stack.template_dict, "Resources": resource_map._resource_json_map}
+        old_resolver = Resolver(old_template, dict(resource_map.input_parameters or {}), pseudo)
+        new_resolver = Resolver(self.template_dict, dict(self.parameters or {}), pseudo)
+        changes = []
+        new_resources = self.template_dict.get("Resources", {})
+        for action in ("Add", "Modify", "Remove"):
+            for name in by_action[action]:
+                source = new_resources.get(name) or resource_map._resource_json_map.get(name, {})
+                change = models.Change(action=action, logical_resource_id=name, resource_type=source.get("Type"))
+                if action == "Modify":
+                    old = resource_map._resource_json_map.get(name, {})
+                    props = _changed_properties(old, new_resources[name], old_resolver, new_resolver)
+                    create_only = create_only_properties(source.get("Type", ""))
+                    change.replacement = "True" if set(props) & create_only else "False"
+                    change.scope = ["Properties"]
+                    change.details = [{
+                        "Target": {"Attribute": "Properties", "Name": p,
+                                   "RequiresRecreation": "Always" if p in create_only else "Never"},
+                        "Evaluation": "Static", "ChangeSource": "DirectModification"} for p in props]
+                changes.append(change)
+        return changes
+
+    models.ChangeSet.diff = diff
+
+
+def _patch_updates_keep_resources() -> None:
+    """A Modify that moto cannot carry out leaves the resource as it was, instead of dropping it."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        updated = original(logical_id, resource_json, resources_map, account_id, region_name)
+        if updated is None and logical_id in resources_map._parsed_resources:
+            return resources_map._parsed_resources[logical_id]
+        return updated
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+
+
+def _patch_stack_refactor() -> None:
+    """The four stack refactor calls, renaming logical IDs within a stack the way CloudFormation does."""
+    import itertools
+    import json
+
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult, EmptyResult
+
+    counter = itertools.count(1)
+
+    def refactors(backend) -> dict:
+        if not hasattr(backend, "stack_refactors"):
+            backend.stack_refactors = {}
+        return backend.stack_refactors
+
+    def validate(backend, definitions, mappings) -> tuple[str, str]:
+        """(status, reason) as CreateStackRefactor's validation would set them."""
+        if len(definitions) != 1:
+            return "CREATE_FAILED", "the local AWS refactors within one stack only"
+        definition = definitions[0]
+        try:
+            stack = backend.get_stack(definition["StackName"])
+        except ValidationError:
+            return "CREATE_FAILED", f"Stack {definition['StackName']} does not exist"
+        if stack.policy:
+            return "CREATE_FAILED", "Stack refactor does not support stacks with a stack policy attached"
+        if stack.status.endswith("_IN_PROGRESS"):
+            return "CREATE_FAILED", f"Stack {stack.name} is in {stack.status} state"
+        new = stack.parse_template(definition["TemplateBody"])
+        old = stack.parse_template(stack.template) if isinstance(stack.template, str) else stack.template_dict
+        rename = {m["Source"]["LogicalResourceId"]: m["Destination"]["LogicalResourceId"] for m in mappings}
+        unknown = sorted(set(rename) - set(old.get("Resources", {})))
+        if unknown:
+            return "CREATE_FAILED", f"Resource mapping source {unknown[0]} is not in stack {stack.name}"
+        expected = {rename.get(k, k) for k in old.get("Resources", {})}
+        if expected != set(new.get("Resources", {})):
+            extra = sorted(set(new.get("Resources", {})) - expected)
+            missing = sorted(expected - set(new.get("Resources", {})))
+            return "CREATE_FAILED", ("Stack refactor cannot create or delete resources: "
+                                     + (f"new {', '.join(extra)} " if extra else "")
+                                     + (f"missing {', '.join(missing)}" if missing else "")).strip()
+        for key in ("Parameters", "Conditions", "Mappings"):
+            if json.dumps(old.get(key), sort_keys=True) != json.dumps(new.get(key), sort_keys=True):
+                return "CREATE_FAILED", f"Stack refactor cannot change {key}"
+        from ..cfn_template import rename_resources
+        renamed = rename_resources(old, rename)
+        for logical_id, resource in renamed.get("Resources", {}).items():
+            theirs = new["Resources"][logical_id]
+            for part in ("Type", "Properties"):
+                if json.dumps(resource.get(part), sort_keys=True) != json.dumps(theirs.get(part), sort_keys=True):
+                    return "CREATE_FAILED", (f"Stack refactor cannot modify resource configuration: "
+                                             f"{logical_id} {part} differs")
+        return "CREATE_COMPLETE", ""
+
+    def create_stack_refactor(self):
+        definitions = self._get_param("StackDefinitions", [])
+        mappings = self._get_param("ResourceMappings", [])
+        refactor_id = f"arn:aws:cloudformation:{self.region}:{self.current_account}:stackrefactor/{next(counter)}"
+        status, reason = validate(self.cloudformation_backend, definitions, mappings)
+        stack_ids = []
+        for d in definitions:
+            try:
+                stack_ids.append(self.cloudformation_backend.get_stack(d["StackName"]).stack_id)
+            except ValidationError:
+                pass
+        refactors(self.cloudformation_backend)[refactor_id] = {
+            "StackRefactorId": refactor_id, "Description": self._get_param("Description") or "",
+            "StackIds": stack_ids, "Status": status, "StatusReason": reason,
+            "ExecutionStatus": "AVAILABLE" if status == "CREATE_COMPLETE" else "UNAVAILABLE",
+            "definitions": definitions, "mappings": mappings,
+        }
+        return ActionResult({"StackRefactorId": refactor_id})
+
+    def find(self):
+        refactor_id = self._get_param("StackRefactorId")
+        found = refactors(self.cloudformation_backend).get(refactor_id)
+        if found is None:
+            raise ValidationError(message=f"Stack refactor {refactor_id} does not exist")
+        return found
+
+    def describe_stack_refactor(self):
+        r = find(self)
+        return ActionResult({k: v for k, v in r.items() if k[0].isupper()})
+
+    def list_stack_refactor_actions(self):
+        r = find(self)
+        stack_id = r["StackIds"][0] if r["StackIds"] else ""
+        actions = [{
+            "Action": "MOVE", "Entity": "RESOURCE", "Detection": "MANUAL",
+            "Description": "Resource logical ID renamed",
+            "ResourceMapping": {"Source": m["Source"], "Destination": m["Destination"]},
+            "PhysicalResourceId": _physical_id(self.cloudformation_backend, stack_id,
+                                               m["Source"]["LogicalResourceId"]),
+        } for m in r["mappings"]]
+        return ActionResult({"StackRefactorActions": actions})
+
+    def execute_stack_refactor(self):
+        r = find(self)
+        if r["ExecutionStatus"] != "AVAILABLE":
+            raise ValidationError(message=f"Stack refactor is {r['ExecutionStatus']} and cannot be executed")
+        stack = self.cloudformation_backend.get_stack(r["definitions"][0]["StackName"])
+        rename = {m["Source"]["LogicalResourceId"]: m["Destination"]["LogicalResourceId"] for m in r["mappings"]}
+        body = r["definitions"][0]["TemplateBody"]
+        resource_map = stack.resource_map
+        parsed = {}
+        for old_id, model in resource_map._parsed_resources.items():
+            new_id = rename.get(old_id, old_id)
+            if model is not None and hasattr(model, "logical_resource_id"):
+                model.logical_resource_id = new_id
+            parsed[new_id] = model
+        stack.template = body
+        stack._parse_template()
+        resource_map._template = stack.template_dict
+        resource_map._resource_json_map = stack.template_dict["Resources"]
+        resource_map._parsed_resources = parsed
+        stack.output_map = stack._create_output_map()
+        r["ExecutionStatus"] = "EXECUTE_COMPLETE"
+        return EmptyResult()
+
+    CloudFormationResponse.create_stack_refactor = create_stack_refactor
+    CloudFormationResponse.describe_stack_refactor = describe_stack_refactor
+    CloudFormationResponse.list_stack_refactor_actions = list_stack_refactor_actions
+    CloudFormationResponse.execute_stack_refactor = execute_stack_refactor
+
+
+def _physical_id(backend, stack_id: str, logical_id: str) -> str:
+    try:
+        model = backend.get_stack(stack_id).resource_map._parsed_resources.get(logical_id)
+    except Exception:
+        return ""
+    return getattr(model, "physical_resource_id", "") or ""
+
+
+def _patch_yaml_get_att() -> None:
+    """`!GetAtt Database.Endpoint.Address` means ["Database", "Endpoint.Address"]."""
+    from moto.cloudformation import models, utils
+
+    original = utils.yaml_tag_constructor
+
+    def yaml_tag_constructor(loader, tag, node):
+        if tag == "!GetAtt" and not isinstance(node.value, list):
+            return {"Fn::GetAtt": node.value.split(".", 1)}
+        if tag == "!GetAtt":
+            return {"Fn::GetAtt": loader.construct_sequence(node)}
+        return original(loader, tag, node)
+
+    utils.yaml_tag_constructor = yaml_tag_constructor
+    models.yaml_tag_constructor = yaml_tag_constructor

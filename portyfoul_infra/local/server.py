@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 
 LOOPBACK = "127.0.0.1"
+# The local AWS runs as the plan's dev account, so the account check of every task is exercised.
+ACCOUNT_ID = "946652103073"
 
 def serve(port: int) -> None:
     from .patches import patch_moto
@@ -77,7 +79,7 @@ class LocalAws:
 def start(port: int | None = None, timeout: float = 30.0) -> LocalAws:
     """Start the server as a subprocess and wait until it answers."""
     port = port or free_port()
-    env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "100"}
+    env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "100", "MOTO_ACCOUNT_ID": ACCOUNT_ID}
     proc = subprocess.Popen(
         [sys.executable, "-m", "portyfoul_infra.local.server", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

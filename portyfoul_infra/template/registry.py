@@ -49,7 +49,8 @@ def add_registry(t: Template) -> Registry:
             ImageTagMutabilityExclusionFilterType="WILDCARD",
             ImageTagMutabilityExclusionFilterValue=MUTABLE_TAG,
         )],
-        EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="AES256"),
+        # No EncryptionConfiguration: ECR encrypts with AES256 by default, and the property is create-only,
+        # so stating it would make CloudFormation replace (and empty) the live repository on adoption.
         LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=json.dumps(LIFECYCLE_POLICY, sort_keys=True)),
         DeletionPolicy="Retain",
         UpdateReplacePolicy="Retain",

@@ -43,7 +43,8 @@ SUPPRESSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "Repository": (
         ("CKV_AWS_51", "Tags are immutable except `latest` (IMMUTABLE_WITH_EXCLUSION); "
                        "releases deploy by immutable tag and digest"),
-        ("CKV_AWS_136", "AES256 at rest; switching to KMS replaces the repository and would lose its images"),
+        ("CKV_AWS_136", "ECR's default AES256 at rest; switching to KMS (a create-only property) replaces the "
+                        "repository and would lose its images"),
     ),
 }
 

@@ -1,0 +1,256 @@
+"""Reading CloudFormation templates that this tool did not write: load, resolve, rename.
+
+- `load_template` takes a body as CloudFormation returns it: JSON (already a
+  dict, or text) or YAML with the short-form tags (`!Ref`, `!Sub`, `!GetAtt`,
+  ...), decoded by cfn-lint's loader into the long form.
+- `Resolver` turns property values into comparable plain values: parameters,
+  pseudo parameters, Sub, Join, Select and If are evaluated; a reference to a
+  resource stays symbolic (`{"Ref": id}`, `{"Fn::GetAtt": [id, attr]}`), with
+  the id passed through a rename map so two templates can be compared.
+- `rename_resources` rewrites every logical ID and every reference to it: Ref,
+  GetAtt (both forms), ${X} and ${X.Attr} in Sub, DependsOn, and Outputs.
+- `create_only_properties` comes from the resource provider schemas cfn-lint ships.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from typing import Any, Callable, Mapping
+
+from .errors import UserError
+
+PSEUDO_PARAMETERS = ("AWS::AccountId", "AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::Partition",
+                     "AWS::URLSuffix", "AWS::NoValue", "AWS::NotificationARNs")
+_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def load_template(body: Any) -> dict:
+    """A template body (dict, JSON text or YAML text with short-form tags) as a plain dict."""
+    if isinstance(body, Mapping):
+        return json.loads(json.dumps(body))
+    if not isinstance(body, str) or not body.strip():
+        raise UserError("the live stack's template is empty")
+    from cfnlint.decode import decode_str
+
+    template, matches = decode_str(body)
+    if template is None or matches:
+        detail = "; ".join(str(m.message) for m in (matches or [])[:2])
+        raise UserError(f"cannot read the live stack's template: {detail or 'not JSON or YAML'}")
+    return json.loads(json.dumps(template))  # cfn-lint's node types as plain dicts, lists and strings
+
+
+@functools.lru_cache(maxsize=None)
+def create_only_properties(resource_type: str, region: str = "us-east-2") -> frozenset[str]:
+    """Top-level properties whose change makes CloudFormation replace the resource."""
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+    except Exception:  # an unknown type: nothing is known to force replacement
+        return frozenset()
+    return frozenset(p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.count("/") == 2)
+
+
+# ---------------------------------------------------------------- resolving values
+
+def canonical(v: Any) -> str:
+    """A resolved value as comparable text. CloudFormation passes every scalar as a string, so 7 and "7",
+    true and "true" are the same value."""
+    def scalar(x: Any) -> Any:
+        if isinstance(x, bool):
+            return "true" if x else "false"
+        if isinstance(x, (int, float)):
+            return str(x)
+        if isinstance(x, dict):
+            return {k: scalar(y) for k, y in x.items()}
+        if isinstance(x, list):
+            return [scalar(y) for y in x]
+        return x
+    return json.dumps(scalar(v), sort_keys=True, default=str)
+
+
+class Resolver:
+    """Evaluates intrinsic functions against parameter values; resource references stay symbolic."""
+
+    def __init__(self, template: dict, parameters: Mapping[str, str], pseudo: Mapping[str, str],
+                 rename: Callable[[str], str] = lambda logical_id: logical_id):
+        self.template = template
+        self.resources = template.get("Resources", {})
+        self.parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+        self.parameters.update(parameters)
+        self.pseudo = dict(pseudo)
+        self.rename = rename
+        self._conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self.value(self.template.get("Conditions", {}).get(name, True)))
+        return self._conditions[name]
+
+    def value(self, v: Any) -> Any:
+        if isinstance(v, list):
+            return [x for x in (self.value(i) for i in v) if x is not _NO_VALUE]
+        if not isinstance(v, dict):
+            return v
+        if len(v) == 1:
+            (key, arg), = v.items()
+            fn = _FUNCTIONS.get(key)
+            if fn is not None:
+                return fn(self, arg)
+            if key == "Condition" and isinstance(arg, str):
+                return self.condition(arg)
+        out = {}
+        for k, x in v.items():
+            resolved = self.value(x)
+            if resolved is not _NO_VALUE:
+                out[k] = resolved
+        return out
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.resources:
+            return {"Ref": self.rename(name)}
+        return {"Ref": name}
+
+    def sub(self, arg: Any) -> Any:
+        text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+        values = {k: self.value(x) for k, x in variables.items()}
+
+        def replace(m: re.Match) -> str:
+            name = m.group(1)
+            if name in values:
+                return _text(values[name])
+            head, _, attr = name.partition(".")
+            if attr and head in self.resources:
+                return "${" + self.rename(head) + "." + attr + "}"
+            resolved = self.ref(name)
+            return "${" + resolved["Ref"] + "}" if isinstance(resolved, dict) else _text(resolved)
+
+        return _SUB_VAR.sub(replace, text)
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+_NO_VALUE = _NoValue()
+
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+
+
+def _get_att(r: Resolver, arg: Any) -> Any:
+    logical_id, attr = (arg[0], arg[1]) if isinstance(arg, list) else arg.split(".", 1)
+    return {"Fn::GetAtt": [r.rename(logical_id), r.value(attr)]}
+
+
+def _join(r: Resolver, arg: Any) -> Any:
+    sep, items = arg
+    items = r.value(items)
+    if isinstance(items, list) and all(isinstance(i, (str, int, float)) for i in items):
+        return r.value(sep).join(str(i) for i in items)
+    return {"Fn::Join": [sep, items]}
+
+
+def _select(r: Resolver, arg: Any) -> Any:
+    index, items = r.value(arg[0]), r.value(arg[1])
+    if isinstance(items, list):
+        return items[int(index)]
+    return {"Fn::Select": [index, items]}
+
+
+def _if(r: Resolver, arg: Any) -> Any:
+    name, yes, no = arg
+    return r.value(yes if r.condition(name) else no)
+
+
+def _equals(r: Resolver, arg: Any) -> Any:
+    a, b = (r.value(x) for x in arg)
+    return str(a) == str(b)
+
+
+_FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
+    "Ref": lambda r, a: r.ref(a),
+    "Fn::Sub": lambda r, a: r.sub(a),
+    "Fn::GetAtt": _get_att,
+    "Fn::Join": _join,
+    "Fn::Select": _select,
+    "Fn::GetAZs": lambda r, a: {"Fn::GetAZs": r.value(a) or r.pseudo.get("AWS::Region", "")},
+    "Fn::If": _if,
+    "Fn::Equals": _equals,
+    "Fn::Not": lambda r, a: not r.value(a[0]),
+    "Fn::And": lambda r, a: all(r.value(x) for x in a),
+    "Fn::Or": lambda r, a: any(r.value(x) for x in a),
+    "Fn::FindInMap": lambda r, a: r.template.get("Mappings", {}).get(r.value(a[0]), {}).get(
+        r.value(a[1]), {}).get(r.value(a[2])),
+}
+
+
+# ---------------------------------------------------------------- renaming
+
+def rename_resources(template: dict, mapping: Mapping[str, str]) -> dict:
+    """A copy of `template` with resources renamed old -> new and every reference rewritten.
+
+    Nothing else changes: properties, parameters, conditions, mappings and
+    outputs keep their values, which is what a stack refactor requires.
+    """
+    out = copy.deepcopy(template)
+    ids = set(template.get("Resources", {}))
+
+    def new(name: str) -> str:
+        return mapping.get(name, name) if name in ids else name
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        if len(v) == 1:
+            (key, arg), = v.items()
+            if key == "Ref" and isinstance(arg, str):
+                return {"Ref": new(arg)}
+            if key == "Fn::GetAtt":
+                if isinstance(arg, str):
+                    head, _, attr = arg.partition(".")
+                    return {"Fn::GetAtt": f"{new(head)}.{attr}"}
+                return {"Fn::GetAtt": [new(arg[0]), walk(arg[1])]}
+            if key == "Fn::Sub":
+                text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, None)
+                local = set(variables or {})
+
+                def sub_name(m: re.Match) -> str:
+                    name = m.group(1)
+                    head, dot, attr = name.partition(".")
+                    if head in local:
+                        return m.group(0)
+                    return "${" + new(head) + dot + attr + "}"
+
+                text = _SUB_VAR.sub(sub_name, text)
+                return {"Fn::Sub": [text, walk(variables)] if variables is not None else text}
+        return {k: walk(x) for k, x in v.items()}
+
+    resources = {}
+    for logical_id, resource in out.get("Resources", {}).items():
+        resource = dict(resource)
+        for key in ("Properties", "Metadata", "CreationPolicy", "UpdatePolicy"):
+            if key in resource:
+                resource[key] = walk(resource[key])
+        depends = resource.get("DependsOn")
+        if isinstance(depends, str):
+            resource["DependsOn"] = new(depends)
+        elif isinstance(depends, list):
+            resource["DependsOn"] = [new(d) for d in depends]
+        resources[new(logical_id)] = resource
+    out["Resources"] = resources
+    if "Outputs" in out:
+        out["Outputs"] = walk(out["Outputs"])
+    return out
