@@ -13,7 +13,6 @@ from invoke import Exit, task
 
 from portyfoul_infra import options as o
 from portyfoul_infra.console import Console
-from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import JOURNAL, Outcome
 
 
@@ -32,27 +31,13 @@ def verb(options_cls=None):
             try:
                 opts = o.from_flags(options_cls, flags) if options_cls else None
                 outcome = body(console, opts)
-            except UserError as e:
-                if JOURNAL.changes:  # a refusal after a change is not "nothing changed"
-                    console.error(f"{e}; {JOURNAL.summary()}")
-                    raise Exit(code=Outcome.NEEDS_HUMAN.exit_code) from None
-                console.error(str(e))
-                raise Exit(code=Outcome.REFUSED.exit_code) from None
-            except KeyboardInterrupt:
-                if JOURNAL.changes:
-                    console.error(f"interrupted; {JOURNAL.summary()}")
-                    raise Exit(code=Outcome.NEEDS_HUMAN.exit_code) from None
-                console.error("interrupted; nothing changed")
-                raise Exit(code=Outcome.REFUSED.exit_code) from None
-            except Exception as e:  # botocore errors: one line, never a traceback
-                from portyfoul_infra.aws import describe_aws_error
-                message, code = describe_aws_error(e)
-                if message is None:
+            except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback
+                from portyfoul_infra.aws import failure_exit
+                ended = failure_exit(e, JOURNAL.changes, JOURNAL.summary())
+                if ended is None:
                     raise
-                if JOURNAL.changes:
-                    message, code = f"{message}; {JOURNAL.summary()}", Outcome.NEEDS_HUMAN.exit_code
-                console.error(message)
-                raise Exit(code=code) from None
+                console.error(ended[0])
+                raise Exit(code=ended[1]) from None
             if isinstance(outcome, Outcome) and not outcome.ok:
                 raise Exit(code=outcome.exit_code)
 

@@ -49,11 +49,12 @@ def adopt(aws: ClientSource, env: Environment, console: Console, opts: AdoptOpti
                   live.physical_ids, facts=_ec2_facts(aws.client("ec2")))
     mapping = match(theirs, ours, overrides)
     the_plan = plan(theirs, ours, mapping, env.region)
-    render_plan(console, the_plan, env)
     if the_plan.already_adopted:
-        console.ok(f"{env.stack_name} is already adopted: every matched resource is under our logical ID; "
-                   f"`invoke stack-diff --env {env.name}` shows what stack-update would still change")
+        console.ok(f"{env.stack_name} is already adopted: {len(the_plan.unchanged)} resources are under our logical "
+                   f"IDs, {len(the_plan.live_only)} only in the live stack, {len(the_plan.ours_only)} still to create; "
+                   f"`invoke stack-diff --env {env.name}` shows what stack-update would change")
         return Outcome.NO_CHANGES
+    render_plan(console, the_plan, env)
 
     question = f"rename {len(the_plan.renames)} logical ID(s) in {env.stack_name} (no resource is touched)?"
     if not opts.yes:

@@ -139,28 +139,55 @@ class Backoff:
             return result
 
 
-def describe_aws_error(exc: Exception) -> tuple[str | None, int]:
-    """(one-line message, exit code) for errors from botocore; (None, 1) for anything else."""
+def describe_aws_error(exc: Exception) -> str | None:
+    """A one-line message for an error from botocore; None for anything else (a bug: let it show)."""
     try:
         from botocore import exceptions as bx
     except ImportError:  # pragma: no cover
-        return None, 1
+        return None
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
         return ("no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
-                "or run `aws sso login`"), 2
+                "or run `aws sso login`")
     if isinstance(exc, bx.ProfileNotFound):
-        return f"{exc}", 2
+        return f"{exc}"
     if isinstance(exc, bx.EndpointConnectionError):
-        return f"cannot reach AWS: {exc}", 2
+        return f"cannot reach AWS: {exc}"
     if isinstance(exc, bx.ClientError):
-        code = error_code(exc)
-        msg = exc.response.get("Error", {}).get("Message", str(exc))
+        code = error_code(exc) or "error"
+        msg = _one_line(exc.response.get("Error", {}).get("Message") or str(exc))
         op = getattr(exc, "operation_name", "")
         if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
                     "SignatureDoesNotMatch"):
-            return f"AWS rejected the credentials ({code}): {msg}", 2
-        # Mid-operation: we cannot know what state things are in, so a human should look.
-        return f"AWS refused {op}: {code}: {msg}", 4
+            return f"AWS rejected the credentials ({code}): {msg}"
+        return f"AWS refused {op}: {code}: {msg}"
     if isinstance(exc, bx.BotoCoreError):
-        return f"AWS call failed: {exc}", 4
-    return None, 1
+        return f"AWS call failed: {_one_line(str(exc))}"
+    return None
+
+
+def _one_line(text: str, width: int = 300) -> str:
+    """An error message from the other side as one bounded line (a 500 may carry a whole HTML page)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def failure_exit(exc: BaseException, changes: list[str], summary: str) -> tuple[str, int] | None:
+    """(message, exit code) for how a task ended with `exc`, given what the run had changed (the journal).
+
+    Nothing changed: exit 2, the refusal. Something changed: exit 4, with what changed and what to run
+    next: a lost endpoint, expired credentials or an AWS error mid-operation leave a state to look at.
+    None for an exception that is a bug (it keeps its traceback).
+    """
+    if isinstance(exc, UserError):
+        message = str(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        message = "interrupted" if changes else "interrupted; nothing changed"
+    else:
+        message = describe_aws_error(exc)
+        if message is None:
+            return None
+        if not changes:
+            message += "; nothing changed"
+    if changes:
+        return f"{message}; {summary}", 4
+    return message, 2

@@ -168,6 +168,8 @@ class ConfigSetOptions:
 class SandboxOptions:
     port: int = flag(5077, "Port for the local AWS on 127.0.0.1 (0 for any free port)", lo=0, hi=65535)
     keep: bool = flag(False, "Keep the local AWS running afterwards and print the AWS_ENDPOINT_URL to use")
+    adopt: bool = flag(False, "Rehearse taking over the live hand-built stack (tests/fixtures/live-stack.yaml) "
+                              "instead of creating one")
 
 
 # ---------------------------------------------------------------- turning flags into options

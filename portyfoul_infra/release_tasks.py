@@ -15,7 +15,7 @@ from .deployments import State, Target, deployment_id_for, short_td, watch_deplo
 from .errors import UserError
 from .images import Runner, build_image, docker_available, find_image, push_image
 from .options import ReleaseOptions, RollbackOptions
-from .outcomes import Outcome
+from .outcomes import JOURNAL, Outcome
 from .release import (
     check_secrets, deploy, diagnose, load_context, previous_revision, prune_revisions, register_revision, roll_back,
     run_migration,
@@ -80,6 +80,8 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
         if opts.build_only:
             console.ok(f"built {image} for {ctx.platform}; nothing pushed or deployed (--build-only)")
             return Outcome.APPLIED
+        JOURNAL.record(f"pushed {image}", f"`invoke release --tag {tag} --no-build --env {env.name}` "
+                       "deploys the pushed image")
         push_image(aws, ctx, tag, runner, console)
         digest = find_image(ecr, ctx.repository_name, tag)
         if digest is None:
@@ -89,6 +91,8 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
     # 3. register new revisions: the live ones, copied whole, with only the image swapped
     ecs = aws.client("ecs")
     new_arns: dict[str, str] = {}
+    JOURNAL.record("registered new task definition revisions (inactive until deployed)",
+                   f"`invoke release-status --env {env.name}`")
     for s in ctx.services:
         new_arns[s.ref.key], diff = register_revision(ecs, s, image)
         for line in diff:
@@ -103,6 +107,8 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
             return Outcome.ROLLED_BACK
 
     # 5. deploy both together; 6. watch with one deadline
+    JOURNAL.record(f"started deploying {tag} to {', '.join(keys)}",
+                   f"`invoke release-status --env {env.name}`, then `invoke rollback --env {env.name}` if needed")
     targets = deploy(ecs, ctx, new_arns)
     interrupted = False
     try:
@@ -173,6 +179,7 @@ def rollback(aws: ClientSource, env: Environment, console: Console, opts: Rollba
             raise UserError(f"{key}: no ACTIVE revision older than {short_td(current)} to roll back to")
         targets.append((key, svc["serviceName"], current, previous))
     watched = []
+    JOURNAL.record(f"started rolling back {', '.join(keys)}", f"`invoke release-status --env {env.name}`")
     for key, name, current, previous in targets:
         console.line(f"{key}: {short_td(current)} -> {short_td(previous)}")
         updated = ecs.update_service(cluster=cluster, service=name, taskDefinition=previous)["service"]

@@ -21,7 +21,7 @@ from .contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeho
 from .deployments import State, Target, deployment_id_for, watch_deployments
 from .errors import UserError
 from .options import ConfigSetOptions, SecretsRotateOptions, SecretsSetOptions
-from .outcomes import Outcome
+from .outcomes import JOURNAL, Outcome
 from .stack import require_stack
 
 ReadValue = Callable[[str], str]
@@ -208,6 +208,7 @@ def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
     """(ARN, new version id)."""
     sm = aws.client("secretsmanager")
     try:
+        JOURNAL.record(f"wrote a new version of {item.name}", "`invoke secrets-check` to see it")
         written = sm.put_secret_value(SecretId=item.name, SecretString=value)
         return written["ARN"], written["VersionId"]
     except Exception as e:
@@ -238,6 +239,7 @@ def restart_services(aws: ClientSource, readers: Readers, keys: list[str], conso
     ecs = aws.client("ecs")
     targets = []
     for key in keys:
+        JOURNAL.record(f"forced a new deployment of {key}", "`invoke release-status` to follow it")
         svc = ecs.update_service(cluster=readers.cluster, service=readers.services[key], forceNewDeployment=True)["service"]
         td = svc["taskDefinition"]
         targets.append(Target(key, svc["serviceName"], td, td, deployment_id_for(svc, td)))
@@ -300,6 +302,7 @@ def config_set(aws: ClientSource, env: Environment, console: Console, opts: Conf
             raise UserError(f"parameter {item.name} does not exist although the stack does (deleted outside "
                             f"CloudFormation?); `invoke stack-update --env {env.name}` recreates it") from None
         raise
+    JOURNAL.record(f"set {item.name} to {value}", f"`invoke config-show --env {env.name}`")
     ssm.put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
     console.ok(f"{item.name} = {value} (was {old})")
     return _after_write(console, item.name, readers, opts, aws, clock, sleep,

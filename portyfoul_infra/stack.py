@@ -17,7 +17,7 @@ from .aws import Backoff, Clock, Sleep, error_code
 from .console import Console, elapsed
 from .contract import METADATA_KEY
 from .errors import UserError
-from .outcomes import Outcome
+from .outcomes import JOURNAL, Outcome
 
 OK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
                        "IMPORT_ROLLBACK_COMPLETE"})
@@ -222,6 +222,7 @@ def upload_template(s3, bucket: str, region: str, key: str, body: str) -> str:
         kwargs: dict[str, Any] = {"Bucket": bucket}
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        JOURNAL.record(f"created the template bucket {bucket}", "run the same command again")
         s3.create_bucket(**kwargs)
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})

@@ -97,6 +97,7 @@ def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Con
         console.line(f"deleting the failed stack {stack.name} (ROLLBACK_COMPLETE) before creating it again")
         stream = EventStream(cfn, stack.stack_id)
         stream.mark()
+        JOURNAL.record(f"started deleting the failed stack {stack.name}", "`invoke stack-status`")
         cfn.delete_stack(StackName=stack.stack_id)
         result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
         if result.status != "DELETE_COMPLETE":
@@ -112,6 +113,7 @@ def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Con
         console.line("continuing the failed rollback")
         stream = EventStream(cfn, stack.stack_id)
         stream.mark()
+        JOURNAL.record(f"continued the rollback of {stack.name}", "`invoke stack-status`")
         cfn.continue_update_rollback(StackName=stack.stack_id)
         result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
         if result.status == "UPDATE_ROLLBACK_COMPLETE":

@@ -2,7 +2,10 @@
 
 Build the template, create the dev stack, set a stand-in Finnhub key, seed a
 demo image into the local ECR, release it with --no-build, show release and
-stack status. The server is started and stopped here; with keep=True it
+stack status. With adopt=True, instead: stand in for the live hand-built
+stack (tests/fixtures/live-stack.yaml), adopt it, converge, and show that the
+database, secrets (values included), repository, log groups and network kept
+their identity. The server is started and stopped here; with keep=True it
 stays up and the endpoint to use with every other task is printed.
 """
 
@@ -17,24 +20,24 @@ from ..aws import Aws, Clock, Sleep
 from ..config import ENVIRONMENTS
 from ..console import Console
 from ..errors import UserError
-from ..options import ReleaseOptions, SandboxOptions, SecretsSetOptions, UpdateOptions
+from ..generated import REPO_ROOT
+from ..options import AdoptOptions, ReleaseOptions, SandboxOptions, SecretsSetOptions, UpdateOptions
 from ..outcomes import Outcome
 from . import server as local_aws
 
 DEMO_TAG = "demo0001"
+LIVE_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "live-stack.yaml"
+SANDBOX_FINNHUB_KEY = "sandbox-finnhub-key-set-by-hand"
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 
 
 def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
             wait_forever: Callable[[], None] | None = None) -> Outcome:
     from ..generated import refresh
-    from ..release_tasks import release, release_status
-    from ..secrets_tasks import secrets_set
-    from ..stack_tasks import stack_status, stack_update
 
     env = ENVIRONMENTS["dev"]
-    console.heading("sandbox: the whole lifecycle against a local AWS (moto) on 127.0.0.1; nothing leaves this machine")
-    console.heading("1/7 build the template (into a temporary directory: generated/ is left as it is)")
+    console.heading("sandbox: against a local AWS (moto) on 127.0.0.1; nothing leaves this machine")
+    console.heading("build the template (into a temporary directory: generated/ is left as it is)")
     scratch = tempfile.TemporaryDirectory(prefix="portyfoul-sandbox-")
     report = refresh(Path(scratch.name))
     console.line(f"  {report.template_path}: {report.resource_count} resources, {report.content_hash[:19]}")
@@ -51,26 +54,16 @@ def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
     try:
         console.line(f"  local AWS on {server.endpoint}")
         aws = Aws(region=env.region)
-        steps = [
-            ("2/7 create the dev stack (stack-update --yes): no image yet, so the services start with no tasks",
-             lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
-            ("3/7 set a stand-in Finnhub key (secrets-set finnhub-api-key)",
-             lambda: secrets_set(aws, env, console, SecretsSetOptions(name="finnhub-api-key"),
-                                 lambda _: "sandbox-stand-in-key", clock, sleep)),
-            (f"4/7 seed image {DEMO_TAG} into the local ECR and release it (release --tag {DEMO_TAG} --no-build)",
-             lambda: _seed_and_release(aws, env, console, clock, sleep, release)),
-            ("5/7 start the services on the release (stack-update --yes)",
-             lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
-            ("6/7 release-status", lambda: release_status(aws, env, console)),
-            ("7/7 stack-status", lambda: stack_status(aws, env, console)),
-        ]
-        for title, step in steps:
-            console.heading(title)
+        scenario = _adoption if opts.adopt else _lifecycle
+        steps = scenario(aws, env, console, clock, sleep)
+        for number, (title, step) in enumerate(steps, 1):
+            console.heading(f"{number}/{len(steps)} {title}")
             outcome = step()
             if not outcome.ok:
                 console.error(f"sandbox stopped at: {title} ({outcome.label})")
                 return outcome
-        console.ok("sandbox: created, released and checked the whole stack locally")
+        console.ok("sandbox: took over the hand-built stack in place, with every value and physical ID kept"
+                   if opts.adopt else "sandbox: created, released and checked the whole stack locally")
         if opts.keep:
             console.line("the local AWS keeps running; in another shell:")
             console.line(f"  export AWS_ENDPOINT_URL={server.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
@@ -88,6 +81,124 @@ def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+Step = tuple[str, Callable[[], Outcome]]
+
+
+def _lifecycle(aws, env, console, clock, sleep) -> list[Step]:
+    """Create the dev stack, set a key, release a seeded image, start the services, show the status."""
+    from ..release_tasks import release, release_status
+    from ..secrets_tasks import secrets_set
+    from ..stack_tasks import stack_status, stack_update
+
+    update = UpdateOptions(yes=True, poll_seconds=0.2)
+    return [
+        ("create the dev stack (stack-update --yes): no image yet, so the services start with no tasks",
+         lambda: stack_update(aws, env, console, update, None, clock, sleep)),
+        ("set a stand-in Finnhub key (secrets-set finnhub-api-key)",
+         lambda: secrets_set(aws, env, console, SecretsSetOptions(name="finnhub-api-key"),
+                             lambda _: "sandbox-stand-in-key", clock, sleep)),
+        (f"seed image {DEMO_TAG} into the local ECR and release it (release --tag {DEMO_TAG} --no-build)",
+         lambda: _seed_and_release(aws, env, console, clock, sleep, release)),
+        ("start the services on the release (stack-update --yes)",
+         lambda: stack_update(aws, env, console, update, None, clock, sleep)),
+        ("release-status", lambda: release_status(aws, env, console)),
+        ("stack-status", lambda: stack_status(aws, env, console)),
+    ]
+
+
+def _adoption(aws, env, console, clock, sleep) -> list[Step]:
+    """Stand in for the live hand-built stack, adopt it, converge, and show that nothing was lost."""
+    from ..adopt_tasks import adopt
+    from ..stack_tasks import stack_diff, stack_update
+
+    state: dict[str, dict] = {}
+    return [
+        (f"create a stand-in for the live stack from {LIVE_FIXTURE.relative_to(REPO_ROOT)} "
+         "(the plan's phases 1-6, hand-written, other logical IDs)",
+         lambda: _create_live_stand_in(aws, env, console, state)),
+        ("stack-diff before adoption: what a plain stack-update would do to it",
+         lambda: _expect_refusal(stack_diff(aws, env, console, clock, sleep), console)),
+        ("adopt --yes: rename its logical IDs to ours in place",
+         lambda: adopt(aws, env, console, AdoptOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
+        ("adopt again: nothing left to rename",
+         lambda: adopt(aws, env, console, AdoptOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
+        ("stack-update --yes: converge under the data-loss guard, values pinned",
+         lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
+        ("compare: physical IDs and secret values before and after",
+         lambda: _compare_after_adoption(aws, env, console, state)),
+    ]
+
+
+def _create_live_stand_in(aws, env, console, state: dict) -> Outcome:
+    cfn = aws.client("cloudformation")
+    cfn.create_stack(StackName=env.stack_name, TemplateBody=LIVE_FIXTURE.read_text(),
+                     Capabilities=["CAPABILITY_NAMED_IAM"], Parameters=[
+                         {"ParameterKey": "ProjectName", "ParameterValue": env.project},
+                         {"ParameterKey": "Environment", "ParameterValue": env.name}])
+    sm = aws.client("secretsmanager")
+    sm.put_secret_value(SecretId=f"{env.secret_prefix}/finnhub-api-key", SecretString=SANDBOX_FINNHUB_KEY)
+    console.line(f"  created {env.stack_name}; set a Finnhub key by hand, as the owners would have")
+    state["before"] = _physical_ids(cfn, env)
+    state["values"] = _secret_fingerprints(sm, env)
+    console.line(f"  recorded {len(state['before'])} physical IDs and the current version of "
+                 f"{len(state['values'])} secrets (values are compared, never shown)")
+    return Outcome.APPLIED
+
+
+def _expect_refusal(outcome: Outcome, console: Console) -> Outcome:
+    if outcome is Outcome.REFUSED:
+        console.line("  refused, as it should be: the stateful resources sit under foreign logical IDs")
+        return Outcome.APPLIED
+    console.error(f"stack-diff should have refused the unadopted stack, but ended {outcome.label}")
+    return Outcome.NEEDS_HUMAN
+
+
+# What the owners would lose if these changed: the database, the secrets, the images, the logs, the network.
+KEPT = ("AWS::RDS::DBInstance", "AWS::SecretsManager::Secret", "AWS::ECR::Repository", "AWS::Logs::LogGroup",
+        "AWS::EC2::VPC", "AWS::EC2::Subnet")
+
+
+def _physical_ids(cfn, env) -> dict[tuple[str, str], str]:
+    """(type, physical id) -> logical id, for the resources whose identity must survive."""
+    summaries = cfn.list_stack_resources(StackName=env.stack_name)["StackResourceSummaries"]
+    return {(r["ResourceType"], r["PhysicalResourceId"]): r["LogicalResourceId"]
+            for r in summaries if r["ResourceType"] in KEPT and r.get("PhysicalResourceId")}
+
+
+def _secret_fingerprints(sm, env) -> dict[str, tuple[str, str]]:
+    """secret name -> (current version id, sha256 of the value): compared, never printed."""
+    import hashlib
+
+    out = {}
+    for page in sm.get_paginator("list_secrets").paginate():
+        for secret in page["SecretList"]:
+            if secret["Name"].startswith(env.secret_prefix + "/"):
+                value = sm.get_secret_value(SecretId=secret["ARN"])
+                digest = hashlib.sha256(value.get("SecretString", "").encode()).hexdigest()
+                out[secret["Name"]] = (value["VersionId"], digest)
+                del value
+    return out
+
+
+def _compare_after_adoption(aws, env, console, state: dict) -> Outcome:
+    after = _physical_ids(aws.client("cloudformation"), env)
+    rows, lost = [], []
+    for (rtype, physical), old_id in sorted(state["before"].items(), key=lambda kv: (kv[0][0], kv[1])):
+        new_id = after.get((rtype, physical))
+        rows.append((rtype.split("::")[-1], old_id, new_id or "GONE", physical[-48:]))
+        if new_id is None:
+            lost.append(old_id)
+    console.table(("type", "live logical id", "now", "physical id (kept)"), rows)
+    values = _secret_fingerprints(aws.client("secretsmanager"), env)
+    changed = sorted(name for name, fingerprint in state["values"].items() if values.get(name) != fingerprint)
+    console.line(f"  secrets: {len(state['values']) - len(changed)} of {len(state['values'])} kept their value "
+                 "and version" + (f"; CHANGED: {', '.join(changed)}" if changed else ""))
+    if lost or changed:
+        console.error(f"adoption lost {', '.join(lost + changed)}")
+        return Outcome.NEEDS_HUMAN
+    return Outcome.APPLIED
 
 
 def _seed_and_release(aws, env, console, clock, sleep, release) -> Outcome:

@@ -1,0 +1,404 @@
+"""adopt: matching the live stack by physical identity, planning, and the refactor's every ending.
+
+The matcher runs on tests/fixtures/live-stack.yaml (the plan's phases 1-6,
+hand-written) and on variants of it. Refactor failures are scripted with
+botocore Stubbers; the whole takeover runs on the local AWS in
+test_sandbox_diagram_cost.py (sandbox --adopt) and below through invoke.
+"""
+
+import io
+import json
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from conftest import ROOT, invoke
+from fakes import FakeAws, VirtualClock
+
+from portyfoul_infra.adopt_tasks import adopt
+from portyfoul_infra.adoption import Side, match, pin_values, plan
+from portyfoul_infra.cfn_template import Resolver, load_template, rename_resources
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.console import Console
+from portyfoul_infra.contract import parameter_values
+from portyfoul_infra.errors import UserError
+from portyfoul_infra.options import AdoptOptions
+from portyfoul_infra.outcomes import Outcome
+
+FIXTURE = ROOT / "tests" / "fixtures" / "live-stack.yaml"
+DEV = ENVIRONMENTS["dev"]
+PSEUDO = {"AWS::AccountId": "946652103073", "AWS::Region": "us-east-2", "AWS::StackName": "portyfoul-infra",
+          "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+LIVE_PARAMETERS = {"ProjectName": "portyfoul", "Environment": "dev"}
+EXPECTED = {
+    "PortyfoulVPC": "VPC", "IGW": "InternetGateway", "IGWAttachment": "InternetGatewayAttachment",
+    "PublicSubnetA": "PublicSubnet1", "PublicSubnetB": "PublicSubnet2", "PrivateSubnetA": "PrivateSubnet1",
+    "PrivateSubnetB": "PrivateSubnet2", "NATGatewayEIP": "NatGatewayEIP", "NATGateway": "NatGateway",
+    "PublicRT": "PublicRouteTable", "PrivateRT": "PrivateRouteTable", "PublicInternetRoute": "PublicDefaultRoute",
+    "PrivateNATRoute": "PrivateDefaultRoute", "PrivateSubnetARTAssoc": "PrivateSubnet1RouteTableAssociation",
+    "DBSecret": "DatabaseSecret", "DBSubnetGroup": "DatabaseSubnetGroup", "DBParameterGroup": "DatabaseParameterGroup",
+    "DBSecurityGroup": "DatabaseSecurityGroup", "PostgresDB": "Database", "ECRRepository": "Repository",
+    "ECSCluster": "Cluster", "ECSTaskExecutionRole": "TaskExecutionRole", "ECSTaskRole": "TaskRole",
+    "ECSWebLogGroup": "WebLogGroup", "ECSWorkerLogGroup": "WorkerLogGroup", "ALBSecurityGroup":
+    "LoadBalancerSecurityGroup", "ECSSecurityGroup": "ServiceSecurityGroup", "ApplicationLoadBalancer": "LoadBalancer",
+    "ALBTargetGroupWeb": "WebTargetGroup", "ALBListenerHTTP": "HttpListener", "JWTSigningSecret": "JwtSecret",
+    "FinnhubAPIKey": "FinnhubApiKeySecret", "CoinGeckoAPIKey": "CoinGeckoApiKeySecret",
+    "PortyfoulWebTaskDef": "WebTaskDefinition", "PortyfoulWebService": "WebService",
+}
+
+
+@pytest.fixture(scope="module")
+def live_template():
+    return load_template(FIXTURE.read_text())
+
+
+def sides(live: dict, ours: dict):
+    return (Side("live", live, Resolver(live, LIVE_PARAMETERS, PSEUDO)),
+            Side("ours", ours, Resolver(ours, parameter_values(DEV), PSEUDO)))
+
+
+def matched(live: dict, ours: dict, overrides=None) -> dict:
+    return match(*sides(live, ours), overrides or {})
+
+
+# ---------- matching by identity
+
+def test_every_phase_1_to_6_resource_is_matched_by_identity(live_template, template):
+    mapping = matched(live_template, template)
+    for old, new in EXPECTED.items():
+        assert mapping.get(old) == new, old
+    assert len(mapping) == 38 and "DBIngressFromECS" not in mapping
+
+
+def test_logical_ids_play_no_part_even_when_they_are_swapped(live_template, template):
+    """The live database under our repository's ID, and the repository under our database's: names decide."""
+    swapped = rename_resources(live_template, {"PostgresDB": "Repository", "ECRRepository": "Database"})
+    mapping = matched(swapped, template)
+    assert mapping["Repository"] == "Database" and mapping["Database"] == "Repository"
+
+
+def test_other_logical_ids_match_the_same_resources(live_template, template):
+    renamed = rename_resources(live_template, {k: f"Legacy{k}" for k in live_template["Resources"]})
+    mapping = matched(renamed, template)
+    assert {k.removeprefix("Legacy"): v for k, v in mapping.items()} == matched(live_template, template)
+
+
+def test_a_json_template_matches_like_the_yaml_one(live_template, template):
+    as_json = load_template(json.dumps(live_template))
+    assert matched(as_json, template) == matched(live_template, template)
+
+
+def test_a_resource_missing_from_the_live_stack_is_created_by_the_next_update(live_template, template):
+    live = json.loads(json.dumps(live_template))
+    del live["Resources"]["ALBListenerHTTP"]
+    live["Resources"]["PortyfoulWebService"].pop("DependsOn")
+    live_side, ours = sides(live, template)
+    p = plan(live_side, ours, match(live_side, ours, {}), "us-east-2")
+    assert ("HttpListener", "AWS::ElasticLoadBalancingV2::Listener") in p.ours_only
+
+
+def test_an_extra_live_resource_is_listed_as_removed_by_the_next_update(live_template, template):
+    live = json.loads(json.dumps(live_template))
+    live["Resources"]["LegacyTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "legacy-alerts"}}
+    live_side, ours = sides(live, template)
+    p = plan(live_side, ours, match(live_side, ours, {}), "us-east-2")
+    assert ("LegacyTopic", "AWS::SNS::Topic") in p.live_only
+    assert ("DBIngressFromECS", "AWS::EC2::SecurityGroupIngress") in p.live_only
+
+
+def _two_service_groups(live_template):
+    live = json.loads(json.dumps(live_template))
+    live["Resources"]["ECSSecurityGroup2"] = json.loads(json.dumps(live["Resources"]["ECSSecurityGroup"]))
+    awsvpc = live["Resources"]["PortyfoulWebService"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    awsvpc["SecurityGroups"].append({"Ref": "ECSSecurityGroup2"})
+    return live
+
+
+def test_two_candidate_security_groups_are_refused_naming_both(live_template, template):
+    with pytest.raises(UserError, match="ECSSecurityGroup and ECSSecurityGroup2 all match our ServiceSecurityGroup"):
+        matched(_two_service_groups(live_template), template)
+
+
+def test_map_settles_what_identity_cannot(live_template, template):
+    mapping = matched(_two_service_groups(live_template), template, {"ECSSecurityGroup2": "ServiceSecurityGroup"})
+    assert mapping["ECSSecurityGroup2"] == "ServiceSecurityGroup" and "ECSSecurityGroup" not in mapping
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"Nope": "Database"}, "the live stack has no resource 'Nope'"),
+    ({"PostgresDB": "Databse"}, "our template has no resource 'Databse'"),
+    ({"PostgresDB": "Repository"}, "PostgresDB is AWS::RDS::DBInstance but Repository is AWS::ECR::Repository"),
+])
+def test_a_map_naming_an_unknown_or_mismatched_id_is_refused(live_template, template, overrides, message):
+    with pytest.raises(UserError, match=message):
+        matched(live_template, template, overrides)
+
+
+# ---------- the plan
+
+def test_the_plan_flags_replacements_and_pins_every_secret_value(live_template, template):
+    live_side, ours = sides(live_template, template)
+    p = plan(live_side, ours, match(live_side, ours, {}), "us-east-2")
+    by = {(d.logical_id, d.prop): d for d in p.differences}
+    assert by[("Database", "EngineVersion")].live == "17.2" and not by[("Database", "EngineVersion")].replaces
+    assert not any(d.replaces for d in p.differences if d.logical_id in ("Database", "Repository", "VPC"))
+    assert by[("ServiceSecurityGroup", "GroupDescription")].replaces  # create-only: honest about it
+    for secret, prop in (("JwtSecret", "GenerateSecretString"), ("FinnhubApiKeySecret", "SecretString"),
+                         ("DatabaseSecret", "GenerateSecretString")):
+        assert by[(secret, prop)].value and by[(secret, prop)].pinned
+    assert ("Database", "DBInstanceIdentifier") not in by  # same name: no difference at all
+    assert ("WebLogGroup", "RetentionInDays") not in by   # 7 and "7" are the same value
+
+
+def test_pinned_values_keep_the_live_value_properties_in_every_update(live_template, template):
+    deployed = rename_resources(live_template, EXPECTED)
+    body, pinned = pin_values(deployed, template)
+    assert pinned == ["CoinGeckoApiKeySecret", "DatabaseSecret", "FinnhubApiKeySecret", "JwtSecret"]
+    assert body["Resources"]["FinnhubApiKeySecret"]["Properties"]["SecretString"] == "PLACEHOLDER_REPLACE_ME"
+    assert body["Resources"]["JwtSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] == 64
+    assert body["Metadata"]["PortyfoulInfra"]["PinnedValues"] == pinned
+    # Once ours is deployed, the pin list carries on; a stack we created pins nothing.
+    again, still = pin_values(body, template)
+    assert still == pinned and again["Resources"]["JwtSecret"] == body["Resources"]["JwtSecret"]
+    assert pin_values(template, template) == (template, [])
+
+
+def test_renaming_rewrites_every_kind_of_reference():
+    t = {"Resources": {
+        "A": {"Type": "AWS::SNS::Topic"},
+        "B": {"Type": "AWS::SQS::Queue", "DependsOn": ["A"], "Properties": {
+            "QueueName": {"Fn::Sub": "q-${A.TopicName}-${A}-${AWS::Region}"},
+            "X": {"Fn::GetAtt": "A.TopicName"}, "Y": {"Fn::GetAtt": ["A", "TopicName"]}, "Z": {"Ref": "A"},
+            "W": {"Fn::Sub": ["${A}-${Local}", {"Local": {"Ref": "A"}}]}}}},
+        "Outputs": {"O": {"Value": {"Ref": "A"}}}}
+    r = rename_resources(t, {"A": "Topic"})
+    p = r["Resources"]["B"]["Properties"]
+    assert set(r["Resources"]) == {"Topic", "B"} and r["Resources"]["B"]["DependsOn"] == ["Topic"]
+    assert p["QueueName"] == {"Fn::Sub": "q-${Topic.TopicName}-${Topic}-${AWS::Region}"}
+    assert p["X"] == {"Fn::GetAtt": "Topic.TopicName"} and p["Y"] == {"Fn::GetAtt": ["Topic", "TopicName"]}
+    assert p["Z"] == {"Ref": "Topic"} and p["W"] == {"Fn::Sub": ["${Topic}-${Local}", {"Local": {"Ref": "Topic"}}]}
+    assert r["Outputs"]["O"]["Value"] == {"Ref": "Topic"}
+
+
+# ---------- the refactor's endings, scripted with a Stubber
+
+STACK_ID = "arn:aws:cloudformation:us-east-2:946652103073:stack/portyfoul-infra/abc"
+REFACTOR_ID = "arn:aws:cloudformation:us-east-2:946652103073:stackrefactor/1"
+NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
+
+
+class FakeEc2:
+    CIDRS = {"vpc-1": "10.0.0.0/16", "subnet-a": "10.0.1.0/24", "subnet-b": "10.0.4.0/24", "subnet-c": "10.0.2.0/24",
+             "subnet-d": "10.0.3.0/24"}
+
+    def describe_vpcs(self, VpcIds):
+        return {"Vpcs": [{"CidrBlock": self.CIDRS[VpcIds[0]]}]}
+
+    def describe_subnets(self, SubnetIds):
+        return {"Subnets": [{"CidrBlock": self.CIDRS[SubnetIds[0]]}]}
+
+
+def stubbed(status="UPDATE_COMPLETE", policy=None):
+    cfn = boto3.client("cloudformation", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(cfn)
+    stub.add_response("describe_stacks", {"Stacks": [{
+        "StackId": STACK_ID, "StackName": "portyfoul-infra", "StackStatus": status, "CreationTime": NOW,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in LIVE_PARAMETERS.items()]}]})
+    if status.endswith("_IN_PROGRESS"):
+        return cfn, stub
+    stub.add_response("get_template", {"TemplateBody": FIXTURE.read_text()})
+    physical = {"PortyfoulVPC": "vpc-1", "PublicSubnetA": "subnet-a", "PublicSubnetB": "subnet-b",
+                "PrivateSubnetA": "subnet-c", "PrivateSubnetB": "subnet-d", "PostgresDB": "portyfoul-dev-postgres"}
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": k, "PhysicalResourceId": v, "ResourceType": "AWS::X", "ResourceStatus": "CREATE_COMPLETE",
+         "LastUpdatedTimestamp": NOW} for k, v in physical.items()]})
+    stub.add_response("get_stack_policy", {"StackPolicyBody": policy} if policy else {})
+    return cfn, stub
+
+
+def run_adopt(cfn, stub, **opts):
+    out = io.StringIO()
+    clock = VirtualClock()
+    with stub:
+        outcome = adopt(FakeAws(cloudformation=cfn, ec2=FakeEc2()), DEV, Console(out, out, False),
+                        AdoptOptions(yes=True, poll_seconds=5, **opts), None, clock.clock, clock.sleep)
+        stub.assert_no_pending_responses()
+    return outcome, out.getvalue(), clock
+
+
+def refactor_steps(stub, create="CREATE_COMPLETE", reason="", execute=None, throttle=0):
+    stub.add_response("create_stack_refactor", {"StackRefactorId": REFACTOR_ID})
+    for _ in range(throttle):
+        stub.add_client_error("describe_stack_refactor", "Throttling", "Rate exceeded")
+    stub.add_response("describe_stack_refactor", {"StackRefactorId": REFACTOR_ID, "Status": "CREATE_IN_PROGRESS",
+                                                  "ExecutionStatus": "UNAVAILABLE"})
+    stub.add_response("describe_stack_refactor", {"StackRefactorId": REFACTOR_ID, "Status": create,
+                                                  "StatusReason": reason, "ExecutionStatus":
+                                                  "AVAILABLE" if create == "CREATE_COMPLETE" else "UNAVAILABLE"})
+    if create != "CREATE_COMPLETE":
+        return
+    stub.add_response("list_stack_refactor_actions", {"StackRefactorActions": [
+        {"Action": "MOVE", "Entity": "RESOURCE", "PhysicalResourceId": "portyfoul-dev-postgres",
+         "ResourceMapping": {"Source": {"StackName": STACK_ID, "LogicalResourceId": "PostgresDB"},
+                             "Destination": {"StackName": STACK_ID, "LogicalResourceId": "Database"}}}]})
+    stub.add_response("execute_stack_refactor", {})
+    stub.add_response("describe_stack_refactor", {"StackRefactorId": REFACTOR_ID, "Status": "CREATE_COMPLETE",
+                                                  "ExecutionStatus": "EXECUTE_IN_PROGRESS"})
+    stub.add_response("describe_stack_refactor", {"StackRefactorId": REFACTOR_ID, "Status": "CREATE_COMPLETE",
+                                                  "ExecutionStatus": execute, "ExecutionStatusReason": reason})
+
+
+def test_a_refactor_that_completes_is_adopted_and_points_at_stack_diff():
+    cfn, stub = stubbed()
+    refactor_steps(stub, execute="EXECUTE_COMPLETE")
+    outcome, text, _ = run_adopt(cfn, stub)
+    assert outcome is Outcome.APPLIED
+    rename_row = next(line.split() for line in text.splitlines() if line.split()[:2] == ["PostgresDB", "Database"])
+    assert rename_row[2] == "portyfoul-dev-postgres"  # the plan shows the physical identity it matched on
+    assert "adopted: 38 resources" in text and "invoke stack-diff --env dev" in text
+
+
+def test_the_refactor_renames_and_changes_nothing_else():
+    cfn, stub = stubbed()
+    stub.add_response("create_stack_refactor", {"StackRefactorId": REFACTOR_ID})
+    stub.add_response("describe_stack_refactor", {"StackRefactorId": REFACTOR_ID, "Status": "CREATE_FAILED",
+                                                  "StatusReason": "stop here"})
+    captured = {}
+    cfn.meta.events.register("provide-client-params.cloudformation.CreateStackRefactor",
+                             lambda params, **kw: captured.update(params))
+    run_adopt(cfn, stub)
+    body = json.loads(captured["StackDefinitions"][0]["TemplateBody"])
+    live = load_template(FIXTURE.read_text())
+    assert body == rename_resources(live, {k: v for k, v in EXPECTED.items()} | {
+        "PublicSubnetARTAssoc": "PublicSubnet1RouteTableAssociation",
+        "PublicSubnetBRTAssoc": "PublicSubnet2RouteTableAssociation",
+        "PrivateSubnetBRTAssoc": "PrivateSubnet2RouteTableAssociation"})
+    assert body["Parameters"] == live["Parameters"]
+    mappings = {(m["Source"]["LogicalResourceId"], m["Destination"]["LogicalResourceId"])
+                for m in captured["ResourceMappings"]}
+    assert ("PostgresDB", "Database") in mappings and len(mappings) == 38
+
+
+def test_a_refactor_cloudformation_rejects_changes_nothing_and_exits_2():
+    cfn, stub = stubbed()
+    refactor_steps(stub, create="CREATE_FAILED", reason="Resource type AWS::Foo::Bar is not supported")
+    outcome, text, _ = run_adopt(cfn, stub)
+    assert outcome is Outcome.REFUSED
+    assert "CloudFormation rejected the refactor: Resource type AWS::Foo::Bar is not supported" in text
+    assert "nothing changed: portyfoul-infra keeps its logical IDs" in text
+
+
+def test_a_validation_error_from_create_stack_refactor_is_a_refusal_with_nothing_changed():
+    from portyfoul_infra.aws import failure_exit
+    cfn, stub = stubbed()
+    stub.add_client_error("create_stack_refactor", "ValidationError", "Template format error")
+    with pytest.raises(Exception) as raised:
+        run_adopt(cfn, stub)
+    message, code = failure_exit(raised.value, [], "")
+    assert code == 2 and "Template format error" in message and "nothing changed" in message
+
+
+def test_a_failed_execution_is_rolled_back_and_exits_3():
+    cfn, stub = stubbed()
+    refactor_steps(stub, execute="ROLLBACK_COMPLETE", reason="Resource PostgresDB is being modified")
+    outcome, text, _ = run_adopt(cfn, stub)
+    assert outcome is Outcome.ROLLED_BACK
+    assert "rolled it back (ROLLBACK_COMPLETE): Resource PostgresDB is being modified" in text
+    assert "on its old logical IDs" in text
+
+
+def test_a_rollback_that_fails_needs_a_human():
+    cfn, stub = stubbed()
+    refactor_steps(stub, execute="ROLLBACK_FAILED", reason="boom")
+    outcome, text, _ = run_adopt(cfn, stub)
+    assert outcome is Outcome.NEEDS_HUMAN and "needs a human" in text
+
+
+def test_throttling_while_watching_backs_off_and_carries_on():
+    cfn, stub = stubbed()
+    refactor_steps(stub, execute="EXECUTE_COMPLETE", throttle=2)
+    outcome, _, clock = run_adopt(cfn, stub)
+    assert outcome is Outcome.APPLIED and clock.sleeps[:2] == [5.0, 10.0]
+
+
+def test_a_stack_with_a_stack_policy_is_refused_before_anything():
+    cfn, stub = stubbed(policy='{"Statement": []}')
+    with pytest.raises(UserError, match="has a stack policy attached, and CloudFormation cannot refactor"):
+        run_adopt(cfn, stub)
+
+
+def test_a_stack_in_progress_is_refused():
+    cfn, stub = stubbed(status="UPDATE_IN_PROGRESS")
+    with pytest.raises(UserError, match="is UPDATE_IN_PROGRESS: another operation is running"):
+        run_adopt(cfn, stub)
+
+
+def test_credentials_for_another_account_are_refused_before_any_stack_call():
+    from dataclasses import replace
+    cfn = boto3.client("cloudformation", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(cfn)  # no responses: any call fails the test
+    with stub, pytest.raises(UserError, match="credentials are for account 946652103073"):
+        adopt(FakeAws(cloudformation=cfn), replace(DEV, account_id="111122223333"), Console(io.StringIO()),
+              AdoptOptions(yes=True), None, lambda: 0.0, lambda s: None)
+
+
+def test_a_malformed_map_is_refused():
+    with pytest.raises(UserError, match="--map 'PostgresDB': use OLD=NEW"):
+        AdoptOptions(map=("PostgresDB",)).overrides()
+
+
+# ---------- through invoke, against the local AWS
+
+@pytest.mark.integration
+def test_nothing_to_adopt_without_a_stack(aws_env):
+    proc = invoke("adopt", "--yes", env=aws_env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: stack portyfoul-infra does not exist: nothing to adopt; `invoke stack-update --env dev` creates it")
+
+
+@pytest.mark.integration
+def test_adopting_through_invoke_then_again_is_idempotent(aws_env):
+    cfn = boto3.client("cloudformation", region_name="us-east-2")
+    cfn.create_stack(StackName="portyfoul-infra", TemplateBody=FIXTURE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
+    bad = invoke("adopt", "--yes", "--map", "Nope=Database", env=aws_env)
+    assert bad.returncode == 2 and "the live stack has no resource 'Nope'" in bad.stderr
+    assert "PostgresDB" in {r["LogicalResourceId"] for r in cfn.list_stack_resources(
+        StackName="portyfoul-infra")["StackResourceSummaries"]}
+    no_terminal = invoke("adopt", env=aws_env)
+    assert no_terminal.returncode == 2 and "no terminal to confirm on: rerun with --yes" in no_terminal.stderr
+    first = invoke("adopt", "--yes", env=aws_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    ids = {r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
+    assert {"Database", "DatabaseSecret", "Repository", "VPC"} <= ids and "PostgresDB" not in ids
+    again = invoke("adopt", "--yes", env=aws_env)
+    assert again.returncode == 0 and "is already adopted" in again.stdout
+    diff = invoke("stack-diff", env=aws_env)
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    removed = [line for line in diff.stdout.splitlines() if line.strip().startswith("Remove")]
+    assert [line.split()[1] for line in removed] == ["DBIngressFromECS"]  # no Remove/Add pairs for adopted ones
+
+
+@pytest.mark.integration
+def test_a_changed_placeholder_constant_is_refused_not_applied(dev_stack, tmp_path, monkeypatch):
+    """The value guard end to end: the local AWS names SecretString as changed, the guard refuses."""
+    from portyfoul_infra.aws import Aws
+    from portyfoul_infra.generated import refresh
+    from portyfoul_infra.options import UpdateOptions
+    from portyfoul_infra.stack_tasks import stack_update
+    from portyfoul_infra.template import secrets as template_secrets
+
+    sm = boto3.client("secretsmanager", region_name="us-east-2")
+    before = sm.get_secret_value(SecretId="portyfoul/dev/coingecko-api-key")
+    monkeypatch.setattr(template_secrets, "PLACEHOLDER_VALUE", "PLACEHOLDER-a-new-constant")
+    monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(tmp_path))
+    refresh(tmp_path)
+    out = io.StringIO()
+    outcome = stack_update(Aws("us-east-2"), DEV, Console(out, out, False), UpdateOptions(yes=True, poll_seconds=0),
+                           None, lambda: 0.0, lambda s: None)
+    assert outcome is Outcome.REFUSED, out.getvalue()
+    assert "CoinGeckoApiKeySecret (AWS::SecretsManager::Secret) would get a new value from the template" in out.getvalue()
+    after = sm.get_secret_value(SecretId="portyfoul/dev/coingecko-api-key")
+    assert after["VersionId"] == before["VersionId"] and after["SecretString"] == before["SecretString"]
