@@ -44,3 +44,19 @@ def test_a_new_environment_never_inherits_another_environments_names():
     assert qa.template_bucket == "portyfoul-qa-cfn-templates"
     assert qa.secret_prefix == "portyfoul/qa" and qa.parameter_prefix == "/portyfoul/qa"
     assert qa.stack_tags["Environment"] == "qa"
+
+
+def test_the_operators_guide_lists_every_emulator_gap():
+    from portyfoul_infra.local.patches import MOTO_GAPS
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    for gap in MOTO_GAPS:
+        assert gap in guide, gap[:60]
+
+
+def test_the_readme_lists_every_task():
+    import re
+    readme = (ROOT / "README.md").read_text()
+    tasks = re.findall(r"^def (\w+)\(console, opts\)", (ROOT / "tasks.py").read_text(), re.M)
+    assert len(tasks) >= 18
+    for name in tasks:
+        assert f"`{name.replace('_', '-')}`" in readme, name
