@@ -68,6 +68,15 @@ def assess(target: Target, service: dict) -> tuple[State, str]:
     return State.IN_PROGRESS, ours.get("rolloutStateReason", "")
 
 
+def in_progress(service: dict) -> str:
+    """The id of a deployment of `service` that has not finished (a rollout in progress, or an older
+    deployment still draining), or "" when the service is settled."""
+    for d in service.get("deployments", []):
+        if d.get("rolloutState") == "IN_PROGRESS" or d.get("status") != "PRIMARY":
+            return d.get("id", "?")
+    return ""
+
+
 def short_td(arn: str | None) -> str:
     return (arn or "?").rsplit("/", 1)[-1]
 

@@ -119,6 +119,8 @@ class ReleaseOptions:
 class RollbackOptions:
     env: str = flag("dev", ENV_HELP)
     service: str = flag("all", "web, worker or all")
+    to: str = flag("", "Go back to this release tag (one that succeeded); default: the newest good release that "
+                       "differs from what runs now")
     timeout: int = timeout_flag(600, "the rollback")
     poll_seconds: float = internal(5.0)
 

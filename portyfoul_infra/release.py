@@ -16,7 +16,7 @@ from .aws import ClientSource, Clock, Sleep, error_code
 from .config import PLATFORMS, Environment
 from .console import Console, elapsed
 from .contract import SERVICES, ServiceRef
-from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
+from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
 from .errors import UserError
 from .stack import require_stack
 
@@ -76,9 +76,9 @@ def load_context(aws: ClientSource, env: Environment, keys: list[str]) -> Contex
         if svc is None or svc.get("status") != "ACTIVE":
             problems.append(f"service {name or key} is not ACTIVE in {cluster}")
             continue
-        busy = [d for d in svc.get("deployments", []) if d.get("status") != "PRIMARY" or d.get("rolloutState") == "IN_PROGRESS"]
+        busy = in_progress(svc)
         if busy:
-            problems.append(f"service {name} has a deployment in progress ({busy[0].get('id')}); wait for it to finish")
+            problems.append(f"service {name} has a deployment in progress ({busy}); wait for it to finish")
         described_td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"], include=["TAGS"])
         td = described_td["taskDefinition"]
         if td.get("status") != "ACTIVE":
@@ -193,12 +193,6 @@ def prune_revisions(ecs, family: str, keep: int, protect: set[str]) -> list[str]
             ecs.deregister_task_definition(taskDefinition=arn)
             removed.append(arn)
     return removed
-
-
-def previous_revision(ecs, current_arn: str) -> str | None:
-    """The newest ACTIVE revision of the same family older than `current_arn`."""
-    family, rev = _revision(current_arn)
-    return next((a for a in active_revisions(ecs, family) if _revision(a)[1] < rev), None)
 
 
 # ---------------------------------------------------------------- migration

@@ -7,21 +7,23 @@ import subprocess
 from pathlib import Path
 
 from . import contract as out
+from . import history
 from .aws import ClientSource, Clock, Sleep, print_header
 from .config import Environment
 from .console import Console, elapsed
 from .contract import SERVICES, image_tag, service_keys, service_names
-from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
+from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
 from .errors import UserError
 from .images import Runner, build_image, docker_available, find_image, push_image
 from .options import ReleaseOptions, RollbackOptions
 from .outcomes import JOURNAL, Outcome
 from .release import (
-    check_secrets, deploy, diagnose, load_context, previous_revision, prune_revisions, register_revision, roll_back,
+    check_secrets, deploy, diagnose, load_context, prune_revisions, register_revision, roll_back,
     run_migration,
 )
 from .stack import require_stack
 
+RECENT_RELEASES = 5
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -41,7 +43,9 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
     app_dir = opts.app_dir or env.app_dir
     tag = opts.tag or default_tag(app_dir)
     if not _TAG.fullmatch(tag) or tag == "latest":
-        raise UserError(f"tag {tag!r} is not a release tag: use letters, digits, . _ - (and not `latest`, which moves)")
+        shown = tag if len(tag) <= 40 else tag[:40] + f"... ({len(tag)} characters)"
+        raise UserError(f"tag {shown!r} is not a release tag: use up to 128 letters, digits, . _ - "
+                        "(and not `latest`, which moves)")
     migrate = opts.migrate or env.migrate_on_release
     if migrate and not env.migration_command:
         raise UserError(f"--migrate needs migration_command in the {env.name} config")
@@ -109,6 +113,10 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
     # 5. deploy both together; 6. watch with one deadline
     JOURNAL.record(f"started deploying {tag} to {', '.join(keys)}",
                    f"`invoke release-status --env {env.name}`, then `invoke rollback --env {env.name}` if needed")
+    ssm = aws.client("ssm")
+    record = history.start(ssm, env, "release", tag, digest, {
+        s.ref.key: history.ServiceChange(previous=s.task_definition_arn, deployed=new_arns[s.ref.key])
+        for s in ctx.services})
     targets = deploy(ecs, ctx, new_arns)
     interrupted = False
     try:
@@ -119,7 +127,9 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
             if t.state is State.IN_PROGRESS:
                 t.state, t.reason = State.FAILED, "interrupted (Ctrl-C)"
     if all(t.state is State.SUCCEEDED for t in targets):
+        history.finish(ssm, env, record, history.SUCCEEDED)
         return _succeeded(aws, env, ctx, targets, tag, digest, console, clock() - start)
+    failure = "; ".join(f"{t.key}: {t.reason}" for t in targets if t.state is not State.SUCCEEDED)
 
     # 7. failure, timeout or Ctrl-C: diagnose, roll every touched service back, watch that
     for t in targets:
@@ -129,9 +139,11 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
     try:
         back = roll_back(aws, ctx, targets, console, clock, sleep, opts.timeout, opts.poll_seconds)
     except KeyboardInterrupt:
+        history.finish(ssm, env, record, history.FAILED, f"{failure}; rollback interrupted")
         console.error("interrupted during rollback: check `invoke release-status`")
         return Outcome.NEEDS_HUMAN
     stuck = [b for b in back if b.state is not State.SUCCEEDED]
+    history.finish(ssm, env, record, history.FAILED, failure + ("; rollback failed" if stuck else "; rolled back"))
     if stuck:
         for b in stuck:
             console.error(f"{b.key}: rollback to {short_td(b.task_definition)} {b.state.value}: {b.reason}")
@@ -165,32 +177,65 @@ def _succeeded(aws, env, ctx, targets: list[Target], tag, digest, console: Conso
 
 def rollback(aws: ClientSource, env: Environment, console: Console, opts: RollbackOptions, clock: Clock,
              sleep: Sleep) -> Outcome:
+    """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched."""
     keys = service_keys(opts.service)
     print_header(aws, env, console)
-    ecs = aws.client("ecs")
+    ecs, ssm = aws.client("ecs"), aws.client("ssm")
     stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     cluster = stack.outputs[out.CLUSTER_NAME]
-    names = list(service_names(stack.outputs, keys).values())
-    targets = []
-    for key, svc in zip(keys, ecs.describe_services(cluster=cluster, services=names)["services"]):
-        current = svc["taskDefinition"]
-        previous = previous_revision(ecs, current)
-        if previous is None:
-            raise UserError(f"{key}: no ACTIVE revision older than {short_td(current)} to roll back to")
-        targets.append((key, svc["serviceName"], current, previous))
-    watched = []
+    names = service_names(stack.outputs, keys)
+    described = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=list(names.values()))["services"]}
+    records = history.load(ssm, env)
+    if not records:
+        raise UserError(f"no release history for {env.name} yet ({history.parameter_name(env)}): rollback goes to the "
+                        "last release that succeeded, and none is recorded; release a known-good tag instead")
+    plan = []
+    for key in keys:
+        svc = described.get(names[key])
+        if svc is None:
+            raise UserError(f"service {names[key] or key} is not in {cluster}")
+        busy = in_progress(svc)
+        if busy:
+            raise UserError(f"{key}: a deployment is in progress ({busy}); wait for it (`invoke release-status "
+                            f"--env {env.name}`), then run rollback again")
+        running = svc["taskDefinition"]
+        td = ecs.describe_task_definition(taskDefinition=running)["taskDefinition"]
+        running_tag = image_tag(next(c["image"] for c in td["containerDefinitions"] if c["name"] == SERVICES[key].container))
+        target = history.last_good(records, key, running, running_tag, opts.to)
+        if target is None:
+            wanted = f"no release of {opts.to[:40]} that succeeded" if opts.to else \
+                "nothing to roll back to: no earlier release that succeeded and differs from what runs now"
+            raise UserError(f"{key}: {wanted} (it runs {running_tag}); the history holds: "
+                            + (", ".join(sorted({f"{r.tag} ({r.outcome})" for r in records if key in r.services})) or "none"))
+        deployed = target.services[key].deployed
+        if opts.to and deployed == running:
+            raise UserError(f"{key} already runs {opts.to[:40]} ({short_td(running)})")
+        status = ecs.describe_task_definition(taskDefinition=deployed)["taskDefinition"].get("status")
+        if status != "ACTIVE":
+            raise UserError(f"{key}: {short_td(deployed)} (release {target.tag}) is {status}; it can no longer run")
+        plan.append((key, svc["serviceName"], running, running_tag, target))
+    for key, _, running, running_tag, target in plan:
+        console.line(f"{key}: {running_tag} ({short_td(running)}) -> {target.tag} "
+                     f"({short_td(target.services[key].deployed)}), released {target.at.replace('T', ' ')}")
     JOURNAL.record(f"started rolling back {', '.join(keys)}", f"`invoke release-status --env {env.name}`")
-    for key, name, current, previous in targets:
-        console.line(f"{key}: {short_td(current)} -> {short_td(previous)}")
-        updated = ecs.update_service(cluster=cluster, service=name, taskDefinition=previous)["service"]
-        watched.append(Target(key, name, previous, current, deployment_id_for(updated, previous)))
+    record = history.start(ssm, env, "rollback", plan[0][4].tag, plan[0][4].digest, {
+        key: history.ServiceChange(previous=running, deployed=target.services[key].deployed)
+        for key, _, running, _, target in plan})
+    watched = []
+    for key, name, running, _, target in plan:
+        to = target.services[key].deployed
+        updated = ecs.update_service(cluster=cluster, service=name, taskDefinition=to)["service"]
+        watched.append(Target(key, name, to, running, deployment_id_for(updated, to)))
     watch_deployments(ecs, cluster, watched, console, clock, sleep, opts.timeout, opts.poll_seconds, label="rollback")
     if all(t.state is State.SUCCEEDED for t in watched):
-        console.ok("rolled back: " + ", ".join(f"{t.key} on {short_td(t.task_definition)}" for t in watched))
+        history.finish(ssm, env, record, history.SUCCEEDED)
+        console.ok("rolled back: " + ", ".join(f"{t.key} on {target.tag} ({short_td(t.task_definition)})"
+                                              for t, (_, _, _, _, target) in zip(watched, plan)))
         return Outcome.APPLIED
-    for t in watched:
-        if t.state is not State.SUCCEEDED:
-            console.error(f"{t.key}: {t.state.value}: {t.reason}")
+    failed = [t for t in watched if t.state is not State.SUCCEEDED]
+    for t in failed:
+        console.error(f"{t.key}: {t.state.value}: {t.reason}")
+    history.finish(ssm, env, record, history.FAILED, "; ".join(f"{t.key}: {t.reason}" for t in failed))
     return Outcome.NEEDS_HUMAN
 
 
@@ -210,4 +255,13 @@ def release_status(aws: ClientSource, env: Environment, console: Console) -> Out
                      svc.get("runningCount"), svc.get("desiredCount"), svc.get("pendingCount"),
                      len(svc.get("deployments", []))))
     console.table(("service", "tag", "revision", "rollout", "running", "desired", "pending", "deployments"), rows)
+    records = history.load(aws.client("ssm"), env)[:RECENT_RELEASES]
+    if records:
+        console.heading("recent releases (newest first)")
+        console.table(("at (UTC)", "kind", "tag", "revisions", "outcome"), [
+            (r.at.replace("T", " ").rstrip("Z"), r.kind, r.tag,
+             ", ".join(f"{k} {short_td(c.deployed)}" for k, c in sorted(r.services.items())),
+             r.outcome + (f": {r.note}" if r.note and r.outcome != history.SUCCEEDED else "")) for r in records])
+    else:
+        console.line(f"no release history yet ({history.parameter_name(env)})")
     return Outcome.NO_CHANGES

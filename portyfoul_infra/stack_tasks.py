@@ -15,7 +15,11 @@ from .change_set import (
 )
 from .config import Environment
 from .console import Console
-from .contract import BOOTSTRAP, IMAGE_TAG, WORKER_IMAGE_TAG, parameter_values
+from . import history
+from .contract import (
+    BOOTSTRAP, IMAGE_TAG, IMAGE_TAG_PARAMETERS, SERVICES, WORKER_IMAGE_TAG, image_tag, parameter_values, service_names,
+)
+from .deployments import in_progress
 from .errors import UserError
 from .generated import GeneratedReport, ensure_fresh
 from .options import UpdateOptions
@@ -28,33 +32,54 @@ from .stack import (
 Confirm = Callable[[str], bool]
 
 
-def current_image_tags(aws: ClientSource, stack: StackInfo | None) -> dict[str, str]:
+def current_image_tags(aws: ClientSource, stack: StackInfo | None, env: Environment,
+                       console: Console) -> dict[str, str]:
     """The tags running now, so an infrastructure update never rolls the application back.
 
     Read from the services' current task definitions (release deploys outside
     CloudFormation); falls back to the stack's parameters, then `latest`.
+    Refuses while a deployment is in progress: its tag is not yet known to be
+    good. A running tag that the release history records as failed is not
+    kept; the service's last succeeded release is.
     """
-    tags = {IMAGE_TAG: "latest", WORKER_IMAGE_TAG: "latest"}
+    tags = {param: "latest" for param in IMAGE_TAG_PARAMETERS.values()}
     if stack is None:
         return tags
-    for key in tags:
-        if stack.parameters.get(key):
-            tags[key] = stack.parameters[key]
+    for param in tags:
+        if stack.parameters.get(param):
+            tags[param] = stack.parameters[param]
     cluster = stack.outputs.get(out.CLUSTER_NAME)
-    names = {IMAGE_TAG: stack.outputs.get(out.WEB_SERVICE_NAME), WORKER_IMAGE_TAG: stack.outputs.get(out.WORKER_SERVICE_NAME)}
+    names = service_names(stack.outputs)
     if not cluster or not all(names.values()):
         return tags
     ecs = aws.client("ecs")
-    services = ecs.describe_services(cluster=cluster, services=list(names.values())).get("services", [])
-    by_name = {s["serviceName"]: s for s in services if s.get("status") == "ACTIVE"}
+    by_name = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=list(names.values()))
+               .get("services", []) if s.get("status") == "ACTIVE"}
+    for key, name in names.items():
+        busy = in_progress(by_name.get(name, {}))
+        if busy:
+            raise UserError(f"service {name} has a deployment in progress ({busy}): its image is not yet known to be "
+                            f"good. Wait for it (`invoke release-status --env {env.name}`), then run stack-update again")
+    records = None
     for key, name in names.items():
         svc = by_name.get(name)
         if not svc:
             continue
         td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-        image = td["containerDefinitions"][0]["image"]
-        if "@" not in image and ":" in image.rsplit("/", 1)[-1]:
-            tags[key] = image.rsplit(":", 1)[1]
+        running = image_tag(next((c["image"] for c in td["containerDefinitions"]
+                                  if c["name"] == SERVICES[key].container), td["containerDefinitions"][0]["image"]))
+        param = IMAGE_TAG_PARAMETERS[key]
+        if running == tags[param] or running.startswith("sha256:"):
+            continue
+        if records is None:  # only when a release ran since the last stack-update
+            records = history.load(aws.client("ssm"), env)
+        outcome = history.tag_outcome(records, running)
+        if outcome in (history.FAILED, history.IN_PROGRESS):
+            good = next((r.tag for r in records if r.kind == "release" and r.outcome == history.SUCCEEDED
+                         and key in r.services), tags[param])
+            console.warn(f"{key} runs {running}, whose release {outcome}; keeping {good}, its last good release")
+            running = good
+        tags[param] = running
     return tags
 
 
@@ -144,7 +169,7 @@ def _prepare(aws, env, console, opts, clock, sleep):
     if isinstance(state, Outcome):
         return state
     change_set_type, stack = state
-    tags = current_image_tags(aws, stack)
+    tags = current_image_tags(aws, stack, env, console)
     parameters = {**parameter_values(env), **tags, BOOTSTRAP: bootstrap_value(aws, stack, tags)}
     if parameters[BOOTSTRAP] == "true":
         console.line("bootstrap: no released image yet, so the services start with no tasks; "

@@ -232,8 +232,22 @@ class FakeSecrets:
 
 
 class FakeSsm:
+    """The config parameters the task definitions read, and a writable store (the release history)."""
+
+    def __init__(self):
+        self.store: dict[str, str] = {}
+
     def get_parameters(self, Names):
         return {"Parameters": [{"Name": n, "Value": "15"} for n in Names], "InvalidParameters": []}
+
+    def get_parameter(self, Name):
+        if Name not in self.store:
+            raise client_error("ParameterNotFound", Name, "GetParameter")
+        return {"Parameter": {"Name": Name, "Value": self.store[Name]}}
+
+    def put_parameter(self, Name, Value, Overwrite=False, **kwargs):
+        self.store[Name] = Value
+        return {"Version": 1}
 
 
 class FakeEcr:

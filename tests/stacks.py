@@ -45,14 +45,20 @@ def set_finnhub_key(value: str = FINNHUB_TEST_KEY) -> None:
     client("secretsmanager").put_secret_value(SecretId="portyfoul/dev/finnhub-api-key", SecretString=value)
 
 
-def release_tag(tag: str, env_name: str = "dev") -> Outcome:
-    """Seed `tag` into the local ECR and release it with --no-build."""
+def release_tag(tag: str, env_name: str = "dev", expect: Outcome = Outcome.APPLIED, timeout: int = 600) -> str:
+    """Seed `tag` into the local ECR and release it with --no-build; returns what it printed."""
     seed_image(client("ecr"), f"portyfoul-{env_name}", tag)
     out = io.StringIO()
+    clock = {"now": 0.0}
+
+    def sleep(seconds):
+        clock["now"] += max(seconds, 1.0)
+
     outcome = release(Aws(REGION), ENVIRONMENTS[env_name], Console(out, out, False),
-                      ReleaseOptions(tag=tag, no_build=True, poll_seconds=0), lambda cmd, stdin: 1, _no_clock, _no_sleep)
-    assert outcome is Outcome.APPLIED, out.getvalue()
-    return outcome
+                      ReleaseOptions(tag=tag, no_build=True, poll_seconds=1, timeout=timeout), lambda cmd, stdin: 1,
+                      lambda: clock["now"], sleep)
+    assert outcome is expect, out.getvalue()
+    return out.getvalue()
 
 
 def client(name: str):

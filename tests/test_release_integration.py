@@ -6,6 +6,7 @@ into the local ECR, as a real push would.
 
 import json
 import os
+import re
 import sys
 
 import boto3
@@ -13,6 +14,8 @@ import pytest
 
 from conftest import ROOT, invoke
 from stacks import DEMO_TAG, release_tag, set_finnhub_key
+
+from portyfoul_infra.outcomes import Outcome
 
 pytestmark = pytest.mark.integration
 
@@ -117,18 +120,60 @@ def test_stack_update_keeps_the_released_tag(stack, local_aws):
     assert image["containerDefinitions"][0]["image"].endswith(f":{DEMO_TAG}")  # never rolled back to an older image
 
 
-def test_rollback_goes_to_the_previous_revision(released_stack, local_aws):
-    stack = released_stack
+def test_rollback_lands_on_the_last_good_release_never_the_failed_one(released_stack, local_aws):
+    """The issue's scenario: demo0001 runs; demo0002 crashes and is rolled back; demo0003 succeeds; rollback."""
     ecs = _ecs(local_aws.endpoint)
-    current = ecs.describe_services(cluster="portyfoul-dev-cluster",
-                                    services=["portyfoul-dev-worker-service"])["services"][0]["taskDefinition"]
-    rev = int(current.rsplit(":", 1)[1])
-    assert rev == 3  # 1 from creation, 2 from the release, 3 from CloudFormation when the bootstrap ended
-    proc = invoke("rollback", "--service", "worker", env=stack)
-    assert proc.returncode == 0, proc.stderr
-    assert "portyfoul-dev-worker-task:3 -> portyfoul-dev-worker-task:2" in proc.stdout
-    svc = ecs.describe_services(cluster="portyfoul-dev-cluster", services=["portyfoul-dev-worker-service"])["services"][0]
-    assert svc["taskDefinition"].endswith("portyfoul-dev-worker-task:2")
+    failed = release_tag("demo0002-crash", expect=Outcome.ROLLED_BACK)
+    assert "ECS rolled back to the previous revision" in failed and "Essential container in task exited" in failed
+    assert "exit code 1" in failed
+    release_tag("demo0003")
+    assert _running_tag(ecs, "web") == "demo0003"
+
+    proc = invoke("rollback", env=released_stack)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"web: demo0003 \(portyfoul-dev-web-task:5\) -> demo0001 \(portyfoul-dev-web-task:2\), "
+                     r"released \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", proc.stdout), proc.stdout
+    assert "rolled back: web on demo0001 (portyfoul-dev-web-task:2), worker on demo0001" in proc.stdout
+    assert _running_tag(ecs, "web") == _running_tag(ecs, "worker") == "demo0001"
+
+    status = invoke("release-status", env=released_stack)
+    history = [line.split() for line in status.stdout.split("recent releases (newest first)")[1].splitlines()[2:]]
+    assert [(row[2], row[3], row[-1] if row[-1] in ("succeeded", "back") else row[-2]) for row in history][:4] == [
+        ("rollback", "demo0001", "succeeded"), ("release", "demo0003", "succeeded"),
+        ("release", "demo0002-crash", "back"), ("release", "demo0001", "succeeded")]
+    assert "failed: web: ECS rolled back" in status.stdout
+
+    again = invoke("rollback", env=released_stack)  # nothing older than demo0001 that differs: refused
+    assert again.returncode == 2 and "nothing to roll back to" in again.stderr
+    forward = invoke("rollback", "--to", "demo0003", "--service", "web", env=released_stack)
+    assert forward.returncode == 0, forward.stderr
+    assert _running_tag(ecs, "web") == "demo0003"
+    unknown = invoke("rollback", "--to", "demo0002-crash", env=released_stack)
+    assert unknown.returncode == 2 and "no release of demo0002-crash that succeeded" in unknown.stderr
+
+
+def test_rollback_refuses_while_a_deployment_is_in_progress(released_stack, local_aws):
+    release_tag("demo0004-hang", expect=Outcome.ROLLED_BACK, timeout=5)
+    # after the timeout the release rolled back; start a hanging deployment directly, as another operator would
+    ecs = _ecs(local_aws.endpoint)
+    svc = ecs.describe_services(cluster="portyfoul-dev-cluster", services=["portyfoul-dev-web-service"])["services"][0]
+    hanging = next(a for a in ecs.list_task_definitions(familyPrefix="portyfoul-dev-web-task")["taskDefinitionArns"]
+                   if _image_tag(ecs, a) == "demo0004-hang")
+    ecs.update_service(cluster="portyfoul-dev-cluster", service="portyfoul-dev-web-service", taskDefinition=hanging)
+    proc = invoke("rollback", env=released_stack)
+    assert proc.returncode == 2 and "a deployment is in progress" in proc.stderr
+    update = invoke("stack-update", "--yes", env=released_stack)
+    assert update.returncode == 2 and "has a deployment in progress" in update.stderr
+    assert svc["taskDefinition"] != hanging
+
+
+def _image_tag(ecs, arn):
+    return ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["containerDefinitions"][0]["image"].rsplit(":", 1)[1]
+
+
+def _running_tag(ecs, key):
+    svc = ecs.describe_services(cluster="portyfoul-dev-cluster", services=[f"portyfoul-dev-{key}-service"])["services"][0]
+    return _image_tag(ecs, svc["taskDefinition"])
 
 
 def test_logs_prints_the_services_lines(dev_stack, local_aws):

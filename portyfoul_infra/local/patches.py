@@ -28,6 +28,9 @@ MOTO_GAPS = (
     "(patched: it stays, as an in-place update on AWS would leave it)",
     "YAML templates: `!GetAtt Res.Attr.Sub` (a dotted attribute such as Endpoint.Address) was split at every "
     "dot (patched: split at the first, as CloudFormation does)",
+    "Failures cannot happen: every ECS deployment completes at once (patched for rehearsal: an image tag "
+    "ending in -crash behaves like a container that exits 1 at start, whose tasks stop and whose deployment "
+    "the circuit breaker rolls back; a tag ending in -hang never becomes healthy and stays IN_PROGRESS)",
     "Stack refactoring (CreateStackRefactor, DescribeStackRefactor, ListStackRefactorActions, "
     "ExecuteStackRefactor): not implemented (patched: logical IDs are renamed in the stack model; a property "
     "change, a missing or extra resource, and a stack with a stack policy are rejected as on AWS)",
@@ -121,19 +124,74 @@ def patch_moto() -> None:
     def update_service(self, service_properties):
         new_td = service_properties.get("task_definition")
         forced = service_properties.get("force_new_deployment")
+        try:
+            before = self._get_service(service_properties.get("cluster", "default"),
+                                       service_properties["service"].split("/")[-1])
+            old_td = before.task_definition
+        except Exception:
+            old_td = None
         service = original_update(self, service_properties)
-        if new_td or forced:
-            deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
-            now = utcnow()
-            template = dict(service.deployments[0]) if service.deployments else {}
-            template.update(id=deployment_id, status="PRIMARY", taskDefinition=service.task_definition,
-                            createdAt=now, updatedAt=now, rolloutState="COMPLETED",
-                            rolloutStateReason=f"ECS deployment {deployment_id} completed.")
+        if not (new_td or forced):
+            _complete(service)
+            return service
+        now = utcnow()
+        deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+        template = dict(service.deployments[0]) if service.deployments else {}
+        template.update(id=deployment_id, status="PRIMARY", taskDefinition=service.task_definition,
+                        createdAt=now, updatedAt=now, rolloutState="COMPLETED",
+                        rolloutStateReason=f"ECS deployment {deployment_id} completed.")
+        image = self.describe_task_definition(service.task_definition).container_definitions[0].get("image", "")
+        tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+        if tag.endswith(CRASH_SUFFIX) and old_td and old_td != service.task_definition:
+            _stop_crashed_tasks(self, service, 2)
+            rollback_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+            service.task_definition = old_td
+            template.update(id=rollback_id, taskDefinition=old_td, rolloutState="COMPLETED",
+                            rolloutStateReason=f"ECS deployment circuit breaker: rolling back to the previous "
+                                               f"deployment {rollback_id}: tasks failed to start.")
             service.deployments = [template]
+            _complete(service)
+            return service
+        if tag.endswith(HANG_SUFFIX):
+            template.update(rolloutState="IN_PROGRESS", runningCount=0, pendingCount=service.desired_count,
+                            desiredCount=service.desired_count,
+                            rolloutStateReason="ECS deployment in progress: tasks are not becoming healthy.")
+            old = {**template, "id": f"ecs-svc/{mock_random.randint(0, 32**12)}", "status": "ACTIVE",
+                   "taskDefinition": old_td, "rolloutState": "COMPLETED", "runningCount": service.desired_count,
+                   "pendingCount": 0}
+            service.deployments = [template, old] if old_td and old_td != service.task_definition else [template]
+            return service
+        service.deployments = [template]
         _complete(service)
         return service
 
     ecs_models.EC2ContainerServiceBackend.update_service = update_service
+
+
+# Image tags the local AWS treats as broken on purpose, to rehearse failures (see MOTO_GAPS).
+CRASH_SUFFIX = "-crash"   # the container exits 1 at start: tasks stop, the circuit breaker rolls back
+HANG_SUFFIX = "-hang"     # the tasks never become healthy: the deployment stays IN_PROGRESS
+
+
+def _stop_crashed_tasks(backend, service, count: int) -> None:
+    """Tasks of the new revision that started and stopped, as ECS reports a crashing container."""
+    from moto.ecs.models import Task
+
+    import copy
+
+    cluster = backend._get_cluster(service.cluster_name)
+    # A stopped task has no network interface left to attach: skip moto's awsvpc ENI set-up.
+    task_definition = copy.copy(backend.describe_task_definition(service.task_definition))
+    task_definition.network_mode = "none"
+    for _ in range(count):
+        task = Task(cluster, task_definition, None, None, backend, group=f"service:{service.name}",
+                    launch_type="FARGATE", started_by=f"ecs-svc/{service.name}")
+        task.desired_status = "STOPPED"
+        task.stopped_reason = "Essential container in task exited"
+        for container in task.containers:
+            container.exitCode = 1
+            container.reason = "exit code 1: the application exited at start (local -crash image)"
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
 
 
 def _patch_secrets() -> None:
