@@ -10,10 +10,29 @@ from __future__ import annotations
 import inspect
 
 from invoke import Exit, task
+from invoke.exceptions import ParseError
+from invoke.parser import parser as invoke_parser
 
 from portyfoul_infra import options as o
 from portyfoul_infra.console import Console
 from portyfoul_infra.outcomes import JOURNAL, Outcome
+
+
+class _BadCommandLine(ParseError, Exit):
+    """A command line invoke cannot parse (a missing positional argument, an unknown flag) is bad input: one
+    line with where to find the usage, and exit 2 like every other refusal. invoke's own ParseError exits 1."""
+
+    def __init__(self, msg, context=None):
+        where = f"; usage: `invoke --help {context.name}`" if getattr(context, "name", None) else ""
+        self.text = f"error: {msg}{where}"
+        ParseError.__init__(self, self.text, context)
+        self.message, self._code = None, Outcome.REFUSED.exit_code
+
+    def __str__(self) -> str:
+        return self.text
+
+
+invoke_parser.ParseError = _BadCommandLine  # where invoke raises it; Program.run still catches it as a ParseError
 
 
 def verb(options_cls=None):
@@ -29,7 +48,7 @@ def verb(options_cls=None):
             console = Console()
             JOURNAL.reset()
             try:
-                opts = o.from_flags(options_cls, flags) if options_cls else None
+                opts = o.from_flags(options_cls, flags, body.__name__.replace("_", "-")) if options_cls else None
                 outcome = body(console, opts)
             except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback
                 from portyfoul_infra.aws import failure_exit
@@ -46,7 +65,7 @@ def verb(options_cls=None):
         for f in fields:
             if f.metadata.get("positional"):
                 positional.append(f.name)
-                default = inspect.Parameter.empty
+                default = None  # None lets invoke parse a missing one; from_flags refuses it with the usage
             elif f.metadata.get("iterable"):
                 iterable.append(f.name)
                 default = []
@@ -55,7 +74,7 @@ def verb(options_cls=None):
             else:
                 default = str(f.default)  # parsed and bounded by options.from_flags, never by invoke
             params.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
-            shown = f.default if f.default is not inspect.Parameter.empty else None
+            shown = f.default
             suffix = f" (default {shown})" if shown not in (None, "", False, ()) and not isinstance(shown, bool) else ""
             helps[f.name] = f.metadata.get("help", "") + suffix
         wrapper.__name__ = body.__name__

@@ -28,6 +28,22 @@ def default_clock() -> tuple[Clock, Sleep]:
 
 
 RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+# botocore's DEBUG logging dumps whole requests and responses: GetSecretValue answers, PutSecretValue bodies,
+# ECR tokens. `invoke -d` and INVOKE_DEBUG=1 turn the root logger to DEBUG, so these stay at INFO always.
+WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def keep_wire_logging_quiet() -> None:
+    """Secret values are never printed, in any mode: the wire loggers stay above DEBUG, and debug says so."""
+    import logging
+
+    for name in WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("portyfoul_infra").debug(
+            "botocore request and response logging stays off: it would print secret values")
 
 
 class ClientSource(Protocol):
@@ -50,14 +66,17 @@ class Aws:
     def session(self):
         if self._session is None:
             import boto3
+            keep_wire_logging_quiet()
             self._session = boto3.Session(region_name=self.region, profile_name=self.profile)
         return self._session
 
     def client(self, name: str):
         if name not in self._clients:
             from botocore.config import Config
+            retries = {"mode": os.environ.get("AWS_RETRY_MODE") or RETRY_CONFIG["mode"],
+                       "max_attempts": _int_env("AWS_MAX_ATTEMPTS", RETRY_CONFIG["max_attempts"])}
             self._clients[name] = self.session.client(
-                name, config=Config(retries=RETRY_CONFIG, user_agent_extra="portyfoul-infra"))
+                name, config=Config(retries=retries, user_agent_extra="portyfoul-infra"))
         return self._clients[name]
 
     def require_credentials(self) -> None:
@@ -69,6 +88,15 @@ class Aws:
             raise UserError(
                 "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
                 "or run `aws sso login`")
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 20:
+        raise UserError(f"{name}={value[:20]!r}: must be a whole number from 1 to 20")
+    return int(value)
 
 
 def connect(region: str) -> Aws:

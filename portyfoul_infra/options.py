@@ -31,8 +31,9 @@ def flag(default: Any, help: str, *, lo: int | None = None, hi: int | None = Non
 
 
 def positional(help: str) -> Any:
-    """A required positional argument (no default)."""
-    return field(metadata={"help": help, "positional": True})
+    """A required positional argument. Its default "" lets invoke parse a missing one, so that we, not
+    invoke, refuse it: one line, the usage, exit 2."""
+    return field(default="", metadata={"help": help, "positional": True})
 
 
 def internal(default: Any) -> Any:
@@ -180,9 +181,17 @@ def flag_fields(cls) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls) if f.metadata.get("flag", True)]
 
 
-def from_flags(cls, flags: dict[str, Any]):
-    """The options dataclass from invoke's parsed flags; one-line UserError for a bad value."""
+def usage(task: str, cls) -> str:
+    args = [f.name.upper() for f in flag_fields(cls) if f.metadata.get("positional")]
+    return f"invoke {task} {' '.join(args)} [--options]; see `invoke --help {task}`"
+
+
+def from_flags(cls, flags: dict[str, Any], task: str = ""):
+    """The options dataclass from invoke's parsed flags; one-line UserError for a bad or missing value."""
     values: dict[str, Any] = {}
+    for f in flag_fields(cls):
+        if f.metadata.get("positional") and not str(flags.get(f.name) or "").strip():
+            raise UserError(f"missing {f.name.upper()}: usage: {usage(task, cls)}")
     for f in flag_fields(cls):
         if f.name not in flags:
             continue

@@ -9,7 +9,6 @@ not assumed.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -163,7 +162,12 @@ def secrets_check(aws: ClientSource, env: Environment, console: Console) -> Outc
 
 # ---------------------------------------------------------------- writing
 
+# Secrets Manager's limit for a secret value.
+MAX_SECRET_BYTES = 65_536
+
+
 def validate_secret_value(value: str) -> str:
+    """The value to write, or a UserError naming what is wrong with it (the value itself is never echoed)."""
     value = value.rstrip("\r\n")
     if not value.strip():
         raise UserError("refusing an empty value; nothing was written")
@@ -171,6 +175,12 @@ def validate_secret_value(value: str) -> str:
         raise UserError("refusing the placeholder value; nothing was written")
     if "\n" in value:
         raise UserError("refusing a value with a line break (pipe it with `echo -n` or `printf %s`); nothing was written")
+    if value != value.strip():
+        raise UserError("refusing a value with leading or trailing spaces (a paste that took too much?); "
+                        "nothing was written")
+    if len(value.encode()) > MAX_SECRET_BYTES:
+        raise UserError(f"refusing a value of {len(value.encode()):,} bytes: Secrets Manager takes at most "
+                        f"{MAX_SECRET_BYTES:,}; nothing was written")
     return value
 
 
@@ -213,7 +223,10 @@ def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
         return written["ARN"], written["VersionId"]
     except Exception as e:
         if error_code(e) == "ResourceNotFoundException":
-            raise UserError(f"secret {item.name} does not exist: create the stack first (`invoke stack-update`)") from None
+            raise UserError(
+                f"secret {item.name} does not exist, although the stack does: it was deleted outside "
+                f"CloudFormation. Restore it within its recovery window (`aws secretsmanager restore-secret "
+                f"--secret-id {item.name}`), then run this again; nothing was written") from None
         raise
 
 
@@ -259,7 +272,8 @@ def restart_services(aws: ClientSource, readers: Readers, keys: list[str], conso
 # ---------------------------------------------------------------- non-secret configuration
 
 _VALIDATORS = {
-    "price-update-interval": (re.compile(r"[1-9][0-9]{0,4}"), "a positive whole number of minutes"),
+    "price-update-interval": (lambda v: v.isdigit() and 1 <= int(v) <= 1440,
+                              "a whole number of minutes from 1 to 1440 (a day)"),
 }
 
 
@@ -289,9 +303,9 @@ def config_set(aws: ClientSource, env: Environment, console: Console, opts: Conf
     item = find_item(env, key, "parameter")
     if not item.settable:
         raise UserError(f"{key} names the environment the stack was created for; it cannot be changed")
-    pattern, meaning = _VALIDATORS[key]
-    if not pattern.fullmatch(value):
-        raise UserError(f"{key} must be {meaning}; got {value!r}")
+    valid, meaning = _VALIDATORS[key]
+    if not valid(value):
+        raise UserError(f"{key} must be {meaning}; got {value[:40]!r}")
     print_header(aws, env, console)
     readers = load_readers(aws, env)
     ssm = aws.client("ssm")

@@ -164,6 +164,9 @@ def _prepare(aws, env, console, opts, clock, sleep):
     """Shared by update and diff: fresh template, header, state, parameters, then a change set."""
     report = ensure_fresh()
     print_header(aws, env, console)
+    if report.picture_changes:
+        console.warn(f"the pictures in generated/ are stale ({', '.join(report.picture_changes)}): "
+                     "`invoke build-template` redraws them; they are not deployed, so nothing waits for them")
     cfn = aws.client("cloudformation")
     state = _check_state(cfn, describe_stack(cfn, env.stack_name), opts, console, clock, sleep)
     if isinstance(state, Outcome):
@@ -313,9 +316,14 @@ def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outco
     console.line(f"last updated  {stack.last_updated}")
     console.line(f"deployed      {meta.get('Version', '?')} {meta.get('ContentHash', '?')[:19]}")
     console.line(f"local         {__version__} {local.content_hash[:19]}"
-                 + ("  (generated/ is stale: run invoke build-template)" if local.changed else ""))
+                 + ("  (generated/ is stale: run invoke build-template)" if local.deployed_changes else ""))
     same = meta.get("ContentHash") == local.content_hash
-    console.line("template      " + ("same as generated/" if same else "DIFFERS from generated/: see `invoke stack-diff`"))
+    if local.deployed_changes:
+        console.line("template      generated/ is stale, so no comparison: run `invoke build-template` first")
+    else:
+        console.line("template      " + ("same as generated/" if same else "DIFFERS from generated/: see `invoke stack-diff`"))
+    if meta.get("PinnedValues"):
+        console.line(f"pinned values {', '.join(meta['PinnedValues'])} (kept as the adopted stack created them)")
     console.line(f"protection    termination {'on' if stack.termination_protection else 'OFF'}")
     if stack.outputs:
         console.table(("output", "value"), sorted(stack.outputs.items()))

@@ -100,9 +100,9 @@ def test_rotate_jwt_writes_a_new_random_value_and_warns(stack, local_aws):
 
 @pytest.mark.integration
 def test_config_set_is_validated_and_restarts_only_the_readers(stack, local_aws):
-    for bad in ("0", "-5", "ten", "1.5"):
+    for bad in ("0", "-5", "ten", "1.5", "99999"):
         proc = run("config-set", "price-update-interval", bad, env=stack)
-        assert proc.returncode == 2 and "positive whole number of minutes" in proc.stderr
+        assert proc.returncode == 2 and "a whole number of minutes from 1 to 1440" in proc.stderr
     assert run("config-set", "environment", "prod", env=stack).returncode == 2
     proc = run("config-set", "price-update-interval", "5", "--restart", env=stack)
     assert proc.returncode == 0, proc.stderr
@@ -142,6 +142,27 @@ def test_no_secret_value_ever_appears_in_output_or_files(stack, local_aws):
                 assert v.encode() not in content, f"{v[:4]}... found in {path}"
 
 
+@pytest.mark.integration
+def test_debug_mode_never_prints_a_secret_value(stack, local_aws):
+    """`invoke -d` and INVOKE_DEBUG=1 turn every logger to DEBUG; botocore's wire dumps must stay off."""
+    outputs: list[str] = []
+    debug_env = {**stack, "INVOKE_DEBUG": "1"}
+    for args, given, env in ((("-d", "secrets-set", "finnhub-api-key"), FINNHUB_VALUE, stack),
+                             (("-d", "secrets-check"), None, stack),
+                             (("-d", "secrets-rotate", "jwt-secret"), None, stack),
+                             (("secrets-check",), None, debug_env), (("config-show",), None, debug_env),
+                             (("-d", "release", "--tag", "nothere9", "--no-build", "--dry-run"), None, stack)):
+        run(*args, env=env, input=given, outputs=outputs)
+    text = "\n".join(outputs)
+    assert "invoke.program" in text and "botocore request and response logging stays off" in text  # debug was on
+    sm = _sm(local_aws.endpoint)
+    import json
+    values = [FINNHUB_VALUE, sm.get_secret_value(SecretId="portyfoul/dev/jwt-secret")["SecretString"],
+              json.loads(sm.get_secret_value(SecretId="portyfoul/dev/rds/credentials")["SecretString"])["password"]]
+    for v in values:
+        assert v not in text
+
+
 # ---------- the restart path with a scripted ECS
 
 def _readers():
@@ -169,6 +190,10 @@ def test_a_restart_that_fails_needs_a_human():
 
 def test_a_trailing_newline_from_echo_is_dropped_but_nothing_else():
     assert validate_secret_value("key-123\n") == "key-123"
-    assert validate_secret_value(" key ") == " key "
+    with pytest.raises(UserError, match="leading or trailing spaces"):
+        validate_secret_value(" key ")
+    with pytest.raises(UserError, match="65,537 bytes: Secrets Manager takes at most 65,536"):
+        validate_secret_value("k" * 65_537)
+    assert validate_secret_value("k" * 65_536) == "k" * 65_536
     with pytest.raises(UserError):
         validate_secret_value("\n")
