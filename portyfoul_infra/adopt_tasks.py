@@ -82,9 +82,9 @@ def _refactor(cfn, env: Environment, live: LiveStack, the_plan: AdoptionPlan, co
         (a.get("Action", ""), a.get("ResourceMapping", {}).get("Source", {}).get("LogicalResourceId", ""),
          a.get("ResourceMapping", {}).get("Destination", {}).get("LogicalResourceId", ""),
          a.get("PhysicalResourceId", "")) for a in actions])
+    cfn.execute_stack_refactor(StackRefactorId=refactor_id)
     JOURNAL.record(f"asked CloudFormation to execute the stack refactor {refactor_id}",
                    f"`invoke adopt --env {env.name}` again: it shows what is renamed and continues")
-    cfn.execute_stack_refactor(StackRefactorId=refactor_id)
     try:
         done = wait_refactor(cfn, refactor_id, "ExecutionStatus", EXECUTE_DONE, console, clock, sleep,
                              opts.timeout, opts.poll_seconds)

@@ -222,16 +222,34 @@ class ChangeSetPlan:
     foreign: bool = False       # the deployed template was not built by this tool (adopt it first)
 
 
+UPDATE_PREFIX, DIFF_PREFIX = "portyfoul-update-", "portyfoul-diff-"
+
+
+def pending_updates(cfn, stack_id: str) -> list[dict]:
+    """Change sets another stack-update created and has not executed or deleted yet (it awaits its y/N)."""
+    summaries: list[dict] = []
+    kwargs: dict[str, Any] = {"StackName": stack_id}
+    while True:
+        page = cfn.list_change_sets(**kwargs)
+        summaries += page.get("Summaries", [])
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    return [c for c in summaries if c.get("ChangeSetName", "").startswith(UPDATE_PREFIX)
+            and c.get("ExecutionStatus") in ("AVAILABLE", "EXECUTE_IN_PROGRESS", "UNAVAILABLE")
+            and c.get("Status") in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_COMPLETE")]
+
+
 def plan_change_set(aws: ClientSource, env: Environment, report: GeneratedReport, body: str, change_set_type: str,
                     parameters: dict[str, str], console: Console, clock: Clock, sleep: Sleep,
-                    inline_limit: int) -> ChangeSetPlan:
+                    inline_limit: int, prefix: str = UPDATE_PREFIX) -> ChangeSetPlan:
     """Create the change set and wait for CloudFormation to describe it; the caller executes or deletes it."""
     cfn = aws.client("cloudformation")
     tags = {**env.stack_tags, "TemplateVersion": __version__, "TemplateHash": report.content_hash}
     kwargs = {
         "StackName": env.stack_name,
         # Unique even when two updates start in the same second.
-        "ChangeSetName": f"portyfoul-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}",
+        "ChangeSetName": f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}",
         "ChangeSetType": change_set_type,
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
         "Capabilities": ["CAPABILITY_NAMED_IAM"],

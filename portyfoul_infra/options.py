@@ -167,12 +167,22 @@ class ConfigSetOptions:
 
 # ---------------------------------------------------------------- local
 
+SCENARIOS = ("lifecycle", "adopt", "failed-release")
+
 @dataclass(frozen=True)
 class SandboxOptions:
     port: int = flag(5077, "Port for the local AWS on 127.0.0.1 (0 for any free port)", lo=0, hi=65535)
     keep: bool = flag(False, "Keep the local AWS running afterwards and print the AWS_ENDPOINT_URL to use")
     adopt: bool = flag(False, "Rehearse taking over the live hand-built stack (tests/fixtures/live-stack.yaml) "
-                              "instead of creating one")
+                              "instead of creating one: the same as --scenario adopt")
+    scenario: str = flag("lifecycle", "lifecycle, adopt, or failed-release (a crashing release, its rollback and "
+                                      "diagnosis, a good release, then rollback to the last good one)")
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise UserError(f"--scenario {self.scenario[:40]!r}: choose one of {', '.join(SCENARIOS)}")
+        if self.adopt:
+            object.__setattr__(self, "scenario", "adopt")
 
 
 # ---------------------------------------------------------------- turning flags into options

@@ -18,6 +18,7 @@ from .console import Console, elapsed
 from .contract import SERVICES, ServiceRef
 from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
 from .errors import UserError
+from .outcomes import JOURNAL
 from .stack import require_stack
 
 
@@ -255,10 +256,11 @@ def print_log_tail(aws: ClientSource, group: str, stream: str, console: Console,
 
 # ---------------------------------------------------------------- deploy, watch, roll back
 
-def deploy(ecs, ctx: Context, new_arns: dict[str, str]) -> list[Target]:
+def deploy(ecs, ctx: Context, new_arns: dict[str, str], next_step: str = "`invoke release-status`") -> list[Target]:
     targets = []
     for s in ctx.services:
         svc = ecs.update_service(cluster=ctx.cluster, service=s.name, taskDefinition=new_arns[s.ref.key])["service"]
+        JOURNAL.record(f"started deploying {short_td(new_arns[s.ref.key])} to {s.ref.key}", next_step)
         targets.append(Target(s.ref.key, s.name, new_arns[s.ref.key], s.task_definition_arn,
                               deployment_id_for(svc, new_arns[s.ref.key])))
     return targets
@@ -278,6 +280,7 @@ def roll_back(aws: ClientSource, ctx: Context, targets: list[Target], console: C
             continue
         console.line(f"{t.key}: rolling back to {short_td(t.previous)}")
         updated = ecs.update_service(cluster=ctx.cluster, service=t.service, taskDefinition=t.previous)["service"]
+        JOURNAL.record(f"started rolling {t.key} back to {short_td(t.previous)}", "`invoke release-status`")
         back.append(Target(t.key, t.service, t.previous, t.task_definition, deployment_id_for(updated, t.previous)))
     pending = [b for b in back if b.state is State.IN_PROGRESS]
     if pending:

@@ -84,9 +84,9 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
         if opts.build_only:
             console.ok(f"built {image} for {ctx.platform}; nothing pushed or deployed (--build-only)")
             return Outcome.APPLIED
+        push_image(aws, ctx, tag, runner, console)
         JOURNAL.record(f"pushed {image}", f"`invoke release --tag {tag} --no-build --env {env.name}` "
                        "deploys the pushed image")
-        push_image(aws, ctx, tag, runner, console)
         digest = find_image(ecr, ctx.repository_name, tag)
         if digest is None:
             raise UserError(f"pushed {image}, but ECR does not list it; nothing was deployed")
@@ -95,10 +95,10 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
     # 3. register new revisions: the live ones, copied whole, with only the image swapped
     ecs = aws.client("ecs")
     new_arns: dict[str, str] = {}
-    JOURNAL.record("registered new task definition revisions (inactive until deployed)",
-                   f"`invoke release-status --env {env.name}`")
     for s in ctx.services:
         new_arns[s.ref.key], diff = register_revision(ecs, s, image)
+        JOURNAL.record(f"registered {short_td(new_arns[s.ref.key])} (inactive until deployed)",
+                       f"`invoke release-status --env {env.name}`")
         for line in diff:
             console.line(line)
 
@@ -111,13 +111,12 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
             return Outcome.ROLLED_BACK
 
     # 5. deploy both together; 6. watch with one deadline
-    JOURNAL.record(f"started deploying {tag} to {', '.join(keys)}",
-                   f"`invoke release-status --env {env.name}`, then `invoke rollback --env {env.name}` if needed")
     ssm = aws.client("ssm")
     record = history.start(ssm, env, "release", tag, digest, {
         s.ref.key: history.ServiceChange(previous=s.task_definition_arn, deployed=new_arns[s.ref.key])
         for s in ctx.services})
-    targets = deploy(ecs, ctx, new_arns)
+    targets = deploy(ecs, ctx, new_arns, f"`invoke release-status --env {env.name}`, then "
+                     f"`invoke rollback --env {env.name}` if needed")
     interrupted = False
     try:
         watch_deployments(ecs, ctx.cluster, targets, console, clock, sleep, opts.timeout, opts.poll_seconds)
@@ -217,7 +216,6 @@ def rollback(aws: ClientSource, env: Environment, console: Console, opts: Rollba
     for key, _, running, running_tag, target in plan:
         console.line(f"{key}: {running_tag} ({short_td(running)}) -> {target.tag} "
                      f"({short_td(target.services[key].deployed)}), released {target.at.replace('T', ' ')}")
-    JOURNAL.record(f"started rolling back {', '.join(keys)}", f"`invoke release-status --env {env.name}`")
     record = history.start(ssm, env, "rollback", plan[0][4].tag, plan[0][4].digest, {
         key: history.ServiceChange(previous=running, deployed=target.services[key].deployed)
         for key, _, running, _, target in plan})
@@ -225,6 +223,7 @@ def rollback(aws: ClientSource, env: Environment, console: Console, opts: Rollba
     for key, name, running, _, target in plan:
         to = target.services[key].deployed
         updated = ecs.update_service(cluster=cluster, service=name, taskDefinition=to)["service"]
+        JOURNAL.record(f"started rolling {key} back to {short_td(to)}", f"`invoke release-status --env {env.name}`")
         watched.append(Target(key, name, to, running, deployment_id_for(updated, to)))
     watch_deployments(ecs, cluster, watched, console, clock, sleep, opts.timeout, opts.poll_seconds, label="rollback")
     if all(t.state is State.SUCCEEDED for t in watched):

@@ -218,8 +218,8 @@ def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
     """(ARN, new version id)."""
     sm = aws.client("secretsmanager")
     try:
-        JOURNAL.record(f"wrote a new version of {item.name}", "`invoke secrets-check` to see it")
         written = sm.put_secret_value(SecretId=item.name, SecretString=value)
+        JOURNAL.record(f"wrote a new version of {item.name}", "`invoke secrets-check` to see it")
         return written["ARN"], written["VersionId"]
     except Exception as e:
         if error_code(e) == "ResourceNotFoundException":
@@ -252,8 +252,8 @@ def restart_services(aws: ClientSource, readers: Readers, keys: list[str], conso
     ecs = aws.client("ecs")
     targets = []
     for key in keys:
-        JOURNAL.record(f"forced a new deployment of {key}", "`invoke release-status` to follow it")
         svc = ecs.update_service(cluster=readers.cluster, service=readers.services[key], forceNewDeployment=True)["service"]
+        JOURNAL.record(f"forced a new deployment of {key}", "`invoke release-status` to follow it")
         td = svc["taskDefinition"]
         targets.append(Target(key, svc["serviceName"], td, td, deployment_id_for(svc, td)))
         console.line(f"{key}: restarting ({svc['serviceName']})")
@@ -316,8 +316,8 @@ def config_set(aws: ClientSource, env: Environment, console: Console, opts: Conf
             raise UserError(f"parameter {item.name} does not exist although the stack does (deleted outside "
                             f"CloudFormation?); `invoke stack-update --env {env.name}` recreates it") from None
         raise
-    JOURNAL.record(f"set {item.name} to {value}", f"`invoke config-show --env {env.name}`")
     ssm.put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
+    JOURNAL.record(f"set {item.name} to {value}", f"`invoke config-show --env {env.name}`")
     console.ok(f"{item.name} = {value} (was {old})")
     return _after_write(console, item.name, readers, opts, aws, clock, sleep,
                         f"{old!r}: `invoke config-set {key} {old} --env {env.name}` puts it back")

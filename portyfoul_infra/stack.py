@@ -222,8 +222,8 @@ def upload_template(s3, bucket: str, region: str, key: str, body: str) -> str:
         kwargs: dict[str, Any] = {"Bucket": bucket}
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        JOURNAL.record(f"created the template bucket {bucket}", "run the same command again")
         s3.create_bucket(**kwargs)
+        JOURNAL.record(f"created the template bucket {bucket}", "run the same command again")
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

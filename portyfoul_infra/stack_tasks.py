@@ -10,7 +10,7 @@ from . import contract as out
 from .adoption import pin_values
 from .aws import ClientSource, Clock, Sleep, print_header
 from .change_set import (
-    POLICY_PROTECTED, ChangeSetPlan, delete_change_set, guard, plan_change_set, render_changes, stack_policy,
+    DIFF_PREFIX, POLICY_PROTECTED, UPDATE_PREFIX, ChangeSetPlan, delete_change_set, pending_updates, guard, plan_change_set, render_changes, stack_policy,
     unknown_allowances,
 )
 from .config import Environment
@@ -122,8 +122,8 @@ def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Con
         console.line(f"deleting the failed stack {stack.name} (ROLLBACK_COMPLETE) before creating it again")
         stream = EventStream(cfn, stack.stack_id)
         stream.mark()
-        JOURNAL.record(f"started deleting the failed stack {stack.name}", "`invoke stack-status`")
         cfn.delete_stack(StackName=stack.stack_id)
+        JOURNAL.record(f"started deleting the failed stack {stack.name}", "`invoke stack-status`")
         result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
         if result.status != "DELETE_COMPLETE":
             report_failure(console, result, stack.name)
@@ -138,8 +138,8 @@ def _check_state(cfn, stack: StackInfo | None, opts: UpdateOptions, console: Con
         console.line("continuing the failed rollback")
         stream = EventStream(cfn, stack.stack_id)
         stream.mark()
-        JOURNAL.record(f"continued the rollback of {stack.name}", "`invoke stack-status`")
         cfn.continue_update_rollback(StackName=stack.stack_id)
+        JOURNAL.record(f"continued the rollback of {stack.name}", "`invoke stack-status`")
         result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
         if result.status == "UPDATE_ROLLBACK_COMPLETE":
             console.ok("rollback completed: the stack is back on its previous template; run stack-update again")
@@ -160,7 +160,7 @@ def _up_to_date(stack: StackInfo, deployed: dict, report: GeneratedReport, param
             and sorted(meta.get("PinnedValues", [])) == pinned)
 
 
-def _prepare(aws, env, console, opts, clock, sleep):
+def _prepare(aws, env, console, opts, clock, sleep, preview: bool = False):
     """Shared by update and diff: fresh template, header, state, parameters, then a change set."""
     report = ensure_fresh()
     print_header(aws, env, console)
@@ -189,8 +189,16 @@ def _prepare(aws, env, console, opts, clock, sleep):
                  f"worker={parameters[WORKER_IMAGE_TAG]})")
     if pinned:
         console.line(f"values kept as the adopted stack created them (pinned): {', '.join(pinned)}")
+    if stack is not None and change_set_type == "UPDATE" and not preview:
+        for other in pending_updates(cfn, stack.stack_id):
+            raise UserError(
+                f"another stack-update is under way on {env.stack_name}: its change set {other['ChangeSetName']} "
+                f"({other.get('ExecutionStatus', '?')}, created {other.get('CreationTime', '?')}) has not been "
+                "executed or deleted. Wait for it; if it was left behind by a crash: `aws cloudformation "
+                f"delete-change-set --stack-name {env.stack_name} --change-set-name {other['ChangeSetName']}`")
     plan = plan_change_set(aws, env, report, json.dumps(body, sort_keys=True, separators=(",", ":")),
-                           change_set_type, parameters, console, clock, sleep, opts.inline_limit)
+                           change_set_type, parameters, console, clock, sleep, opts.inline_limit,
+                           DIFF_PREFIX if preview else UPDATE_PREFIX)
     plan.foreign = change_set_type == "UPDATE" and not metadata_of(deployed).get("ContentHash")
     if plan.empty:
         delete_change_set(cfn, plan)
@@ -255,14 +263,14 @@ def stack_update(aws: ClientSource, env: Environment, console: Console, opts: Up
     next_step = f"`invoke stack-status --env {env.name}` to follow the stack"
     if relaxed and plan.change_set_type == "UPDATE":
         console.warn(f"lifting the stack policy for {', '.join(relaxed)} for this update only")
-        JOURNAL.record(f"lifted the stack policy for {', '.join(relaxed)}", next_step)
         cfn.set_stack_policy(StackName=plan.stack_id, StackPolicyBody=stack_policy(allow=relaxed))
+        JOURNAL.record(f"lifted the stack policy for {', '.join(relaxed)}", next_step)
     stream = EventStream(cfn, plan.stack_id)
     stream.mark()
     stack = StackInfo(env.stack_name, plan.stack_id, "", "", {}, {}, {}, None, False)
     try:
-        JOURNAL.record(f"started executing the change set on {env.stack_name}", next_step)
         cfn.execute_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
+        JOURNAL.record(f"started executing the change set on {env.stack_name}", next_step)
         result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
     except KeyboardInterrupt:
         console.warn("interrupted: CloudFormation carries on with the operation; follow it with `invoke stack-status`")
@@ -292,7 +300,7 @@ def stack_update(aws: ClientSource, env: Environment, console: Console, opts: Up
 
 
 def stack_diff(aws: ClientSource, env: Environment, console: Console, clock: Clock, sleep: Sleep) -> Outcome:
-    plan = _prepare(aws, env, console, UpdateOptions(), clock, sleep)
+    plan = _prepare(aws, env, console, UpdateOptions(), clock, sleep, preview=True)
     if isinstance(plan, Outcome):
         return plan
     blocked, _ = guard(plan.changes)

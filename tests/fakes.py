@@ -84,6 +84,7 @@ class FakeCloudFormation:
         self.calls: list[tuple[str, dict]] = []
         self.parameters: dict[str, str] = {}
         self.outputs = outputs or {}
+        self.pending_change_sets: list[dict] = []
 
     def _record(self, name, kwargs):
         self.calls.append((name, kwargs))
@@ -130,6 +131,10 @@ class FakeCloudFormation:
         self._record("describe_change_set", {})
         return {"Status": self.change_set_status, "StatusReason": self.change_set_reason,
                 "ExecutionStatus": "AVAILABLE", "Changes": self.changes}
+
+    def list_change_sets(self, StackName, NextToken=None):
+        self._record("list_change_sets", {"StackName": StackName})
+        return {"Summaries": list(self.pending_change_sets)}
 
     def delete_change_set(self, **kwargs):
         self._record("delete_change_set", kwargs)

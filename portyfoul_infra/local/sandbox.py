@@ -21,11 +21,15 @@ from ..config import ENVIRONMENTS
 from ..console import Console
 from ..errors import UserError
 from ..generated import REPO_ROOT
-from ..options import AdoptOptions, ReleaseOptions, SandboxOptions, SecretsSetOptions, UpdateOptions
+from ..options import (
+    AdoptOptions, ReleaseOptions, RollbackOptions, SandboxOptions, SecretsSetOptions, UpdateOptions,
+)
 from ..outcomes import Outcome
 from . import server as local_aws
 
 DEMO_TAG = "demo0001"
+CRASH_TAG = "demo0002-crash"
+GOOD_TAG = "demo0003"
 LIVE_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "live-stack.yaml"
 SANDBOX_FINNHUB_KEY = "sandbox-finnhub-key-set-by-hand"
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
@@ -54,7 +58,7 @@ def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
     try:
         console.line(f"  local AWS on {server.endpoint}")
         aws = Aws(region=env.region)
-        scenario = _adoption if opts.adopt else _lifecycle
+        scenario = {"lifecycle": _lifecycle, "adopt": _adoption, "failed-release": _failed_release}[opts.scenario]
         steps = scenario(aws, env, console, clock, sleep)
         for number, (title, step) in enumerate(steps, 1):
             console.heading(f"{number}/{len(steps)} {title}")
@@ -62,8 +66,10 @@ def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
             if not outcome.ok:
                 console.error(f"sandbox stopped at: {title} ({outcome.label})")
                 return outcome
-        console.ok("sandbox: took over the hand-built stack in place, with every value and physical ID kept"
-                   if opts.adopt else "sandbox: created, released and checked the whole stack locally")
+        console.ok({"adopt": "sandbox: took over the hand-built stack in place, with every value and physical ID kept",
+                    "failed-release": "sandbox: a failed release rolled back and was diagnosed; rollback landed on "
+                                      "the last good release",
+                    "lifecycle": "sandbox: created, released and checked the whole stack locally"}[opts.scenario])
         if opts.keep:
             console.line("the local AWS keeps running; in another shell:")
             console.line(f"  export AWS_ENDPOINT_URL={server.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
@@ -105,6 +111,35 @@ def _lifecycle(aws, env, console, clock, sleep) -> list[Step]:
          lambda: stack_update(aws, env, console, update, None, clock, sleep)),
         ("release-status", lambda: release_status(aws, env, console)),
         ("stack-status", lambda: stack_status(aws, env, console)),
+    ]
+
+
+def _failed_release(aws, env, console, clock, sleep) -> list[Step]:
+    """The lifecycle, then a release that crashes, a good one, and a rollback that lands on the last good one.
+
+    The local AWS treats an image tag ending in -crash as a container that exits 1 at start (MOTO_GAPS).
+    """
+    from ..release_tasks import release, release_status, rollback
+
+    def expect(outcome: Outcome, wanted: Outcome) -> Outcome:
+        if outcome is wanted:
+            return Outcome.APPLIED
+        console.error(f"expected {wanted.label}, got {outcome.label}")
+        return Outcome.NEEDS_HUMAN
+
+    def release_of(tag: str) -> Callable[[], Outcome]:
+        local_aws.seed_image(aws.client("ecr"), f"{env.project}-{env.name}", tag)
+        return lambda: release(aws, env, console, ReleaseOptions(tag=tag, no_build=True, poll_seconds=0.2),
+                               lambda cmd, stdin: 1, clock, sleep)
+
+    return [
+        *_lifecycle(aws, env, console, clock, sleep)[:4],
+        (f"release {CRASH_TAG}: its container exits at start; ECS rolls back, the release says why (exit 3)",
+         lambda: expect(release_of(CRASH_TAG)(), Outcome.ROLLED_BACK)),
+        (f"release {GOOD_TAG}: a good one", lambda: release_of(GOOD_TAG)()),
+        (f"rollback: back to the last good release before {GOOD_TAG}, never to {CRASH_TAG}",
+         lambda: rollback(aws, env, console, RollbackOptions(poll_seconds=0.2), clock, sleep)),
+        ("release-status: what runs, and the history", lambda: release_status(aws, env, console)),
     ]
 
 
