@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from .aws import Backoff, Clock, Sleep, error_code
-from .cfn_template import Resolver, canonical, create_only_properties, load_template, rename_resources
+from .cfn_template import (
+    Resolver, canonical, create_only_properties, load_template, referenced_ids, rename_resources,
+)
 from .config import Environment
 from .console import Console, elapsed
 from .contract import METADATA_KEY
@@ -183,7 +185,7 @@ class Side:
         """Resources of `resource_type` whose properties refer to `logical_id`."""
         found = []
         for other, r in self.resources.items():
-            if r["Type"] == resource_type and logical_id in _referenced_ids(self.props(other)):
+            if r["Type"] == resource_type and logical_id in referenced_ids(self.props(other)):
                 found.append(other)
         return found
 
@@ -236,7 +238,7 @@ class Side:
         if t == "AWS::SNS::Subscription":
             return _of(("topic", self.ref_key(p.get("TopicArn"))), str(p.get("Endpoint")))
         if t == "AWS::ApplicationAutoScaling::ScalableTarget":
-            services = {self.key(i) for i in _referenced_ids(p) if self.resources.get(i, {}).get("Type") ==
+            services = {self.key(i) for i in referenced_ids(p) if self.resources.get(i, {}).get("Type") ==
                         "AWS::ECS::Service"} - {None}
             return ("service", min(services), p.get("ScalableDimension")) if len(services) == 1 else None
         return None
@@ -248,31 +250,6 @@ def _of(*parts) -> tuple | None:
         if part is None or (isinstance(part, tuple) and part[-1] is None):
             return None
     return parts
-
-
-def _referenced_ids(value: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(value, dict):
-        if "Ref" in value and isinstance(value["Ref"], str) and len(value) == 1:
-            found.add(value["Ref"])
-        elif "Fn::GetAtt" in value and len(value) == 1:
-            found.add(value["Fn::GetAtt"][0])
-        else:
-            for v in value.values():
-                found |= _referenced_ids(v)
-            for text in (v for v in value.values() if isinstance(v, str)):
-                found |= _sub_ids(text)
-    elif isinstance(value, list):
-        for v in value:
-            found |= _referenced_ids(v)
-    elif isinstance(value, str):
-        found |= _sub_ids(value)
-    return found
-
-
-def _sub_ids(text: str) -> set[str]:
-    import re
-    return {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
 
 
 # ---------------------------------------------------------------- matching and the plan
@@ -384,7 +361,7 @@ def plan(live: Side, ours: Side, mapping: Mapping[str, str], region: str) -> Ado
 
 def pinnable(resource: dict, prop: str) -> bool:
     """A value property can be carried verbatim when it refers to nothing that might not exist in our template."""
-    return not _referenced_ids(resource.get("Properties", {}).get(prop))
+    return not referenced_ids(resource.get("Properties", {}).get(prop))
 
 
 # ---------------------------------------------------------------- pinned values in every stack-update

@@ -195,6 +195,30 @@ _FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
 }
 
 
+def referenced_ids(value: Any) -> set[str]:
+    """Every logical ID `value` refers to: Ref, GetAtt, and ${X} or ${X.Attr} in strings (Sub)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str) and len(value) == 1:
+            found.add(value["Ref"])
+        elif "Fn::GetAtt" in value and len(value) == 1:
+            target = value["Fn::GetAtt"]
+            found.add(target.split(".")[0] if isinstance(target, str) else target[0])
+        else:
+            for v in value.values():
+                found |= referenced_ids(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= referenced_ids(v)
+    elif isinstance(value, str):
+        found |= sub_ids(value)
+    return found
+
+
+def sub_ids(text: str) -> set[str]:
+    return {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+
+
 # ---------------------------------------------------------------- renaming
 
 def rename_resources(template: dict, mapping: Mapping[str, str]) -> dict:

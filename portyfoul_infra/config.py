@@ -39,6 +39,9 @@ class Environment:
 
     name: str
     project: str = "portyfoul"
+    # A production environment refuses to deploy until every item of the production checklist is set
+    # (production_gaps): account, HTTPS, alarm e-mail, load balancer access logs.
+    production: bool = False
     region: str = "us-east-2"
     # The AWS account this environment lives in. Every task refuses credentials for another account, and an
     # environment without one refuses until it is set: a wrong account is the mistake nothing else catches.
@@ -58,6 +61,10 @@ class Environment:
 
     # Containers (phase 6, 7)
     cpu_architecture: str = "ARM64"
+    # The worker is a singleton whose interruptions the worker-not-running alarm covers: Spot saves ~70%.
+    worker_capacity: str = "FARGATE"
+    # A liveness command for the worker container (run with CMD-SHELL); off until the application has one.
+    worker_health_command: str = ""
     web: ServiceSize = field(default_factory=ServiceSize)
     worker: ServiceSize = field(default_factory=ServiceSize)
     web_desired_count: int = 2
@@ -67,9 +74,20 @@ class Environment:
     price_update_interval_minutes: int = 15
     log_retention_days: int = 7
 
-    # Load balancer (phase 5, 10)
+    # Load balancer (phase 5, 10). HTTPS is either an existing ACM certificate (certificate_arn), or a
+    # domain whose certificate the template creates, validated by DNS in the hosted zone (domain_name and
+    # hosted_zone_id), with an alias record to the load balancer. Once HTTPS is on, HTTP only redirects.
     health_check_path: str = "/"
     certificate_arn: str = ""
+    domain_name: str = ""
+    hosted_zone_id: str = ""
+    access_logs: bool = False
+    # An old task leaves a rollout step after interval x healthy threshold + deregistration delay: 35 s here
+    # (the plan's 30 s x 2 + 30 s was 90 s). The app's requests are short, so 15 s of draining is plenty.
+    health_check_interval_seconds: int = 10
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 3
+    deregistration_delay_seconds: int = 15
 
     # Monitoring (phase 10)
     alarm_email: str = ""
@@ -100,6 +118,15 @@ class Environment:
     def template_bucket(self) -> str:
         """Where templates too large for an inline body are uploaded."""
         return f"{self.project}-{self.name}-cfn-templates"
+
+    @property
+    def https(self) -> bool:
+        return bool(self.certificate_arn or (self.domain_name and self.hosted_zone_id))
+
+    @property
+    def rollout_step_seconds(self) -> int:
+        """The longest an old task stays once its replacement started passing health checks."""
+        return self.health_check_interval_seconds * self.healthy_threshold + self.deregistration_delay_seconds
 
     @property
     def stack_tags(self) -> dict[str, str]:
@@ -157,14 +184,34 @@ def _validate(env: Environment) -> None:
         fail("certificate_arn must be an ACM certificate ARN")
     if env.alarm_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", env.alarm_email):
         fail("alarm_email is not an e-mail address")
+    if bool(env.domain_name) != bool(env.hosted_zone_id):
+        fail("domain_name and hosted_zone_id go together (the certificate is validated in that zone)")
+    if env.domain_name and env.certificate_arn:
+        fail("set certificate_arn or domain_name, not both")
+    if env.domain_name and not re.fullmatch(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+                                            env.domain_name):
+        fail("domain_name must be a lowercase DNS name such as app.example.com")
+    if env.hosted_zone_id and not re.fullmatch(r"Z[A-Z0-9]{5,31}", env.hosted_zone_id):
+        fail("hosted_zone_id must be a Route 53 hosted zone ID (Z...)")
+    if not 6 <= env.health_check_interval_seconds <= 300:
+        fail("health_check_interval_seconds must be 6..300 (the check itself times out after 5 s)")
+    if not 2 <= env.healthy_threshold <= 10 or not 2 <= env.unhealthy_threshold <= 10:
+        fail("healthy_threshold and unhealthy_threshold must be 2..10")
+    if not 0 <= env.deregistration_delay_seconds <= 3600:
+        fail("deregistration_delay_seconds must be 0..3600")
+    if env.worker_capacity not in ("FARGATE", "FARGATE_SPOT"):
+        fail("worker_capacity must be FARGATE or FARGATE_SPOT")
+    if "\n" in env.worker_health_command:
+        fail("worker_health_command is one shell command line")
     if env.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653):
         fail("log_retention_days must be a CloudWatch Logs retention value")
     if env.keep_task_definition_revisions < 2:
         fail("keep_task_definition_revisions must be at least 2 (the rollback target must survive)")
 
 
-# dev is the plan's live system: account 946652103073, us-east-2.
-_DEV = Environment(name="dev", account_id="946652103073")
+# dev is the plan's live system: account 946652103073, us-east-2, HTTP only (as it runs today).
+# Its worker runs on Fargate Spot: a price refresh missed during an interruption is retried next interval.
+_DEV = Environment(name="dev", account_id="946652103073", worker_capacity="FARGATE_SPOT")
 
 ENVIRONMENTS: dict[str, Environment] = {
     "dev": _DEV,
@@ -178,12 +225,16 @@ ENVIRONMENTS: dict[str, Environment] = {
         private_subnet_cidrs=("10.1.2.0/24", "10.1.3.0/24"),
         deletion_protection=True,
         migrate_on_release=False,
+        worker_capacity="FARGATE",  # as in prod: staging rehearses prod's behaviour
     ),
     # prod: the database survives an AZ outage and a careless delete; more web
-    # capacity; longer logs and backups for incident review.
+    # capacity; longer logs and backups for incident review; the production checklist applies.
     "prod": replace(
         _DEV,
         name="prod",
+        production=True,
+        access_logs=True,
+        worker_capacity="FARGATE",
         account_id="",  # not in the plan: set it before the first production deploy
         vpc_cidr="10.2.0.0/16",
         public_subnet_cidrs=("10.2.1.0/24", "10.2.4.0/24"),
@@ -201,6 +252,20 @@ ENVIRONMENTS: dict[str, Environment] = {
         alarm_db_connections=150,
     ),
 }
+
+
+def production_gaps(env: Environment) -> list[str]:
+    """Every production-checklist item `env` lacks, as the config keys to set (all at once, not a drip)."""
+    gaps = []
+    if not env.account_id:
+        gaps.append("account_id (the AWS account, 12 digits)")
+    if not env.https:
+        gaps.append("certificate_arn, or domain_name and hosted_zone_id (HTTPS)")
+    if not env.alarm_email:
+        gaps.append("alarm_email (who the alarms notify)")
+    if not env.access_logs:
+        gaps.append("access_logs = True (load balancer access logs)")
+    return gaps
 
 
 def load_environment(name: str) -> Environment:

@@ -142,6 +142,7 @@ CONFIG_PARAMETERS: tuple[ConfigParameter, ...] = (
 IMAGE_TAG = "ImageTag"
 WORKER_IMAGE_TAG = "WorkerImageTag"
 BOOTSTRAP = "Bootstrap"
+WEB_DESIRED_COUNT = "WebDesiredCount"
 # Which stack parameter carries each service's released image tag.
 IMAGE_TAG_PARAMETERS = {"web": IMAGE_TAG, "worker": WORKER_IMAGE_TAG}
 
@@ -184,14 +185,23 @@ STACK_PARAMETERS: tuple[StackParameter, ...] = (
     StackParameter("WebMemory", "Services", "Web task memory (MiB)", lambda e: e.web.memory),
     StackParameter("WorkerCpu", "Services", "Worker task CPU units", lambda e: e.worker.cpu),
     StackParameter("WorkerMemory", "Services", "Worker task memory (MiB)", lambda e: e.worker.memory),
-    StackParameter("WebDesiredCount", "Services", "Web tasks at creation", lambda e: e.web_desired_count, type="Number"),
+    StackParameter(WEB_DESIRED_COUNT, "Services", "Web tasks at creation; afterwards stack-update keeps what auto scaling set", lambda e: e.web_desired_count, type="Number"),
     StackParameter("WebMinCount", "Services", "Web auto scaling minimum", lambda e: e.web_min_count, type="Number"),
     StackParameter("WebMaxCount", "Services", "Web auto scaling maximum", lambda e: e.web_max_count, type="Number"),
     StackParameter("WebCpuTargetPercent", "Services", "Web auto scaling CPU target", lambda e: e.web_cpu_target_percent, type="Number"),
     StackParameter("PriceUpdateIntervalMinutes", "Services", "Initial value of the price update interval SSM parameter", lambda e: e.price_update_interval_minutes),
     StackParameter("LogRetentionDays", "Services", "Container log retention in days", lambda e: e.log_retention_days, type="Number"),
+    StackParameter("WorkerCapacityProvider", "Services", "FARGATE or FARGATE_SPOT for the worker", lambda e: e.worker_capacity, allowed=("FARGATE", "FARGATE_SPOT")),
+    StackParameter("WorkerHealthCommand", "Services", "Worker liveness command (CMD-SHELL); empty for none", lambda e: e.worker_health_command, default=""),
     StackParameter("HealthCheckPath", "Load balancer", "Target group health check path", lambda e: e.health_check_path),
-    StackParameter("CertificateArn", "Load balancer", "ACM certificate ARN; empty for HTTP only", lambda e: e.certificate_arn, default=""),
+    StackParameter("HealthCheckIntervalSeconds", "Load balancer", "Target group health check interval", lambda e: e.health_check_interval_seconds, type="Number"),
+    StackParameter("HealthyThreshold", "Load balancer", "Passing checks before a target is healthy", lambda e: e.healthy_threshold, type="Number"),
+    StackParameter("UnhealthyThreshold", "Load balancer", "Failing checks before a target is unhealthy", lambda e: e.unhealthy_threshold, type="Number"),
+    StackParameter("DeregistrationDelaySeconds", "Load balancer", "Seconds a leaving target drains", lambda e: e.deregistration_delay_seconds),
+    StackParameter("CertificateArn", "Load balancer", "ACM certificate ARN; empty for none", lambda e: e.certificate_arn, default=""),
+    StackParameter("DomainName", "Load balancer", "Domain for a DNS-validated certificate and an alias record; empty for none", lambda e: e.domain_name, default=""),
+    StackParameter("HostedZoneId", "Load balancer", "Route 53 hosted zone of DomainName", lambda e: e.hosted_zone_id, default=""),
+    StackParameter("AccessLogs", "Load balancer", "Load balancer access logs to an S3 bucket", lambda e: _bool(e.access_logs), allowed=("true", "false")),
     StackParameter("AlarmEmail", "Monitoring", "E-mail subscribed to alarms; empty for none", lambda e: e.alarm_email, default=""),
     StackParameter("AlarmCpuPercent", "Monitoring", "ECS CPU alarm threshold", lambda e: e.alarm_cpu_percent, type="Number"),
     StackParameter("AlarmMemoryPercent", "Monitoring", "ECS memory alarm threshold", lambda e: e.alarm_memory_percent, type="Number"),

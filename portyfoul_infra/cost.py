@@ -41,12 +41,15 @@ def estimate(template: dict, env: Environment) -> list[Line]:
         Line("load balancer", "ALB hours", f"{albs} x {H} h", albs * H * P["alb_hour"]),
         Line("load balancer", "LCUs", f"{U['alb_lcu']} LCU avg", albs * U["alb_lcu"] * H * P["alb_lcu_hour"]),
     ]
-    for label, size, count in (("web", env.web, env.web_desired_count), ("worker", env.worker, 1)):
+    for label, size, count, spot in (("web", env.web, env.web_desired_count, False),
+                                     ("worker", env.worker, 1, env.worker_capacity == "FARGATE_SPOT")):
         vcpu, gb = size.cpu / 1024, size.memory / 1024
-        lines.append(Line(f"Fargate {label}", "vCPU", f"{count} x {vcpu:g} vCPU {arch}",
-                          count * vcpu * H * P["fargate_vcpu_hour"][arch]))
-        lines.append(Line(f"Fargate {label}", "memory", f"{count} x {gb:g} GB",
-                          count * gb * H * P["fargate_gb_hour"][arch]))
+        rate = 1 - P["fargate_spot_discount"] if spot else 1
+        kind = f"{arch}{' Spot' if spot else ''}"
+        lines.append(Line(f"Fargate {label}", "vCPU", f"{count} x {vcpu:g} vCPU {kind}",
+                          count * vcpu * H * P["fargate_vcpu_hour"][arch] * rate))
+        lines.append(Line(f"Fargate {label}", "memory", f"{count} x {gb:g} GB{' Spot' if spot else ''}",
+                          count * gb * H * P["fargate_gb_hour"][arch] * rate))
     az = 2 if env.db_multi_az else 1
     lines += [
         Line("RDS PostgreSQL", "instance", f"{env.db_instance_class}{' Multi-AZ' if az == 2 else ''}",
@@ -67,6 +70,8 @@ def estimate(template: dict, env: Environment) -> list[Line]:
         Line("Secrets Manager", "secrets", f"{_count(r, 'AWS::SecretsManager::Secret')} secrets",
              _count(r, "AWS::SecretsManager::Secret") * P["secret_month"]),
         Line("SSM Parameter Store", "standard parameters", f"{_count(r, 'AWS::SSM::Parameter')} (free)", 0.0),
+        Line("S3", "load balancer access logs", f"{U['access_logs_gb']} GB" if env.access_logs else "off",
+             U["access_logs_gb"] * P["s3_gb_month"] if env.access_logs and _count(r, "AWS::S3::Bucket") else 0.0),
         Line("data transfer", "out to the internet", f"{U['data_out_gb']} GB (first {P['data_out_free_gb']} free)",
              max(0, U["data_out_gb"] - P["data_out_free_gb"]) * P["data_out_gb"]),
     ]
@@ -80,9 +85,14 @@ def total(lines: list[Line]) -> float:
 def options(template: dict, env: Environment) -> list[tuple[str, float]]:
     """What each optional feature or size change would add to this environment."""
     base = total(estimate(template, env))
+    spot = "FARGATE" if env.worker_capacity == "FARGATE_SPOT" else "FARGATE_SPOT"
     variants = [
         ("HTTPS (ACM public certificate, HTTPS listener, redirect)", base),
         ("alarm e-mail subscription (SNS e-mail)", base),
+        ("worker on on-demand Fargate" if spot == "FARGATE" else "worker on Fargate Spot",
+         total(estimate(template, replace(env, worker_capacity=spot)))),
+        ("load balancer access logs" + (" (off)" if env.access_logs else ""),
+         total(estimate(template, replace(env, access_logs=not env.access_logs)))),
         ("Multi-AZ database", total(estimate(template, replace(env, db_multi_az=True)))),
         (f"web scaled out to its maximum ({env.web_max_count} tasks)",
          total(estimate(template, replace(env, web_desired_count=env.web_max_count)))),

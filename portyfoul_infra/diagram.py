@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 
+from .cfn_template import referenced_ids
 from .contract import METADATA_KEY
 
 INTERNET = "Internet"
@@ -23,24 +24,7 @@ GROUP_ORDER = ("network", "load balancer", "web service", "worker service", "dat
 
 def references(value) -> set[str]:
     """Every logical id or parameter referenced inside `value`: Ref, GetAtt, and ${X} in Sub."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k == "Ref" and isinstance(v, str):
-                found.add(v)
-            elif k == "Fn::GetAtt":
-                found.add(v[0] if isinstance(v, list) else v.split(".")[0])
-            elif k == "Fn::Sub":
-                text = v[0] if isinstance(v, list) else v
-                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
-                if isinstance(v, list):
-                    found |= references(v[1])
-            else:
-                found |= references(v)
-    elif isinstance(value, list):
-        for v in value:
-            found |= references(v)
-    return found
+    return referenced_ids(value)
 
 
 def architecture(template: dict) -> tuple[dict[str, list[tuple[str, str]]], list[tuple[str, str]]]:

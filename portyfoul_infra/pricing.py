@@ -24,6 +24,8 @@ PRICES = {
     # AWS Fargate pricing, Linux
     "fargate_vcpu_hour": {"ARM64": 0.03238, "X86_64": 0.04048},
     "fargate_gb_hour": {"ARM64": 0.00356, "X86_64": 0.004445},
+    # AWS Fargate Spot pricing: a discount on the on-demand rate that varies; about 70% is typical
+    "fargate_spot_discount": 0.70,
     # Amazon RDS for PostgreSQL pricing: Single-AZ on-demand instance hours (Multi-AZ: twice)
     "rds_instance_hour": {"db.t4g.micro": 0.016, "db.t4g.small": 0.032, "db.t4g.medium": 0.065,
                           "db.t4g.large": 0.129},
@@ -38,6 +40,9 @@ PRICES = {
     "alarm_month": 0.10,           # standard resolution
     "dashboard_month": 3.00,       # beyond the first 3 per account
     "free_dashboards": 3,
+    # Amazon S3 pricing: Standard storage (load balancer access logs, kept ACCESS_LOG_DAYS)
+    "s3_gb_month": 0.023,
+    # AWS Certificate Manager: public certificates are free; Amazon Route 53: alias queries to an ALB are free
     # AWS Secrets Manager pricing
     "secret_month": 0.40,
     # EC2 data transfer out to the internet: first 100 GB a month free (account-wide)
@@ -53,4 +58,5 @@ USAGE = {
     "logs_gb": 3,                     # container and postgresql logs ingested a month
     "container_insights_metrics": 30,  # about 8 per cluster and 11 per service
     "data_out_gb": 50,
+    "access_logs_gb": 2,              # load balancer access logs kept (light traffic, 90 days)
 }

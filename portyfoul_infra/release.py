@@ -288,9 +288,26 @@ def roll_back(aws: ClientSource, ctx: Context, targets: list[Target], console: C
     return back
 
 
-def diagnose(aws: ClientSource, ctx: Context, targets: list[Target], console: Console, limit: int = 3) -> None:
-    """Why tasks of the failed revisions stopped: stoppedReason, exit codes, last log lines."""
+def firing_alarms(aws: ClientSource, ctx: Context, targets: list[Target]) -> dict[str, list[dict]]:
+    """key -> the deployment alarms of that service now in ALARM (the ones that roll a release back)."""
     ecs = aws.client("ecs")
+    services = ecs.describe_services(cluster=ctx.cluster, services=[t.service for t in targets]).get("services", [])
+    names = {s["serviceName"]: s.get("deploymentConfiguration", {}).get("alarms", {}).get("alarmNames", [])
+             for s in services}
+    wanted = sorted({n for ns in names.values() for n in ns})
+    if not wanted:
+        return {}
+    alarms = aws.client("cloudwatch").describe_alarms(AlarmNames=wanted, StateValue="ALARM").get("MetricAlarms", [])
+    return {t.key: [a for a in alarms if a["AlarmName"] in names.get(t.service, [])] for t in targets}
+
+
+def diagnose(aws: ClientSource, ctx: Context, targets: list[Target], console: Console, limit: int = 3) -> None:
+    """Why the release failed: deployment alarms in ALARM, stopped tasks' reasons, exit codes, last log lines."""
+    ecs = aws.client("ecs")
+    for key, alarms in firing_alarms(aws, ctx, targets).items():
+        for a in alarms:
+            console.error(f"{key}: alarm {a['AlarmName']} is in ALARM, and it rolls a deployment back: "
+                          f"{a.get('StateReason', '')[:200]}")
     for t in targets:
         live = next(s for s in ctx.services if s.ref.key == t.key)
         arns = ecs.list_tasks(cluster=ctx.cluster, serviceName=t.service, desiredStatus="STOPPED").get("taskArns", [])

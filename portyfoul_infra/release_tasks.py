@@ -74,6 +74,8 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
                  f"{'existing image ' + digest[:19] if digest else 'build and push'} · migrate {'yes' if migrate else 'no'}")
     for s in ctx.services:
         console.line(f"  {s.ref.key:<7} {s.name}: {short_td(s.task_definition_arn)} ({image_tag(s.image)}) -> {tag}")
+    console.line(f"  rollout: each old web task leaves within {env.rollout_step_seconds} s of its replacement "
+                 f"passing health checks; alarms and the circuit breaker roll back a bad release")
     if opts.dry_run:
         console.ok("dry run: preflight passed; nothing built, registered or deployed")
         return Outcome.DRY_RUN

@@ -13,11 +13,12 @@ from .change_set import (
     DIFF_PREFIX, POLICY_PROTECTED, UPDATE_PREFIX, ChangeSetPlan, delete_change_set, pending_updates, guard, plan_change_set, render_changes, stack_policy,
     unknown_allowances,
 )
-from .config import Environment
+from .config import Environment, production_gaps
 from .console import Console
 from . import history
 from .contract import (
-    BOOTSTRAP, IMAGE_TAG, IMAGE_TAG_PARAMETERS, SERVICES, WORKER_IMAGE_TAG, image_tag, parameter_values, service_names,
+    BOOTSTRAP, IMAGE_TAG, IMAGE_TAG_PARAMETERS, SERVICES, WEB_DESIRED_COUNT, WORKER_IMAGE_TAG, image_tag,
+    parameter_values, service_names,
 )
 from .deployments import in_progress
 from .errors import UserError
@@ -33,8 +34,9 @@ Confirm = Callable[[str], bool]
 
 
 def current_image_tags(aws: ClientSource, stack: StackInfo | None, env: Environment,
-                       console: Console) -> dict[str, str]:
-    """The tags running now, so an infrastructure update never rolls the application back.
+                       console: Console) -> tuple[dict[str, str], int | None]:
+    """The tags running now, so an infrastructure update never rolls the application back; and the web
+    service's desired count now (None before there is one), so it never undoes auto scaling.
 
     Read from the services' current task definitions (release deploys outside
     CloudFormation); falls back to the stack's parameters, then `latest`.
@@ -44,14 +46,14 @@ def current_image_tags(aws: ClientSource, stack: StackInfo | None, env: Environm
     """
     tags = {param: "latest" for param in IMAGE_TAG_PARAMETERS.values()}
     if stack is None:
-        return tags
+        return tags, None
     for param in tags:
         if stack.parameters.get(param):
             tags[param] = stack.parameters[param]
     cluster = stack.outputs.get(out.CLUSTER_NAME)
     names = service_names(stack.outputs)
     if not cluster or not all(names.values()):
-        return tags
+        return tags, None
     ecs = aws.client("ecs")
     by_name = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=list(names.values()))
                .get("services", []) if s.get("status") == "ACTIVE"}
@@ -80,7 +82,8 @@ def current_image_tags(aws: ClientSource, stack: StackInfo | None, env: Environm
             console.warn(f"{key} runs {running}, whose release {outcome}; keeping {good}, its last good release")
             running = good
         tags[param] = running
-    return tags
+    web = by_name.get(names["web"])
+    return tags, (web.get("desiredCount") if web and web.get("desiredCount") else None)
 
 
 def bootstrap_value(aws: ClientSource, stack: StackInfo | None, tags: dict[str, str]) -> str:
@@ -160,10 +163,22 @@ def _up_to_date(stack: StackInfo, deployed: dict, report: GeneratedReport, param
             and sorted(meta.get("PinnedValues", [])) == pinned)
 
 
+def check_production_ready(env: Environment) -> None:
+    """A production environment lists every missing checklist item in one refusal, before anything."""
+    gaps = production_gaps(env)
+    if env.production and gaps:
+        raise UserError(f"environment {env.name} is production and not ready; set in portyfoul_infra/config.py: "
+                        + "; ".join(gaps) + " (docs/operations.md, \"Production checklist\")")
+
+
 def _prepare(aws, env, console, opts, clock, sleep, preview: bool = False):
     """Shared by update and diff: fresh template, header, state, parameters, then a change set."""
+    check_production_ready(env)
     report = ensure_fresh()
     print_header(aws, env, console)
+    if not env.https:  # dev may stay on HTTP, as the plan runs it today; never silently
+        console.warn(f"{env.name} serves HTTP only: logins and JWTs cross the internet in clear text. Set "
+                     "certificate_arn, or domain_name and hosted_zone_id, to turn HTTPS on")
     if report.picture_changes:
         console.warn(f"the pictures in generated/ are stale ({', '.join(report.picture_changes)}): "
                      "`invoke build-template` redraws them; they are not deployed, so nothing waits for them")
@@ -172,8 +187,15 @@ def _prepare(aws, env, console, opts, clock, sleep, preview: bool = False):
     if isinstance(state, Outcome):
         return state
     change_set_type, stack = state
-    tags = current_image_tags(aws, stack, env, console)
+    tags, live_desired = current_image_tags(aws, stack, env, console)
     parameters = {**parameter_values(env), **tags, BOOTSTRAP: bootstrap_value(aws, stack, tags)}
+    if live_desired is not None and parameters[BOOTSTRAP] != "true":
+        # After bootstrap the running count belongs to auto scaling: carry it, never reset it.
+        clamped = min(max(live_desired, env.web_min_count), env.web_max_count)
+        if str(clamped) != parameters[WEB_DESIRED_COUNT]:
+            console.line(f"web runs {live_desired} tasks (auto scaling): keeping {clamped}, not the configured "
+                         f"{parameters[WEB_DESIRED_COUNT]}")
+        parameters[WEB_DESIRED_COUNT] = str(clamped)
     if parameters[BOOTSTRAP] == "true":
         console.line("bootstrap: no released image yet, so the services start with no tasks; "
                      "after `invoke release`, run stack-update again to start them")
@@ -310,6 +332,22 @@ def stack_diff(aws: ClientSource, env: Environment, console: Console, clock: Clo
     return Outcome.REFUSED if blocked else Outcome.NO_CHANGES
 
 
+def alarm_subscription(aws: ClientSource, stack: StackInfo, env: Environment) -> str:
+    """Whether the alarm e-mail subscription is confirmed (an unconfirmed one delivers nothing)."""
+    if not env.alarm_email:
+        return "none configured: alarms notify nobody (set alarm_email)"
+    topic = stack.outputs.get(out.ALARM_TOPIC_ARN)
+    if not topic:
+        return f"{env.alarm_email}: no topic yet"
+    subscriptions = aws.client("sns").list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
+    mine = [s for s in subscriptions if s.get("Endpoint") == env.alarm_email]
+    if not mine:
+        return f"{env.alarm_email}: NOT subscribed (run stack-update)"
+    if mine[0].get("SubscriptionArn") in ("PendingConfirmation", "pending confirmation"):
+        return f"{env.alarm_email}: PENDING: confirm the e-mail AWS sent, or alarms reach nobody"
+    return f"{env.alarm_email}: confirmed"
+
+
 def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outcome:
     print_header(aws, env, console)
     cfn = aws.client("cloudformation")
@@ -333,6 +371,12 @@ def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outco
     if meta.get("PinnedValues"):
         console.line(f"pinned values {', '.join(meta['PinnedValues'])} (kept as the adopted stack created them)")
     console.line(f"protection    termination {'on' if stack.termination_protection else 'OFF'}")
+    console.line(f"https         {'on' if env.https else 'OFF (HTTP only)'}"
+                 + (f" ({env.domain_name})" if env.domain_name else ""))
+    console.line(f"rollout step  at most {env.rollout_step_seconds} s per old task (health check "
+                 f"{env.health_check_interval_seconds} s x {env.healthy_threshold} + "
+                 f"{env.deregistration_delay_seconds} s draining)")
+    console.line("alarm e-mail  " + alarm_subscription(aws, stack, env))
     if stack.outputs:
         console.table(("output", "value"), sorted(stack.outputs.items()))
     return Outcome.NO_CHANGES

@@ -119,6 +119,9 @@ class FakeEcs:
                 "events": [{"id": "old-event", "message": "an old event"}], "_key": key, "_family": td["family"],
                 "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"],
                                                                  "assignPublicIp": "DISABLED"}},
+                "deploymentConfiguration": {"alarms": {"enable": True, "rollback": True, "alarmNames": (
+                    ["portyfoul-dev-web-5xx", "portyfoul-dev-web-unhealthy-targets"] if key == "web"
+                    else ["portyfoul-dev-worker-not-running"])}},
                 "deployments": [{"id": f"ecs-svc/{next(_ids)}", "status": "PRIMARY", "taskDefinition": td["taskDefinitionArn"],
                                  "desiredCount": 2 if key == "web" else 1, "runningCount": 2 if key == "web" else 1,
                                  "pendingCount": 0, "failedTasks": 0, "rolloutState": "COMPLETED"}],
@@ -287,9 +290,27 @@ SET_SECRETS = {"portyfoul/dev/jwt-secret": "j" * 40, "portyfoul/dev/finnhub-api-
                "portyfoul/dev/coingecko-api-key": "cg-real-key", "portyfoul/dev/rds/credentials": '{"password": "p"}'}
 
 
-def release_clients(ecs=None, secrets=None, ecr=None):
+class FakeCloudWatch:
+    """Alarms by name and state, as DescribeAlarms reports them."""
+
+    def __init__(self, states=None):
+        self.states = dict(states or {})
+
+    def describe_alarms(self, AlarmNames, StateValue=None):
+        return {"MetricAlarms": [
+            {"AlarmName": n, "StateValue": self.states[n], "StateReason": f"Threshold Crossed: {n} breached"}
+            for n in AlarmNames if n in self.states and (StateValue is None or self.states[n] == StateValue)]}
+
+
+def alarm_rollback(fake, svc, ours):
+    """ECS rolls the deployment back because one of its deployment alarms went into ALARM."""
+    circuit_breaker(fake, svc, ours)
+    ours["rolloutStateReason"] = "ECS deployment rolled back: deployment alarm(s) portyfoul-dev-web-5xx in ALARM."
+
+
+def release_clients(ecs=None, secrets=None, ecr=None, alarms=None):
     from fakes import FakeAws
     ecs = ecs or FakeEcs()
     return FakeAws(cloudformation=FakeCloudFormation(outputs=stack_outputs()), ecs=ecs,
                    secretsmanager=FakeSecrets(SET_SECRETS if secrets is None else secrets), ssm=FakeSsm(),
-                   ecr=ecr or FakeEcr(), logs=FakeLogs(ecs))
+                   ecr=ecr or FakeEcr(), logs=FakeLogs(ecs), cloudwatch=FakeCloudWatch(alarms))

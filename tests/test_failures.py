@@ -169,7 +169,8 @@ def test_a_running_tag_whose_release_failed_is_not_kept(monkeypatch):
     stack = StackInfo("portyfoul-infra", "id", "UPDATE_COMPLETE", "", stack_outputs(),
                       {"ImageTag": "v0", "WorkerImageTag": "v0"}, {}, None, True)
     out = io.StringIO()
-    tags = current_image_tags(aws, stack, DEV, Console(out, out, False))
+    tags, desired = current_image_tags(aws, stack, DEV, Console(out, out, False))
+    assert desired == 2
     assert tags["ImageTag"] == "v0" and "web runs v1, whose release failed; keeping v0" in out.getvalue()
 
 

@@ -25,11 +25,11 @@ def no_docker(cmd, stdin):
     raise AssertionError(f"docker must not run: {cmd}")
 
 
-def run(ecs=None, env=DEV, clock=None, secrets=None, ecr=None, runner=no_docker, **opts):
+def run(ecs=None, env=DEV, clock=None, secrets=None, ecr=None, runner=no_docker, alarms=None, **opts):
     ecs = ecs or FakeEcs()
     out = io.StringIO()
     clock = clock or VirtualClock()
-    aws = release_clients(ecs, secrets=secrets, ecr=ecr)
+    aws = release_clients(ecs, secrets=secrets, ecr=ecr, alarms=alarms)
     options = ReleaseOptions(tag=opts.pop("tag", "v2"), no_build=opts.pop("no_build", True), **opts)
     outcome = release(aws, env, Console(out, out, False), options, runner, clock.clock, clock.sleep)
     return outcome, out.getvalue(), ecs, clock
@@ -270,3 +270,19 @@ def test_an_existing_tag_is_not_rebuilt(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     with pytest.raises(UserError, match="already in ECR .* release tags are immutable"):
         run(runner=lambda c, s: 0, no_build=False, app_dir=str(tmp_path))
+
+
+def test_a_release_that_serves_5xx_is_rolled_back_by_its_alarm_and_the_alarm_is_named():
+    from fake_ecs import alarm_rollback
+    ecs = FakeEcs(deploy={"web": [progress, alarm_rollback], "worker": [complete]})
+    outcome, text, ecs, _ = run(ecs, alarms={"portyfoul-dev-web-5xx": "ALARM",
+                                             "portyfoul-dev-web-unhealthy-targets": "OK"})
+    assert outcome is Outcome.ROLLED_BACK
+    assert "web: alarm portyfoul-dev-web-5xx is in ALARM, and it rolls a deployment back" in text
+    assert "web-unhealthy-targets is in ALARM" not in text
+    assert on(ecs, "web") == WEB1
+
+
+def test_the_release_output_states_the_rollout_bound():
+    _, text, _, _ = run(FakeEcs(deploy={"web": [complete], "worker": [complete]}))
+    assert "each old web task leaves within 35 s of its replacement passing health checks" in text

@@ -158,14 +158,25 @@ def test_load_balancer_and_target_group(resources):
     alb = props(resources, "LoadBalancer")
     assert alb["Scheme"] == "internet-facing"
     assert alb["Subnets"] == [{"Ref": "PublicSubnet1"}, {"Ref": "PublicSubnet2"}]
-    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"] if "Key" in a}
     assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
     tg = props(resources, "WebTargetGroup")
     assert (tg["Protocol"], tg["Port"], tg["TargetType"]) == ("HTTP", 3000, "ip")
     assert tg["HealthCheckPath"] == {"Ref": "HealthCheckPath"}
-    assert (tg["HealthCheckIntervalSeconds"], tg["HealthyThresholdCount"], tg["UnhealthyThresholdCount"]) == (30, 2, 3)
-    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in tg["TargetGroupAttributes"]
+    assert (tg["HealthCheckIntervalSeconds"], tg["HealthyThresholdCount"], tg["UnhealthyThresholdCount"]) == (
+        {"Ref": "HealthCheckIntervalSeconds"}, {"Ref": "HealthyThreshold"}, {"Ref": "UnhealthyThreshold"})
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": {"Ref": "DeregistrationDelaySeconds"}} in \
+        tg["TargetGroupAttributes"]
     assert values_for(ENVIRONMENTS["dev"])["HealthCheckPath"] == "/"
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_an_old_task_leaves_a_rollout_step_within_45_seconds(name):
+    env = ENVIRONMENTS[name]
+    values = values_for(env)
+    bound = int(values["HealthCheckIntervalSeconds"]) * int(values["HealthyThreshold"]) + \
+        int(values["DeregistrationDelaySeconds"])
+    assert bound == env.rollout_step_seconds <= 45
 
 
 def test_alb_is_open_on_80_and_443_and_tasks_only_to_the_alb(resources):
@@ -178,13 +189,92 @@ def test_alb_is_open_on_80_and_443_and_tasks_only_to_the_alb(resources):
 
 
 def test_https_and_redirect_only_with_a_certificate(resources, template):
-    assert template["Conditions"]["HasCertificate"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+    c = template["Conditions"]
+    assert c["HasCertificateArn"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+    assert c["HasDomain"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]}
+    assert c["HasCertificate"] == {"Fn::Or": [{"Condition": "HasCertificateArn"}, {"Condition": "HasDomain"}]}
     https = resources["HttpsListener"]
     assert https["Condition"] == "HasCertificate" and https["Properties"]["Port"] == 443
+    (cert,) = https["Properties"]["Certificates"]
+    assert cert["CertificateArn"] == {"Fn::If": ["HasCertificateArn", {"Ref": "CertificateArn"}, {"Ref": "Certificate"}]}
     (action,) = props(resources, "HttpListener")["DefaultActions"]
     with_cert, without = action["Fn::If"][1:]
+    assert action["Fn::If"][0] == "HasCertificate"
     assert with_cert["Type"] == "redirect" and with_cert["RedirectConfig"]["Protocol"] == "HTTPS"
     assert without["Type"] == "forward"
+
+
+def test_a_domain_gets_a_dns_validated_certificate_and_an_alias_record(resources):
+    cert = resources["Certificate"]
+    assert cert["Condition"] == "HasDomain" and cert["Properties"]["ValidationMethod"] == "DNS"
+    assert cert["Properties"]["DomainValidationOptions"] == [
+        {"DomainName": {"Ref": "DomainName"}, "HostedZoneId": {"Ref": "HostedZoneId"}}]
+    record = resources["DnsRecord"]
+    assert record["Condition"] == "HasDomain" and record["Properties"]["Type"] == "A"
+    assert record["Properties"]["AliasTarget"]["DNSName"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
+
+
+def test_services_egress_is_https_out_and_postgres_to_the_database_only(resources):
+    (egress,) = props(resources, "ServiceSecurityGroup")["SecurityGroupEgress"]
+    assert (egress["IpProtocol"], egress["FromPort"], egress["ToPort"], egress["CidrIp"]) == ("tcp", 443, 443, "0.0.0.0/0")
+    rules = of_type(resources, "AWS::EC2::SecurityGroupEgress")
+    assert list(rules) == ["ServicesToDatabaseEgress"]
+    rule = rules["ServicesToDatabaseEgress"]["Properties"]
+    assert rule["GroupId"] == {"Fn::GetAtt": ["ServiceSecurityGroup", "GroupId"]}
+    assert rule["DestinationSecurityGroupId"] == {"Fn::GetAtt": ["DatabaseSecurityGroup", "GroupId"]}
+    assert (rule["FromPort"], rule["ToPort"]) == (5432, 5432)
+    for sg in of_type(resources, "AWS::EC2::SecurityGroup").values():
+        for r in sg["Properties"].get("SecurityGroupEgress", []):
+            assert r["IpProtocol"] != "-1"  # no all-protocol egress anywhere
+
+
+def test_the_database_starts_no_connections(resources):
+    (rule,) = props(resources, "DatabaseSecurityGroup")["SecurityGroupEgress"]
+    assert rule["CidrIp"] == "255.255.255.255/32" and rule["IpProtocol"] == "icmp"  # matches nothing
+
+
+def test_access_logs_go_to_a_private_encrypted_expiring_bucket(resources, template):
+    bucket = resources["AccessLogBucket"]
+    assert bucket["Condition"] == "HasAccessLogs"
+    p = bucket["Properties"]
+    assert p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"}
+    assert all(p["PublicAccessBlockConfiguration"].values())
+    assert p["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90
+    (statement,) = props(resources, "AccessLogBucketPolicy")["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["s3:PutObject"]
+    assert statement["Principal"]["AWS"]["Fn::Sub"][1]["Account"] == {
+        "Fn::FindInMap": ["ElbLogDeliveryAccounts", {"Ref": "AWS::Region"}, "Account"]}
+    assert template["Mappings"]["ElbLogDeliveryAccounts"]["us-east-2"]["Account"] == "033677994240"
+    assert values_for(ENVIRONMENTS["prod"])["AccessLogs"] == "true"
+    assert values_for(ENVIRONMENTS["dev"])["AccessLogs"] == "false"
+
+
+def test_deployment_alarms_roll_a_bad_release_back(resources):
+    names = {props(resources, a)["AlarmName"]["Fn::Sub"]: a for a in of_type(resources, "AWS::CloudWatch::Alarm")}
+    for svc, expected in (("WebService", {"Target5xxAlarm", "UnhealthyTargetsAlarm"}),
+                          ("WorkerService", {"WorkerNotRunningAlarm"})):
+        alarms = props(resources, svc)["DeploymentConfiguration"]["Alarms"]
+        assert alarms["Enable"] is True and alarms["Rollback"] is True
+        assert {names[a["Fn::Sub"]] for a in alarms["AlarmNames"]} == expected
+
+
+def test_container_health_checks(resources):
+    web = _container(resources, "WebTaskDefinition")["HealthCheck"]
+    assert web["Command"][0] == "CMD-SHELL" and "node -e" in web["Command"][1]["Fn::Sub"][0]
+    assert "curl" not in json.dumps(web) and web["Command"][1]["Fn::Sub"][1]["Path"] == {"Ref": "HealthCheckPath"}
+    worker = _container(resources, "WorkerTaskDefinition")["HealthCheck"]
+    assert worker["Fn::If"][0] == "HasWorkerHealthCheck" and worker["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    assert values_for(ENVIRONMENTS["dev"])["WorkerHealthCommand"] == ""  # off until the app has one
+
+
+def test_the_worker_runs_on_spot_in_dev_and_on_demand_in_production(resources):
+    (strategy,) = props(resources, "WorkerService")["CapacityProviderStrategy"]
+    assert strategy == {"CapacityProvider": {"Ref": "WorkerCapacityProvider"}, "Weight": 1}
+    assert "LaunchType" not in props(resources, "WorkerService")
+    assert props(resources, "Cluster")["CapacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    assert values_for(ENVIRONMENTS["dev"])["WorkerCapacityProvider"] == "FARGATE_SPOT"
+    assert values_for(ENVIRONMENTS["prod"])["WorkerCapacityProvider"] == "FARGATE"
 
 
 # ---------- web and worker services (phases 6 and 7)
@@ -263,7 +353,7 @@ def test_services_have_circuit_breaker_and_no_public_ip(resources, svc):
     net = s["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert net["AssignPublicIp"] == "DISABLED"
     assert net["Subnets"] == [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}]
-    assert s["LaunchType"] == "FARGATE"
+    assert s.get("LaunchType") == "FARGATE" or s["CapacityProviderStrategy"]
 
 
 # ---------- secrets and parameters (phases 6 and 9)

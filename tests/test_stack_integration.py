@@ -78,7 +78,7 @@ def test_without_a_terminal_and_without_yes_nothing_changes(aws_env):
     proc = invoke("stack-update", "--env", "dev", env=aws_env)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: execute 60 change(s) on portyfoul-infra? There is no terminal to confirm on: rerun with --yes")
+        "error: execute 65 change(s) on portyfoul-infra? There is no terminal to confirm on: rerun with --yes")
     status = invoke("stack-status", "--env", "dev", env=aws_env)
     assert "does not exist" in status.stdout  # the empty REVIEW_IN_PROGRESS stack was removed too
 
@@ -142,7 +142,10 @@ def test_a_no_op_update_makes_few_api_calls(dev_stack):
 
 def test_large_templates_go_through_a_versioned_private_bucket(aws_env, local_aws):
     from dataclasses import replace
-    env = replace(ENVIRONMENTS["prod"], account_id=ACCOUNT_ID)
+    certificate = boto3.client("acm", region_name="us-east-2").request_certificate(
+        DomainName="portyfoul.example.com", ValidationMethod="DNS")["CertificateArn"]
+    env = replace(ENVIRONMENTS["prod"], account_id=ACCOUNT_ID, alarm_email="ops@example.com",
+                  certificate_arn=certificate)  # the production checklist, complete
     out = io.StringIO()
     outcome = stack_update(Aws(region=env.region), env, Console(out, out, False),
                            UpdateOptions(yes=True, inline_limit=1000), None, lambda: 0.0, lambda s: None)

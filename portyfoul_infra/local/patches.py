@@ -31,6 +31,9 @@ MOTO_GAPS = (
     "Failures cannot happen: every ECS deployment completes at once (patched for rehearsal: an image tag "
     "ending in -crash behaves like a container that exits 1 at start, whose tasks stop and whose deployment "
     "the circuit breaker rolls back; a tag ending in -hang never becomes healthy and stays IN_PROGRESS)",
+    "Updates applied resources in template order, so a service could be pointed at its old task definition "
+    "before the new revision existed (patched: modified resources are updated in dependency order, as "
+    "CloudFormation does)",
     "Stack refactoring (CreateStackRefactor, DescribeStackRefactor, ListStackRefactorActions, "
     "ExecuteStackRefactor): not implemented (patched: logical IDs are renamed in the stack model; a property "
     "change, a missing or extra resource, and a stack with a stack policy are rejected as on AWS)",
@@ -75,6 +78,11 @@ def patch_moto() -> None:
     original_diff = parsing.ResourceMap.build_resource_diff
 
     def build_resource_diff(self, other_template, parameters=None):
+        diff = _parameter_aware_diff(self, other_template, parameters)
+        diff["Modify"] = _in_dependency_order(diff["Modify"], other_template["Resources"])
+        return diff
+
+    def _parameter_aware_diff(self, other_template, parameters):
         diff = original_diff(self, other_template, parameters)
         if not parameters:
             return diff
@@ -271,6 +279,34 @@ def _patch_task_definitions() -> None:
         return register(cls, new_resource_name, cloudformation_json, account_id, region_name)
 
     TaskDefinition.update_from_cloudformation_json = classmethod(update)
+
+
+def _in_dependency_order(names: list[str], resources: dict) -> list[str]:
+    """`names` ordered so that every resource comes after those it refers to (Ref, GetAtt, Sub, DependsOn)."""
+    from ..cfn_template import referenced_ids
+
+    wanted = set(names)
+    deps = {}
+    for name in names:
+        resource = resources.get(name, {})
+        depends = resource.get("DependsOn", [])
+        depends = [depends] if isinstance(depends, str) else list(depends)
+        deps[name] = (referenced_ids(resource.get("Properties", {})) | set(depends)) & wanted - {name}
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered or name in visiting:
+            return
+        visiting.add(name)
+        for dep in sorted(deps[name]):
+            visit(dep)
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in names:
+        visit(name)
+    return ordered
 
 
 def _changed_properties(old: dict, new: dict, old_resolver, new_resolver) -> list[str]:

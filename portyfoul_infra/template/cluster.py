@@ -63,6 +63,8 @@ def add_cluster(t: Template, p: Params, registry: Registry, database: Database, 
         CLUSTER,
         ClusterName=Sub("${ProjectName}-${Environment}-cluster"),
         ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+        # The worker may run on Spot (WorkerCapacityProvider); the web service keeps its FARGATE launch type.
+        CapacityProviders=["FARGATE", "FARGATE_SPOT"],
     ))
     log_groups = []
     for logical_id, suffix in ((WEB_LOG_GROUP, "web"), (WORKER_LOG_GROUP, "worker")):

@@ -30,6 +30,7 @@ class ContainerSpec:
     environment: dict[str, object]
     ssm_env: tuple[str, ...]       # env vars read from SSM parameters at task start
     port: int | None = None
+    health_check: object = None    # an ecs.HealthCheck, an If(...) of one, or None
 
 
 def container_secrets(database: Database, secrets: Secrets, ssm_env: tuple[str, ...]) -> list[ecs.Secret]:
@@ -76,6 +77,8 @@ def add_task_definition(
     )
     if spec.port is not None:
         container.PortMappings = [ecs.PortMapping(ContainerPort=spec.port, Protocol="tcp")]
+    if spec.health_check is not None:
+        container.HealthCheck = spec.health_check
     return t.add_resource(ecs.TaskDefinition(
         spec.family_logical_id,
         Family=Sub("${ProjectName}-${Environment}-" + spec.name + "-task"),
@@ -92,12 +95,34 @@ def add_task_definition(
     ))
 
 
-def circuit_breaker(maximum_percent: int, minimum_healthy_percent: int) -> ecs.DeploymentConfiguration:
+# Alarms that roll a deployment back (ECS deployment alarms): names the monitoring group gives them.
+WEB_5XX_ALARM = "web-5xx"
+WEB_UNHEALTHY_ALARM = "web-unhealthy-targets"
+WORKER_NOT_RUNNING_ALARM = "worker-not-running"
+CONTAINER_HEALTH = {"Interval": 15, "Timeout": 5, "Retries": 3, "StartPeriod": 30}
+
+
+def alarm_name(suffix: str) -> Sub:
+    return Sub("${ProjectName}-${Environment}-" + suffix)
+
+
+def deployment_configuration(maximum_percent: int, minimum_healthy_percent: int,
+                             alarms: tuple[str, ...]) -> ecs.DeploymentConfiguration:
+    """The circuit breaker for tasks that do not start, and alarms for tasks that start and misbehave."""
     return ecs.DeploymentConfiguration(
         MaximumPercent=maximum_percent,
         MinimumHealthyPercent=minimum_healthy_percent,
         DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
+        Alarms=ecs.DeploymentAlarms(AlarmNames=[alarm_name(a) for a in alarms], Enable=True, Rollback=True),
     )
+
+
+def http_health_check(port: int, path) -> ecs.HealthCheck:
+    """A GET of the health path from inside the container, with node (the image has no curl)."""
+    script = ("require('http').get('http://127.0.0.1:${Port}${Path}',r=>process.exit(r.statusCode<400?0:1))"
+              ".on('error',()=>process.exit(1))")
+    return ecs.HealthCheck(Command=["CMD-SHELL", Sub('node -e "' + script + '"', Port=str(port), Path=path)],
+                           **CONTAINER_HEALTH)
 
 
 def private_network(subnets, security_group) -> ecs.NetworkConfiguration:

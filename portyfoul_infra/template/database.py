@@ -21,6 +21,7 @@ DB_PARAMETER_GROUP = "DatabaseParameterGroup"
 DB_SECRET = "DatabaseSecret"
 DB_SECRET_ATTACHMENT = "DatabaseSecretAttachment"
 DB_INSTANCE = "Database"
+SERVICES_TO_DATABASE = "ServicesToDatabaseEgress"
 
 DB_NAME = "portyfoul"
 DB_USERNAME = "portyfoul_admin"
@@ -49,7 +50,22 @@ def add_database(t: Template, p: Params, network: Network, service_security_grou
             SourceSecurityGroupId=service_security_group.ref(),
             Description="PostgreSQL from the ECS services",
         )],
+        # The database starts no connections: an explicit rule that matches nothing replaces the default
+        # allow-all egress (the pattern CDK uses for allowAllOutbound=False).
+        SecurityGroupEgress=[ec2.SecurityGroupRule(
+            IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32",
+            Description="No outbound traffic",
+        )],
         Tags=Tags(Name=Sub("${ProjectName}-${Environment}-db-sg")),
+    ))
+    # The services' PostgreSQL egress, to this group only. A rule of its own: inline, the two groups would
+    # refer to each other and CloudFormation could create neither first.
+    t.add_resource(ec2.SecurityGroupEgress(
+        SERVICES_TO_DATABASE,
+        GroupId=service_security_group.get_att("GroupId"),
+        IpProtocol="tcp", FromPort=DB_PORT, ToPort=DB_PORT,
+        DestinationSecurityGroupId=sg.get_att("GroupId"),
+        Description="PostgreSQL to the database only",
     ))
     subnet_group = t.add_resource(rds.DBSubnetGroup(
         DB_SUBNET_GROUP,

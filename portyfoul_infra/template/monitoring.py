@@ -9,6 +9,7 @@ from troposphere import Equals, Not, Sub, Template
 from troposphere import cloudwatch, sns
 
 from .cluster import Cluster
+from .containers import WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM, WORKER_NOT_RUNNING_ALARM, alarm_name
 from .database import Database
 from .load_balancer import LoadBalancer
 from .parameters import Params
@@ -42,7 +43,7 @@ def add_monitoring(
               threshold, periods=3, period=300, missing="missing"):
         return t.add_resource(cloudwatch.Alarm(
             logical_id,
-            AlarmName=Sub("${ProjectName}-${Environment}-" + suffix),
+            AlarmName=alarm_name(suffix),
             AlarmDescription=description,
             Namespace=namespace,
             MetricName=metric,
@@ -65,7 +66,7 @@ def add_monitoring(
         alarms.append(alarm(f"{label}MemoryAlarm", f"{label.lower()}-memory-high", f"{label} service memory high",
                             "AWS/ECS", "MemoryUtilization", dims, "Average", "GreaterThanThreshold", p.AlarmMemoryPercent))
     alarms.append(alarm(
-        "WorkerNotRunningAlarm", "worker-not-running", "No price worker running: prices are going stale",
+        "WorkerNotRunningAlarm", WORKER_NOT_RUNNING_ALARM, "No price worker running: prices are going stale",
         "ECS/ContainerInsights", "RunningTaskCount",
         {"ClusterName": cluster.cluster.ref(), "ServiceName": worker.service.get_att("Name")},
         "Minimum", "LessThanThreshold", 1, periods=3, period=300, missing="breaching"))
@@ -79,13 +80,13 @@ def add_monitoring(
                         "AWS/RDS", "DatabaseConnections", db_dims, "Maximum", "GreaterThanThreshold",
                         p.AlarmDbConnections))
     alb_dims = {"LoadBalancer": lb.load_balancer.get_att("LoadBalancerFullName")}
-    alarms.append(alarm("Target5xxAlarm", "web-5xx", "Web responses with 5xx status",
+    alarms.append(alarm("Target5xxAlarm", WEB_5XX_ALARM, "Web responses with 5xx status",
                         "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb_dims, "Sum",
                         "GreaterThanThreshold", p.AlarmAlb5xx, periods=1, missing="notBreaching"))
     alarms.append(alarm("Alb5xxAlarm", "alb-5xx", "Load balancer 5xx (often: no healthy web task)",
                         "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb_dims, "Sum",
                         "GreaterThanThreshold", p.AlarmAlb5xx, periods=1, missing="notBreaching"))
-    alarms.append(alarm("UnhealthyTargetsAlarm", "web-unhealthy-targets", "Web targets failing health checks",
+    alarms.append(alarm("UnhealthyTargetsAlarm", WEB_UNHEALTHY_ALARM, "Web targets failing health checks",
                         "AWS/ApplicationELB", "UnHealthyHostCount",
                         {**alb_dims, "TargetGroup": lb.target_group.get_att("TargetGroupFullName")},
                         "Maximum", "GreaterThanThreshold", 0, periods=3, period=60, missing="notBreaching"))

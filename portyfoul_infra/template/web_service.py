@@ -9,7 +9,10 @@ from troposphere import applicationautoscaling as aas
 from troposphere import ecs
 
 from .cluster import Cluster
-from .containers import ContainerSpec, add_task_definition, circuit_breaker, database_environment, private_network
+from .containers import (
+    WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM, ContainerSpec, add_task_definition, database_environment,
+    deployment_configuration, http_health_check, private_network,
+)
 from .database import Database
 from .load_balancer import CONTAINER_PORT, LoadBalancer
 from .network import Network
@@ -45,6 +48,7 @@ def add_web_service(
         environment={"NODE_ENV": "production", "PRICE_UPDATE_WORKER_ENABLED": "false", **database_environment(database)},
         ssm_env=(),
         port=CONTAINER_PORT,
+        health_check=http_health_check(CONTAINER_PORT, p.HealthCheckPath),
     )
     task_def = add_task_definition(t, p, spec, registry, cluster, database, secrets)
     service = t.add_resource(ecs.Service(
@@ -60,7 +64,7 @@ def add_web_service(
         LoadBalancers=[ecs.LoadBalancer(
             ContainerName=CONTAINER_NAME, ContainerPort=CONTAINER_PORT, TargetGroupArn=lb.target_group.ref())],
         HealthCheckGracePeriodSeconds=HEALTH_CHECK_GRACE_SECONDS,
-        DeploymentConfiguration=circuit_breaker(maximum_percent=200, minimum_healthy_percent=100),
+        DeploymentConfiguration=deployment_configuration(200, 100, (WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM)),
         EnableECSManagedTags=True,
         PropagateTags="SERVICE",
         # The target group must be attached to the ALB before a service can use it.

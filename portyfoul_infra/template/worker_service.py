@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import If, Sub, Template
+from troposphere import Equals, If, Not, NoValue, Sub, Template
 from troposphere import ecs
 
 from .cluster import Cluster
-from .containers import ContainerSpec, add_task_definition, circuit_breaker, database_environment, private_network
+from .containers import (
+    CONTAINER_HEALTH, WORKER_NOT_RUNNING_ALARM, ContainerSpec, add_task_definition, database_environment,
+    deployment_configuration, private_network,
+)
 from .database import Database
 from .load_balancer import LoadBalancer
 from .network import Network
@@ -23,6 +26,7 @@ from .secrets import Secrets
 
 WORKER_TASK_DEFINITION = "WorkerTaskDefinition"
 WORKER_SERVICE = "WorkerService"
+HAS_WORKER_HEALTH_CHECK = "HasWorkerHealthCheck"
 CONTAINER_NAME = "worker"
 DESIRED_COUNT = 1
 
@@ -46,19 +50,24 @@ def add_worker_service(
         log_group=cluster.worker_log_group,
         environment={"NODE_ENV": "production", "PRICE_UPDATE_WORKER_ENABLED": "true", **database_environment(database)},
         ssm_env=("PRICE_UPDATE_INTERVAL_MINUTES",),
+        health_check=If(HAS_WORKER_HEALTH_CHECK, ecs.HealthCheck(
+            Command=["CMD-SHELL", p.WorkerHealthCommand], **CONTAINER_HEALTH), NoValue),
     )
+    t.add_condition(HAS_WORKER_HEALTH_CHECK, Not(Equals(p.WorkerHealthCommand, "")))
     task_def = add_task_definition(t, p, spec, registry, cluster, database, secrets)
     service = t.add_resource(ecs.Service(
         WORKER_SERVICE,
         ServiceName=Sub("${ProjectName}-${Environment}-worker-service"),
         Cluster=cluster.cluster.ref(),
         TaskDefinition=task_def.ref(),
-        LaunchType="FARGATE",
+        # FARGATE or FARGATE_SPOT per environment; an interruption is covered by the worker-not-running alarm.
+        CapacityProviderStrategy=[ecs.CapacityProviderStrategyItem(CapacityProvider=p.WorkerCapacityProvider,
+                                                                   Weight=1)],
         PlatformVersion="LATEST",
         DesiredCount=If(BOOTSTRAPPING, 0, DESIRED_COUNT),
         # Same security group as web: it is the one the database admits.
         NetworkConfiguration=private_network(network.private_subnets, lb.service_security_group),
-        DeploymentConfiguration=circuit_breaker(maximum_percent=100, minimum_healthy_percent=0),
+        DeploymentConfiguration=deployment_configuration(100, 0, (WORKER_NOT_RUNNING_ALARM,)),
         EnableECSManagedTags=True,
         PropagateTags="SERVICE",
     ))
