@@ -15,8 +15,17 @@ from typing import Callable, Mapping
 from .config import Environment
 from .errors import UserError
 
-# The template's own Metadata key: the version and content hash of the build, and each resource's group.
+# The template's own Metadata key: the version and content hash of the build (and pinned values).
 METADATA_KEY = "PortyfoulInfra"
+# The template-level Metadata key that maps each resource group to its logical IDs (for the diagram and
+# for readers); one map rather than a label on each resource keeps the deployed body under the inline limit.
+GROUPS_KEY = "PortyfoulInfraGroups"
+
+
+def resource_groups(template: dict) -> dict[str, str]:
+    """logical id -> the resource group (template module) that created it."""
+    groups = template.get("Metadata", {}).get(GROUPS_KEY, {})
+    return {logical_id: group for group, ids in groups.items() for logical_id in ids}
 
 # ---------------------------------------------------------------- stack outputs
 
@@ -44,11 +53,13 @@ SERVICE_SECURITY_GROUP = "ServiceSecurityGroupId"
 ALB_SECURITY_GROUP = "LoadBalancerSecurityGroupId"
 DATABASE_SECURITY_GROUP = "DatabaseSecurityGroupId"
 ALARM_TOPIC_ARN = "AlarmTopicArn"
+DATABASE_INSTANCE_ID = "DatabaseInstanceId"
 OUTPUT_KEYS = (
     CLUSTER_NAME, WEB_SERVICE_NAME, WORKER_SERVICE_NAME, WEB_TASK_FAMILY, WORKER_TASK_FAMILY, REPOSITORY_URI,
     REPOSITORY_NAME, LOAD_BALANCER_DNS, URL, DATABASE_ENDPOINT, DATABASE_PORT, DATABASE_SECRET_ARN, JWT_SECRET_ARN,
     FINNHUB_SECRET_ARN, COINGECKO_SECRET_ARN, WEB_LOG_GROUP, WORKER_LOG_GROUP, VPC_ID, PUBLIC_SUBNETS,
     PRIVATE_SUBNETS, SERVICE_SECURITY_GROUP, ALB_SECURITY_GROUP, DATABASE_SECURITY_GROUP, ALARM_TOPIC_ARN,
+    DATABASE_INSTANCE_ID,
 )
 
 # ---------------------------------------------------------------- services

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 
 from .cfn_template import referenced_ids
-from .contract import METADATA_KEY
+from .contract import resource_groups
 
 INTERNET = "Internet"
 GROUP_ORDER = ("network", "load balancer", "web service", "worker service", "database", "registry",
@@ -31,8 +31,9 @@ def architecture(template: dict) -> tuple[dict[str, list[tuple[str, str]]], list
     """(group -> [(logical id, type)], edges (from, to) meaning "from refers to to")."""
     resources = template["Resources"]
     groups: dict[str, list[tuple[str, str]]] = {}
+    group_of = resource_groups(template)
     for lid, r in sorted(resources.items()):
-        group = r.get("Metadata", {}).get(METADATA_KEY, {}).get("Group", "other")
+        group = group_of.get(lid, "other")
         groups.setdefault(group, []).append((lid, r["Type"]))
     edges: set[tuple[str, str]] = {(INTERNET, lid) for lid, r in resources.items()
                                    if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"}

@@ -65,7 +65,7 @@ def test_database_survives_deletion_and_replacement(resources):
 
 def test_every_stateful_resource_states_its_policies(resources):
     stateful = {k: v for k, v in resources.items() if v["Type"] in STATEFUL}
-    assert len(stateful) == 9
+    assert len(stateful) == 10  # database and its subnet group, 4 secrets, repository, 3 log groups (web, worker, exec)
     for logical_id, r in stateful.items():
         assert r.get("DeletionPolicy") in ("Snapshot", "Retain"), logical_id
         assert r.get("UpdateReplacePolicy") in ("Snapshot", "Retain"), logical_id
@@ -133,10 +133,21 @@ def test_execution_role_reads_exactly_this_projects_secrets(resources):
     assert [s["Sid"] for s in stmts.values() if "*" in s["Resource"]] == ["EcrToken"]
 
 
-def test_task_role_may_only_put_its_own_metrics(resources):
-    (stmt,) = _statements(resources, "TaskRole")
-    assert stmt["Action"] == ["cloudwatch:PutMetricData"]
-    assert stmt["Condition"]["StringEquals"] == {"cloudwatch:namespace": "Portyfoul"}
+def test_task_role_may_put_its_own_metrics_and_open_exec_channels_only(resources):
+    stmts = {s["Sid"]: s for s in _statements(resources, "TaskRole")}
+    assert set(stmts) == {"PutOwnMetrics", "ExecChannels", "ExecSessionLogs", "ExecSessionLogStreams"}
+    assert stmts["PutOwnMetrics"]["Action"] == ["cloudwatch:PutMetricData"]
+    assert stmts["PutOwnMetrics"]["Condition"]["StringEquals"] == {"cloudwatch:namespace": "Portyfoul"}
+    assert all(a.startswith("ssmmessages:") for a in stmts["ExecChannels"]["Action"])
+    assert refs_in(stmts["ExecSessionLogStreams"]["Resource"]) == {"ExecLogGroup"}
+
+
+def test_ecs_exec_is_on_and_every_session_is_logged(resources):
+    for svc in ("WebService", "WorkerService"):
+        assert props(resources, svc)["EnableExecuteCommand"] is True
+    config = props(resources, "Cluster")["Configuration"]["ExecuteCommandConfiguration"]
+    assert config["Logging"] == "OVERRIDE"
+    assert config["LogConfiguration"]["CloudWatchLogGroupName"] == {"Ref": "ExecLogGroup"}
 
 
 def test_roles_trust_only_ecs_tasks_of_this_account(resources):

@@ -78,7 +78,7 @@ def test_without_a_terminal_and_without_yes_nothing_changes(aws_env):
     proc = invoke("stack-update", "--env", "dev", env=aws_env)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: execute 65 change(s) on portyfoul-infra? There is no terminal to confirm on: rerun with --yes")
+        "error: execute 66 change(s) on portyfoul-infra? There is no terminal to confirm on: rerun with --yes")
     status = invoke("stack-status", "--env", "dev", env=aws_env)
     assert "does not exist" in status.stdout  # the empty REVIEW_IN_PROGRESS stack was removed too
 

@@ -27,14 +27,11 @@ from .worker_service import add_worker_service
 
 
 def _group(t: Template, name: str, add, *args):
-    """Run one add_<group> and label what it added, for the diagram and for readers of the template."""
+    """Run one add_<group> and record what it added, for the diagram and for readers of the template."""
     before = set(t.resources)
     result = add(t, *args)
-    for logical_id in set(t.resources) - before:
-        resource = t.resources[logical_id]
-        metadata = dict(getattr(resource, "Metadata", {}) or {})
-        metadata[out.METADATA_KEY] = {"Group": name}
-        resource.Metadata = metadata
+    groups = t.metadata.setdefault(out.GROUPS_KEY, {})
+    groups[name] = sorted(set(t.resources) - before)
     return result
 
 
@@ -63,6 +60,7 @@ def add_all(t: Template, dev: Environment) -> None:
         (out.URL, lb.url, "Application URL"),
         (out.DATABASE_ENDPOINT, database.instance.get_att("Endpoint.Address"), "RDS endpoint"),
         (out.DATABASE_PORT, database.instance.get_att("Endpoint.Port"), "RDS port"),
+        (out.DATABASE_INSTANCE_ID, database.instance.ref(), "RDS instance identifier"),
         (out.DATABASE_SECRET_ARN, database.secret.ref(), "RDS credentials secret"),
         (out.JWT_SECRET_ARN, app["JwtSecret"].ref(), "JWT signing key secret"),
         (out.FINNHUB_SECRET_ARN, app["FinnhubApiKeySecret"].ref(), "Finnhub API key secret"),

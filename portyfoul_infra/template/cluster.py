@@ -15,6 +15,7 @@ from awacs import ecr as aw_ecr
 from awacs import logs as aw_logs
 from awacs import secretsmanager as aw_secrets
 from awacs import ssm as aw_ssm
+from awacs import ssmmessages as aw_ssmmessages
 from awacs import sts as aw_sts
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, ArnLike
 from troposphere import AccountId, Sub, Template
@@ -29,6 +30,7 @@ CLUSTER = "Cluster"
 EXECUTION_ROLE = "TaskExecutionRole"
 TASK_ROLE = "TaskRole"
 WEB_LOG_GROUP = "WebLogGroup"
+EXEC_LOG_GROUP = "ExecLogGroup"
 WORKER_LOG_GROUP = "WorkerLogGroup"
 METRICS_NAMESPACE = "Portyfoul"
 
@@ -59,12 +61,25 @@ def _ecs_tasks_trust() -> PolicyDocument:
 
 
 def add_cluster(t: Template, p: Params, registry: Registry, database: Database, secrets: Secrets) -> Cluster:
+    # Every ECS Exec session (invoke shell) is logged: who ran what in a production container is on record.
+    exec_logs = t.add_resource(logs.LogGroup(
+        EXEC_LOG_GROUP,
+        LogGroupName=Sub("/ecs/${ProjectName}-${Environment}-exec"),
+        RetentionInDays=p.LogRetentionDays,
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    ))
     cluster = t.add_resource(ecs.Cluster(
         CLUSTER,
         ClusterName=Sub("${ProjectName}-${Environment}-cluster"),
         ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
         # The worker may run on Spot (WorkerCapacityProvider); the web service keeps its FARGATE launch type.
         CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+        Configuration=ecs.ClusterConfiguration(ExecuteCommandConfiguration=ecs.ExecuteCommandConfiguration(
+            Logging="OVERRIDE",
+            LogConfiguration=ecs.ExecuteCommandLogConfiguration(
+                CloudWatchLogGroupName=exec_logs.ref(), CloudWatchEncryptionEnabled=False),
+        )),
     ))
     log_groups = []
     for logical_id, suffix in ((WEB_LOG_GROUP, "web"), (WORKER_LOG_GROUP, "worker")):
@@ -113,11 +128,21 @@ def add_cluster(t: Template, p: Params, registry: Registry, database: Database, 
             PolicyName="application",
             PolicyDocument=PolicyDocument(
                 Version="2012-10-17",
-                Statement=[Statement(
-                    Sid="PutOwnMetrics", Effect=Allow, Action=[aw_cloudwatch.PutMetricData], Resource=["*"],
-                    # PutMetricData has no resource ARNs; the namespace is the scope.
-                    Condition=Condition(StringEquals({"cloudwatch:namespace": METRICS_NAMESPACE})),
-                )],
+                Statement=[
+                    Statement(
+                        Sid="PutOwnMetrics", Effect=Allow, Action=[aw_cloudwatch.PutMetricData], Resource=["*"],
+                        # PutMetricData has no resource ARNs; the namespace is the scope.
+                        Condition=Condition(StringEquals({"cloudwatch:namespace": METRICS_NAMESPACE})),
+                    ),
+                    # ECS Exec (invoke shell): the SSM agent's channels have no resource-level permissions.
+                    Statement(Sid="ExecChannels", Effect=Allow, Resource=["*"], Action=[
+                        aw_ssmmessages.CreateControlChannel, aw_ssmmessages.CreateDataChannel,
+                        aw_ssmmessages.OpenControlChannel, aw_ssmmessages.OpenDataChannel]),
+                    Statement(Sid="ExecSessionLogs", Effect=Allow, Resource=["*"],
+                              Action=[aw_logs.DescribeLogGroups]),
+                    Statement(Sid="ExecSessionLogStreams", Effect=Allow, Resource=[exec_logs.get_att("Arn")],
+                              Action=[aw_logs.CreateLogStream, aw_logs.DescribeLogStreams, aw_logs.PutLogEvents]),
+                ],
             ),
         )],
     ))

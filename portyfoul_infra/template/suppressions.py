@@ -24,6 +24,7 @@ SUPPRESSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "CoinGeckoApiKeySecret": (_CMK,),
     "WebLogGroup": (_LOG_CMK,),
     "WorkerLogGroup": (_LOG_CMK,),
+    "ExecLogGroup": (_LOG_CMK,),
     "Database": (
         ("CKV_AWS_157", "Multi-AZ is per environment: on in prod (DBMultiAZ parameter, generated/prod.json); "
                         "the plan runs dev single-AZ for cost"),

@@ -66,6 +66,7 @@ def add_web_service(
         HealthCheckGracePeriodSeconds=HEALTH_CHECK_GRACE_SECONDS,
         DeploymentConfiguration=deployment_configuration(200, 100, (WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM)),
         EnableECSManagedTags=True,
+        EnableExecuteCommand=True,  # invoke shell; sessions are logged (cluster.py)
         PropagateTags="SERVICE",
         # The target group must be attached to the ALB before a service can use it.
         DependsOn=[lb.http_listener.title],

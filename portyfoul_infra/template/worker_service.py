@@ -69,6 +69,7 @@ def add_worker_service(
         NetworkConfiguration=private_network(network.private_subnets, lb.service_security_group),
         DeploymentConfiguration=deployment_configuration(100, 0, (WORKER_NOT_RUNNING_ALARM,)),
         EnableECSManagedTags=True,
+        EnableExecuteCommand=True,  # invoke shell; sessions are logged (cluster.py)
         PropagateTags="SERVICE",
     ))
     return WorkerService(task_def, service)
