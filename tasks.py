@@ -48,7 +48,8 @@ def verb(options_cls=None):
             console = Console()
             JOURNAL.reset()
             try:
-                opts = o.from_flags(options_cls, flags, body.__name__.replace("_", "-")) if options_cls else None
+                opts = (o.from_flags(options_cls, flags, body.__name__.replace("_", "-"), getattr(c, "remainder", ""))
+                        if options_cls else None)
                 outcome = body(console, opts)
             except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback
                 from portyfoul_infra.aws import failure_exit
@@ -59,6 +60,8 @@ def verb(options_cls=None):
                 raise Exit(code=ended[1]) from None
             if isinstance(outcome, Outcome) and not outcome.ok:
                 raise Exit(code=outcome.exit_code)
+            if isinstance(outcome, int) and not isinstance(outcome, bool) and outcome != 0:
+                raise Exit(code=outcome)  # `run` ends with the container's own exit code
 
         params = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         helps, positional, iterable = {}, [], []
@@ -214,6 +217,81 @@ def logs(console, opts):
     from portyfoul_infra.logs_tasks import logs as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, time.sleep)
+
+
+# ---------------------------------------------------------------- operating the running app
+
+@verb(o.ShellOptions)
+def shell(console, opts):
+    """A shell (or --command) in a running task of a service, through ECS Exec; every session is logged."""
+    import subprocess
+
+    from portyfoul_infra.exec_tasks import shell as run
+    e = _env(opts.env)
+    return run(_aws(e), e, console, opts, lambda cmd, stdin: subprocess.run(list(cmd)).returncode)
+
+
+@verb(o.RunOptions)
+def run(console, opts):
+    """A one-off command in a new task from a service's task definition: `invoke run -- CMD...`; its exit code."""
+    from portyfoul_infra.exec_tasks import run as body
+    e = _env(opts.env)
+    return body(_aws(e), e, console, opts, *_clock())
+
+
+@verb(o.SnapshotOptions)
+def db_snapshot(console, opts):
+    """A manual database snapshot, named with environment, time and running tag; waits until available."""
+    from portyfoul_infra.database_tasks import db_snapshot as body
+    e = _env(opts.env)
+    return body(_aws(e), e, console, opts, *_clock())
+
+
+@verb(o.EnvOptions)
+def db_snapshots(console, opts):
+    """The database's snapshots, manual and automated: age, size, status."""
+    from portyfoul_infra.database_tasks import db_snapshots as body
+    e = _env(opts.env)
+    return body(_aws(e), e, console)
+
+
+@verb(o.RestoreOptions)
+def db_restore(console, opts):
+    """Restore a snapshot into a NEW instance (never over the live one) and say how to use it."""
+    from portyfoul_infra.database_tasks import db_restore as body
+    e = _env(opts.env)
+    return body(_aws(e), e, console, opts)
+
+
+@verb(o.DriftOptions)
+def stack_drift(console, opts):
+    """Drift detection: every resource changed outside CloudFormation, expected against actual; exit 2 if any."""
+    from portyfoul_infra.drift_tasks import stack_drift as body
+    e = _env(opts.env)
+    return body(_aws(e), e, console, opts, *_clock())
+
+
+@verb(o.DeleteOptions)
+def stack_delete(console, opts):
+    """Tear an environment down: shows what is deleted and what stays, asks for the stack's name, watches."""
+    from portyfoul_infra.teardown_tasks import stack_delete as body
+    e = _env(opts.env)
+    return body(_aws(e), e, console, opts, _typed_confirmation(), *_clock())
+
+
+def _typed_confirmation():
+    """A prompt that must be answered with the exact text asked for; None without a terminal."""
+    import sys
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(question, expected):
+        try:
+            return input(f"{question} ").strip() == expected
+        except (KeyboardInterrupt, EOFError):
+            print()
+            return False
+    return ask
 
 
 # ---------------------------------------------------------------- secrets and configuration

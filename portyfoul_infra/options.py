@@ -36,6 +36,11 @@ def positional(help: str) -> Any:
     return field(default="", metadata={"help": help, "positional": True})
 
 
+def remainder(help: str) -> Any:
+    """The words after a standalone `--` on the command line (a command to run), not a flag."""
+    return field(default=(), metadata={"flag": False, "remainder": True, "help": help})
+
+
 def internal(default: Any) -> Any:
     """Not a command-line flag: tests and the sandbox set it."""
     return field(default=default, metadata={"flag": False})
@@ -105,7 +110,8 @@ class ReleaseOptions:
     no_build: bool = flag(False, "Deploy an image already in ECR; a tag missing there is an error")
     build_only: bool = flag(False, "Build the image locally and stop")
     migrate: bool = flag(False, "Run the migration command as a one-off task before deploying "
-                                "(also when config says so)")
+                                "(also when config says so); a database snapshot is taken first")
+    no_snapshot: bool = flag(False, "With --migrate: skip the database snapshot before migrating")
     timeout: int = timeout_flag(600, "the deployments (one deadline)")
     dry_run: bool = flag(False, "Preflight and print what would happen; change nothing")
     app_dir: str = flag("", "The application's source directory with its Dockerfile (default from config)")
@@ -165,6 +171,58 @@ class ConfigSetOptions:
     poll_seconds: float = internal(5.0)
 
 
+# ---------------------------------------------------------------- operating the running app
+
+@dataclass(frozen=True)
+class ShellOptions:
+    env: str = flag("dev", ENV_HELP)
+    service: str = flag("web", "web or worker")
+    task: str = flag("", "A task ID (default: any running task of the service)")
+    command: str = flag("/bin/sh", "What to run in the container")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    env: str = flag("dev", ENV_HELP)
+    service: str = flag("web", "web or worker: whose task definition, network and secrets the task gets")
+    timeout: int = timeout_flag(900, "the task to finish (it is stopped then)")
+    command: tuple[str, ...] = remainder("The command, after --")
+    poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    env: str = flag("dev", ENV_HELP)
+    timeout: int = timeout_flag(3600, "the snapshot to become available")
+    poll_seconds: float = internal(15.0)
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    snapshot: str = flag("", "The snapshot to restore (see `invoke db-snapshots`)")
+    env: str = flag("dev", ENV_HELP)
+
+    def __post_init__(self) -> None:
+        if not self.snapshot.strip():
+            raise UserError("--snapshot ID is required (see `invoke db-snapshots`)")
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    env: str = flag("dev", ENV_HELP)
+    timeout: int = timeout_flag(900, "drift detection")
+    poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    env: str = flag("dev", ENV_HELP)
+    confirm: str = flag("", "The stack's name, to delete without a terminal")
+    allow_production: bool = flag(False, "Allow deleting an environment marked production")
+    timeout: int = timeout_flag(3600, "the deletion")
+    poll_seconds: float = internal(5.0)
+
+
 # ---------------------------------------------------------------- local
 
 SCENARIOS = ("lifecycle", "adopt", "failed-release")
@@ -196,9 +254,18 @@ def usage(task: str, cls) -> str:
     return f"invoke {task} {' '.join(args)} [--options]; see `invoke --help {task}`"
 
 
-def from_flags(cls, flags: dict[str, Any], task: str = ""):
-    """The options dataclass from invoke's parsed flags; one-line UserError for a bad or missing value."""
+def from_flags(cls, flags: dict[str, Any], task: str = "", rest: str = ""):
+    """The options dataclass from invoke's parsed flags (and the words after `--`); one-line UserError for a
+    bad or missing value."""
+    import shlex
+
     values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("remainder"):
+            try:
+                values[f.name] = tuple(shlex.split(rest or ""))
+            except ValueError as e:
+                raise UserError(f"the command after --: {e}") from None
     for f in flag_fields(cls):
         if f.metadata.get("positional") and not str(flags.get(f.name) or "").strip():
             raise UserError(f"missing {f.name.upper()}: usage: {usage(task, cls)}")

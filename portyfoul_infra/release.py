@@ -14,10 +14,11 @@ from typing import Sequence
 from . import contract as out
 from .aws import ClientSource, Clock, Sleep, error_code
 from .config import PLATFORMS, Environment
-from .console import Console, elapsed
+from .console import Console
 from .contract import SERVICES, ServiceRef
 from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
 from .errors import UserError
+from .oneoff import OneOff, run_one_off
 from .outcomes import JOURNAL
 from .stack import require_stack
 
@@ -198,42 +199,27 @@ def prune_revisions(ecs, family: str, keep: int, protect: set[str]) -> list[str]
 
 # ---------------------------------------------------------------- migration
 
+def one_off_from(ctx: Context, live: LiveService, task_definition: str, started_by: str) -> OneOff:
+    """A one-off task like `live`'s: its network, secrets, configuration and log group; `task_definition`'s image."""
+    return OneOff(ctx.cluster, task_definition, live.ref.container, live.network or {}, live.log_group, live.ref.key,
+                  started_by)
+
+
 def run_migration(aws: ClientSource, ctx: Context, web: LiveService, task_definition: str, command: Sequence[str],
                   console: Console, clock: Clock, sleep: Sleep, timeout: float, poll: float = 5.0) -> bool:
     """A one-off Fargate task from the new web revision; True only if the container exited 0."""
-    ecs = aws.client("ecs")
     console.line(f"migrating: {' '.join(command)} (one-off task from {short_td(task_definition)})")
-    network = web.network or {}
-    run = ecs.run_task(
-        cluster=ctx.cluster, taskDefinition=task_definition, launchType="FARGATE", count=1,
-        networkConfiguration=network, startedBy="portyfoul-migrate",
-        overrides={"containerOverrides": [{"name": web.ref.container, "command": list(command)}]},
-    )
-    if run.get("failures") or not run.get("tasks"):
-        reason = (run.get("failures") or [{}])[0].get("reason", "no task started")
-        console.error(f"migration task did not start: {reason}")
+    result = run_one_off(aws, one_off_from(ctx, web, task_definition, "portyfoul-migrate"), command, console, clock,
+                         sleep, timeout, poll, label="migration task")
+    if not result.started:
+        console.error(f"migration task did not start: {result.reason}")
         return False
-    task_arn = run["tasks"][0]["taskArn"]
-    start = clock()
-    status = "PROVISIONING"
-    while True:
-        task = ecs.describe_tasks(cluster=ctx.cluster, tasks=[task_arn])["tasks"][0]
-        if task.get("lastStatus") != status:
-            status = task.get("lastStatus", "?")
-            console.line(f"{elapsed(clock() - start):>6}  migration task {status}")
-        if status == "STOPPED":
-            break
-        if clock() - start > timeout:
-            ecs.stop_task(cluster=ctx.cluster, task=task_arn, reason="portyfoul release: migration timed out")
-            console.error(f"migration task still {status} after {timeout:.0f}s; stopped it")
-            return False
-        sleep(poll)
-    container = next((c for c in task.get("containers", []) if c["name"] == web.ref.container), {})
-    code = container.get("exitCode")
-    print_log_tail(aws, web.log_group, f"{web.ref.key}/{web.ref.container}/{task_arn.rsplit('/', 1)[-1]}", console)
-    if code != 0:
-        console.error(f"migration failed: exit code {code if code is not None else 'none'}"
-                      f" ({container.get('reason') or task.get('stoppedReason', 'no reason given')})")
+    if result.timed_out:
+        console.error(f"migration task {result.reason}")
+        return False
+    if result.exit_code != 0:
+        console.error(f"migration failed: exit code {result.exit_code if result.exit_code is not None else 'none'}"
+                      f" ({result.reason or 'no reason given'})")
         return False
     console.ok("migration succeeded (exit code 0)")
     return True

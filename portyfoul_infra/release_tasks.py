@@ -104,8 +104,19 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
         for line in diff:
             console.line(line)
 
-    # 4. migrate
+    # 4. migrate, after a snapshot of the database
     if migrate:
+        if opts.no_snapshot:
+            console.warn("--no-snapshot: migrating without a database snapshot first")
+        else:
+            from .database_tasks import take_snapshot
+            stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
+            name = take_snapshot(aws, env, stack, console, clock, sleep, opts.timeout, opts.poll_seconds)
+            if name is None:
+                console.error("the snapshot before the migration did not become available: nothing was migrated "
+                              "or deployed (`invoke db-snapshots`)")
+                return Outcome.NEEDS_HUMAN
+            console.line(f"snapshot {name} taken before migrating")
         web = next(s for s in ctx.services if s.ref.key == "web")
         if not run_migration(aws, ctx, web, new_arns["web"], env.migration_command, console, clock, sleep,
                              timeout=opts.timeout, poll=opts.poll_seconds):

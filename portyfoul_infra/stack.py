@@ -36,6 +36,8 @@ class StackInfo:
     tags: dict[str, str]
     last_updated: Any
     termination_protection: bool
+    drift_status: str = "NOT_CHECKED"
+    drift_checked: Any = None
 
     @property
     def in_progress(self) -> bool:
@@ -59,6 +61,8 @@ def describe_stack(cfn, name: str) -> StackInfo | None:
         tags={t["Key"]: t["Value"] for t in s.get("Tags") or []},
         last_updated=s.get("LastUpdatedTime") or s.get("CreationTime"),
         termination_protection=bool(s.get("EnableTerminationProtection")),
+        drift_status=s.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED"),
+        drift_checked=s.get("DriftInformation", {}).get("LastCheckTimestamp"),
     )
 
 

@@ -377,6 +377,10 @@ def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outco
                  f"{env.health_check_interval_seconds} s x {env.healthy_threshold} + "
                  f"{env.deregistration_delay_seconds} s draining)")
     console.line("alarm e-mail  " + alarm_subscription(aws, stack, env))
+    checked = stack.drift_checked
+    console.line("drift         " + (f"{stack.drift_status}, checked {checked:%Y-%m-%d %H:%M} UTC"
+                                     if hasattr(checked, "strftime") else "never checked")
+                 + (" (`invoke stack-drift`)" if stack.drift_status != "IN_SYNC" else ""))
     if stack.outputs:
         console.table(("output", "value"), sorted(stack.outputs.items()))
     return Outcome.NO_CHANGES

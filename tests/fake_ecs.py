@@ -273,11 +273,16 @@ class FakeLogs:
     def __init__(self, ecs: FakeEcs):
         self.ecs = ecs
 
-    def get_log_events(self, logGroupName, logStreamName, limit, startFromHead):
+    def get_log_events(self, logGroupName, logStreamName, startFromHead=False, limit=None, nextToken=None):
+        """Real paging: the forward token marks what was read; a read with it returns only newer lines."""
         lines = self.ecs.log_lines.get(logStreamName)
         if lines is None:
             raise client_error("ResourceNotFoundException", "The specified log stream does not exist.")
-        return {"events": [{"timestamp": 0, "message": m} for m in lines]}
+        start = int(nextToken.split("/")[1]) if nextToken else 0
+        if limit and not startFromHead:
+            start = max(start, len(lines) - limit)
+        return {"events": [{"timestamp": 0, "message": m} for m in lines[start:]],
+                "nextForwardToken": f"f/{len(lines)}"}
 
 
 def stack_outputs():
@@ -288,6 +293,25 @@ def stack_outputs():
 
 SET_SECRETS = {"portyfoul/dev/jwt-secret": "j" * 40, "portyfoul/dev/finnhub-api-key": "finnhub-real-key",
                "portyfoul/dev/coingecko-api-key": "cg-real-key", "portyfoul/dev/rds/credentials": '{"password": "p"}'}
+
+
+class FakeRds:
+    """Snapshots that are available at once (or stay `creating` with stuck=True)."""
+
+    def __init__(self, stuck=False):
+        self.snapshots: dict[str, dict] = {}
+        self.stuck = stuck
+        self.calls: list[str] = []
+
+    def create_db_snapshot(self, DBSnapshotIdentifier, DBInstanceIdentifier, Tags=()):
+        self.calls.append("create_db_snapshot")
+        self.snapshots[DBSnapshotIdentifier] = {"DBSnapshotIdentifier": DBSnapshotIdentifier,
+                                                "DBInstanceIdentifier": DBInstanceIdentifier,
+                                                "Status": "creating" if self.stuck else "available"}
+        return {"DBSnapshot": self.snapshots[DBSnapshotIdentifier]}
+
+    def describe_db_snapshots(self, DBSnapshotIdentifier):
+        return {"DBSnapshots": [self.snapshots[DBSnapshotIdentifier]]}
 
 
 class FakeCloudWatch:
@@ -308,9 +332,9 @@ def alarm_rollback(fake, svc, ours):
     ours["rolloutStateReason"] = "ECS deployment rolled back: deployment alarm(s) portyfoul-dev-web-5xx in ALARM."
 
 
-def release_clients(ecs=None, secrets=None, ecr=None, alarms=None):
+def release_clients(ecs=None, secrets=None, ecr=None, alarms=None, rds=None):
     from fakes import FakeAws
     ecs = ecs or FakeEcs()
     return FakeAws(cloudformation=FakeCloudFormation(outputs=stack_outputs()), ecs=ecs,
                    secretsmanager=FakeSecrets(SET_SECRETS if secrets is None else secrets), ssm=FakeSsm(),
-                   ecr=ecr or FakeEcr(), logs=FakeLogs(ecs), cloudwatch=FakeCloudWatch(alarms))
+                   ecr=ecr or FakeEcr(), logs=FakeLogs(ecs), cloudwatch=FakeCloudWatch(alarms), rds=rds or FakeRds())

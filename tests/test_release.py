@@ -1,6 +1,7 @@
 """release against a scripted ECS with a virtual clock: every way a deployment ends."""
 
 import io
+import re
 from dataclasses import replace
 
 import pytest
@@ -25,11 +26,11 @@ def no_docker(cmd, stdin):
     raise AssertionError(f"docker must not run: {cmd}")
 
 
-def run(ecs=None, env=DEV, clock=None, secrets=None, ecr=None, runner=no_docker, alarms=None, **opts):
+def run(ecs=None, env=DEV, clock=None, secrets=None, ecr=None, runner=no_docker, alarms=None, rds=None, **opts):
     ecs = ecs or FakeEcs()
     out = io.StringIO()
     clock = clock or VirtualClock()
-    aws = release_clients(ecs, secrets=secrets, ecr=ecr, alarms=alarms)
+    aws = release_clients(ecs, secrets=secrets, ecr=ecr, alarms=alarms, rds=rds)
     options = ReleaseOptions(tag=opts.pop("tag", "v2"), no_build=opts.pop("no_build", True), **opts)
     outcome = release(aws, env, Console(out, out, False), options, runner, clock.clock, clock.sleep)
     return outcome, out.getvalue(), ecs, clock
@@ -286,3 +287,29 @@ def test_a_release_that_serves_5xx_is_rolled_back_by_its_alarm_and_the_alarm_is_
 def test_the_release_output_states_the_rollout_bound():
     _, text, _, _ = run(FakeEcs(deploy={"web": [complete], "worker": [complete]}))
     assert "each old web task leaves within 35 s of its replacement passing health checks" in text
+
+
+def test_migrate_takes_a_snapshot_first_named_with_env_time_and_tag():
+    from fake_ecs import FakeRds
+    rds = FakeRds()
+    outcome, text, ecs, _ = run(env=MIGRATING, migrate=True, rds=rds)
+    assert outcome is Outcome.APPLIED
+    (name,) = rds.snapshots
+    assert re.fullmatch(r"portyfoul-dev-\d{8}-\d{6}-v1", name) and rds.snapshots[name]["DBInstanceIdentifier"] == \
+        "portyfoul-dev-postgres"
+    assert text.index(f"snapshot {name} taken before migrating") < text.index("migrating: npm run migrate")
+
+
+def test_migrate_with_no_snapshot_says_so():
+    from fake_ecs import FakeRds
+    rds = FakeRds()
+    outcome, text, _, _ = run(env=MIGRATING, migrate=True, no_snapshot=True, rds=rds)
+    assert outcome is Outcome.APPLIED and rds.snapshots == {}
+    assert "--no-snapshot: migrating without a database snapshot first" in text
+
+
+def test_a_snapshot_that_never_becomes_available_migrates_and_deploys_nothing():
+    from fake_ecs import FakeRds
+    outcome, text, ecs, _ = run(env=MIGRATING, migrate=True, rds=FakeRds(stuck=True), timeout=60)
+    assert outcome is Outcome.NEEDS_HUMAN and "nothing was migrated or deployed" in text
+    assert ecs.called("run_task") == [] and ecs.called("update_service") == []

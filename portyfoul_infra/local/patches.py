@@ -34,6 +34,17 @@ MOTO_GAPS = (
     "Updates applied resources in template order, so a service could be pointed at its old task definition "
     "before the new revision existed (patched: modified resources are updated in dependency order, as "
     "CloudFormation does)",
+    "AWS::ECS::Service: NetworkConfiguration and EnableExecuteCommand from the template were dropped, so a task "
+    "run like the service's had no network (patched: both kept)",
+    "Stack deletion: routes, route tables and their associations, the internet gateway attachment, the NAT "
+    "gateway and its EIP had no delete, so a stack with a VPC could never be deleted (patched: deleted as "
+    "CloudFormation does)",
+    "RunTask: a Fargate task definition with task-level cpu and memory only (no container memory) failed with "
+    "an internal error (patched: task-level sizes are used)",
+    "DeletionPolicy: Snapshot was ignored: deleting a stack deleted the database with no final snapshot "
+    "(patched: a final snapshot is taken first, as on AWS)",
+    "Drift detection (DetectStackDrift and friends): not implemented (patched: always IN_SYNC, since moto "
+    "cannot tell a hand change from a template one; drift is tested with Stubbers)",
     "Stack refactoring (CreateStackRefactor, DescribeStackRefactor, ListStackRefactorActions, "
     "ExecuteStackRefactor): not implemented (patched: logical IDs are renamed in the stack model; a property "
     "change, a missing or extra resource, and a stack with a stack policy are rejected as on AWS)",
@@ -52,6 +63,10 @@ def patch_moto() -> None:
     _patch_updates_keep_resources()
     _patch_stack_refactor()
     _patch_yaml_get_att()
+    _patch_drift_and_final_snapshots()
+    _patch_service_network()
+    _patch_network_deletes()
+    _patch_fargate_task_sizes()
     from moto.rds.models import DBParameterGroup
 
     DBParameterGroup.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
@@ -519,3 +534,145 @@ def _patch_yaml_get_att() -> None:
 
     utils.yaml_tag_constructor = yaml_tag_constructor
     models.yaml_tag_constructor = yaml_tag_constructor
+
+
+def _patch_drift_and_final_snapshots() -> None:
+    import itertools
+
+    from moto.cloudformation import parsing
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+    from moto.rds.models import rds_backends
+
+    original_delete = parsing.ResourceMap.delete
+
+    def delete(self):
+        """A DBInstance whose DeletionPolicy is Snapshot leaves a final snapshot behind."""
+        stack_name = self._parsed_resources.get("AWS::StackName") or self.stack_id.split("/")[1]
+        for logical_id, resource_json in self._resource_json_map.items():
+            if resource_json.get("Type") == "AWS::RDS::DBInstance" and resource_json.get("DeletionPolicy") == "Snapshot":
+                model = self._parsed_resources.get(logical_id)
+                identifier = getattr(model, "db_instance_identifier", None)
+                if identifier:
+                    rds_backends[self._account_id][self._region_name].create_db_snapshot(
+                        db_instance_identifier=identifier,
+                        db_snapshot_identifier=f"{stack_name}-{logical_id}-final-snapshot".lower(),
+                        tags=[{"Key": "aws:cloudformation:stack-name", "Value": stack_name}])
+        return original_delete(self)
+
+    parsing.ResourceMap.delete = delete
+
+    detections = itertools.count(1)
+
+    def detect_stack_drift(self):
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        return ActionResult({"StackDriftDetectionId": f"{stack.stack_id}-drift-{next(detections)}"})
+
+    def describe_stack_drift_detection_status(self):
+        detection = self._get_param("StackDriftDetectionId")
+        return ActionResult({"StackId": detection.split("-drift-")[0], "StackDriftDetectionId": detection,
+                             "StackDriftStatus": "IN_SYNC", "DetectionStatus": "DETECTION_COMPLETE",
+                             "DriftedStackResourceCount": 0, "Timestamp": "2026-01-01T00:00:00Z"})
+
+    def describe_stack_resource_drifts(self):
+        return ActionResult({"StackResourceDrifts": []})
+
+    CloudFormationResponse.detect_stack_drift = detect_stack_drift
+    CloudFormationResponse.describe_stack_drift_detection_status = describe_stack_drift_detection_status
+    CloudFormationResponse.describe_stack_resource_drifts = describe_stack_resource_drifts
+
+
+def _patch_service_network() -> None:
+    """A service created or updated by CloudFormation keeps its awsvpc network and its ECS Exec setting."""
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+    from moto.ecs.models import Service
+
+    def keep(service, cloudformation_json):
+        props = cloudformation_json.get("Properties", {})
+        network = props.get("NetworkConfiguration")
+        if network:
+            service.network_configuration = remap_nested_keys(network, pascal_to_camelcase)
+        if "EnableExecuteCommand" in props:
+            service.enable_execute_command = str(props["EnableExecuteCommand"]).lower() == "true"
+        return service
+
+    original_create = Service.create_from_cloudformation_json.__func__
+    original_update = Service.update_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return keep(original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs),
+                    cloudformation_json)
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        return keep(original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                    region_name), cloudformation_json)
+
+    Service.create_from_cloudformation_json = classmethod(create)
+    Service.update_from_cloudformation_json = classmethod(update)
+
+
+def _patch_network_deletes() -> None:
+    """The deletes CloudFormation performs for the network resources moto creates but never removed."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+    from moto.ec2.models.nat_gateways import NatGateway
+    from moto.ec2.models.route_tables import Route, RouteTable
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+
+    def backend(account_id, region_name):
+        return ec2_backends[account_id][region_name]
+
+    def attachment_delete(self, account_id, region_name):
+        if self.gateway_id and self.gateway_id.startswith("igw-"):
+            backend(account_id, region_name).detach_internet_gateway(self.gateway_id, self.vpc_id)
+
+    def association_delete(self, account_id, region_name):
+        ec2 = backend(account_id, region_name)
+        table = ec2.route_tables.get(self.route_table_id)
+        for association_id, subnet_id in list((table._associations if table else {}).items()):
+            if subnet_id == self.subnet_id:
+                ec2.disassociate_route_table(association_id)
+
+    def route_delete(self, account_id, region_name):
+        ec2 = backend(account_id, region_name)
+        if self.route_table.id in ec2.route_tables and self.id in self.route_table._routes:
+            ec2.delete_route(self.route_table.id, self.destination_cidr_block)
+
+    def table_delete(self, account_id, region_name):
+        backend(account_id, region_name).delete_route_table(self.id)
+
+    def nat_delete(self, account_id, region_name):
+        backend(account_id, region_name).nat_gateways.pop(self.id, None)
+
+    def eip_delete(self, account_id, region_name):
+        backend(account_id, region_name).release_address(allocation_id=self.allocation_id)
+
+    VPCGatewayAttachment.delete = attachment_delete
+    SubnetRouteTableAssociation.delete = association_delete
+    Route.delete = route_delete
+    RouteTable.delete = table_delete
+    NatGateway.delete = nat_delete
+    ElasticAddress.delete = eip_delete
+
+
+def _patch_fargate_task_sizes() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    def sizes(task_definition):
+        return {"CPU": int(task_definition.cpu or 0), "MEMORY": int(task_definition.memory or 0),
+                "PORTS": [], "PORTS_UDP": []}
+
+    original = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def calculate(task_definition):
+        if any(c.get("memory") is None for c in task_definition.container_definitions):
+            return sizes(task_definition)
+        return original(task_definition)
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(calculate)
+
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+    if not hasattr(NetworkInterface, "private_dns_name"):  # a task's ENI attachment names it
+        NetworkInterface.private_dns_name = property(
+            lambda self: f"ip-{str(self.private_ip_address).replace('.', '-')}.ec2.internal")

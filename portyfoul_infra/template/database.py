@@ -72,7 +72,9 @@ def add_database(t: Template, p: Params, network: Network, service_security_grou
         DBSubnetGroupName=Sub("${ProjectName}-${Environment}-db-subnet-group"),
         DBSubnetGroupDescription="Private subnets for the database",
         SubnetIds=[s.ref() for s in network.private_subnets],
-        DeletionPolicy="Retain",
+        # Deleted with the stack (after the database's final snapshot): a retained group would hold on to
+        # subnets the teardown deletes. Kept if an update would replace it.
+        DeletionPolicy="Delete",
         UpdateReplacePolicy="Retain",
     ))
     params = t.add_resource(rds.DBParameterGroup(
