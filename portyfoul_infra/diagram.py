@@ -1,10 +1,10 @@
-"""The architecture picture, drawn from the generated template (never by hand).
+"""The full reference graph, drawn from the generated template (never by hand): for reviewers.
 
-Resources are grouped by the resource group that created them (their
-Metadata), arrows follow the references between them (Ref, GetAtt, Sub,
-DependsOn), and the internet enters through the load balancer. Output:
-Graphviz DOT (committed, and rendered to SVG when `dot` is installed) and a
-Mermaid block for the README.
+Every resource, grouped by the resource group that created them (the
+template's group map), with arrows for the references between them (Ref,
+GetAtt, Sub, DependsOn). Output: Graphviz DOT (committed, and rendered to SVG
+when `dot` is installed). The picture a reader wants, how Portyfoul runs, is
+the tier view in tiers.py.
 """
 
 from __future__ import annotations
@@ -82,24 +82,3 @@ def render_svg(dot_source: str) -> str | None:
     if shutil.which("dot") is None:
         return None
     return subprocess.run(["dot", "-Tsvg"], input=dot_source, capture_output=True, text=True, check=True).stdout
-
-
-def to_mermaid(template: dict) -> str:
-    """Groups as subgraphs, one arrow per pair of groups that refer to each other: readable in a README."""
-    groups, edges = architecture(template)
-    ids = {g: f"g{i}" for i, g in enumerate(groups)}
-    group_of = {lid: g for g, members in groups.items() for lid, _ in members}
-    lines = ["flowchart LR", "  internet((Internet))"]
-    for group, members in groups.items():
-        lines.append(f'  subgraph {ids[group]}["{group}"]')
-        for lid, type_ in members:
-            lines.append(f'    {lid}["{lid}<br/><small>{_short_type(type_)}</small>"]')
-        lines.append("  end")
-    for a, b in edges:
-        if a == INTERNET:
-            lines.append(f"  internet --> {b}")
-    pairs = sorted({(group_of[a], group_of[b]) for a, b in edges
-                    if a != INTERNET and group_of[a] != group_of[b]})
-    for a, b in pairs:
-        lines.append(f"  {ids[a]} -.-> {ids[b]}")
-    return "\n".join(lines) + "\n"
