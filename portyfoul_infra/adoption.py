@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .aws import Backoff, Clock, Sleep, error_code
+from .aws import Backoff, Clock, Sleep, collect, error_code
 from .cfn_template import (
     Resolver, canonical, create_only_properties, load_template, referenced_ids, rename_resources,
 )
@@ -100,16 +100,9 @@ def read_live_stack(cfn, env: Environment) -> LiveStack:
     if not info.status.endswith("_COMPLETE") or info.status in ("ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
         raise UserError(f"stack {env.stack_name} is {info.status}: adopt needs a stable stack (*_COMPLETE)")
     template = load_template(cfn.get_template(StackName=info.stack_id, TemplateStage="Original")["TemplateBody"])
-    physical: dict[str, str] = {}
-    kwargs: dict[str, Any] = {"StackName": info.stack_id}
-    while True:
-        page = cfn.list_stack_resources(**kwargs)
-        for r in page.get("StackResourceSummaries", []):
-            if r.get("PhysicalResourceId"):
-                physical[r["LogicalResourceId"]] = r["PhysicalResourceId"]
-        if not page.get("NextToken"):
-            break
-        kwargs["NextToken"] = page["NextToken"]
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in collect(cfn.list_stack_resources, "StackResourceSummaries", StackName=info.stack_id)
+                if r.get("PhysicalResourceId")}
     policy = cfn.get_stack_policy(StackName=info.stack_id).get("StackPolicyBody") or ""
     return LiveStack(info, template, physical, policy)
 
@@ -449,14 +442,7 @@ def wait_refactor(cfn, refactor_id: str, field_name: str, done: Iterable[str], c
 
 
 def refactor_actions(cfn, refactor_id: str) -> list[dict]:
-    actions: list[dict] = []
-    kwargs: dict[str, Any] = {"StackRefactorId": refactor_id}
-    while True:
-        page = cfn.list_stack_refactor_actions(**kwargs)
-        actions += page.get("StackRefactorActions", [])
-        if not page.get("NextToken"):
-            return actions
-        kwargs["NextToken"] = page["NextToken"]
+    return collect(cfn.list_stack_refactor_actions, "StackRefactorActions", StackRefactorId=refactor_id)
 
 
 def is_refused_by_aws(exc: Exception) -> bool:

@@ -131,6 +131,17 @@ def endpoint_note() -> str:
     return f" via {url}" if url else ""
 
 
+def collect(call, result_key: str, token: str = "NextToken", **kwargs) -> list:
+    """Every item of a paged AWS list call (`token` is the paging field: NextToken, nextToken, Marker)."""
+    items: list = []
+    while True:
+        page = call(**kwargs)
+        items += page.get(result_key, [])
+        if not page.get(token):
+            return items
+        kwargs[token] = page[token]
+
+
 def error_code(exc: Exception) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import __version__
-from .aws import Backoff, ClientSource, Clock, Sleep
+from .aws import Backoff, ClientSource, Clock, Sleep, collect
 from .config import Environment
 from .console import Console
 from .errors import UserError
@@ -227,15 +227,7 @@ UPDATE_PREFIX, DIFF_PREFIX = "portyfoul-update-", "portyfoul-diff-"
 
 def pending_updates(cfn, stack_id: str) -> list[dict]:
     """Change sets another stack-update created and has not executed or deleted yet (it awaits its y/N)."""
-    summaries: list[dict] = []
-    kwargs: dict[str, Any] = {"StackName": stack_id}
-    while True:
-        page = cfn.list_change_sets(**kwargs)
-        summaries += page.get("Summaries", [])
-        if not page.get("NextToken"):
-            break
-        kwargs["NextToken"] = page["NextToken"]
-    return [c for c in summaries if c.get("ChangeSetName", "").startswith(UPDATE_PREFIX)
+    return [c for c in collect(cfn.list_change_sets, "Summaries", StackName=stack_id) if c.get("ChangeSetName", "").startswith(UPDATE_PREFIX)
             and c.get("ExecutionStatus") in ("AVAILABLE", "EXECUTE_IN_PROGRESS", "UNAVAILABLE")
             and c.get("Status") in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_COMPLETE")]
 

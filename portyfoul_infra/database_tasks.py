@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from . import contract as out
-from .aws import ClientSource, Clock, Sleep, error_code, print_header
+from .aws import ClientSource, Clock, Sleep, collect, error_code, print_header
 from .config import Environment
 from .console import Console, elapsed
 from .contract import SERVICES, image_tag, service_names
@@ -96,14 +96,7 @@ def db_snapshots(aws: ClientSource, env: Environment, console: Console, now: Wal
     stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
     db = instance_id(stack, env)
     rds = aws.client("rds")
-    snapshots = []
-    kwargs = {"DBInstanceIdentifier": db}
-    while True:
-        page = rds.describe_db_snapshots(**kwargs)
-        snapshots += page.get("DBSnapshots", [])
-        if not page.get("Marker"):
-            break
-        kwargs["Marker"] = page["Marker"]
+    snapshots = collect(rds.describe_db_snapshots, "DBSnapshots", "Marker", DBInstanceIdentifier=db)
     if not snapshots:
         console.line(f"{db} has no snapshots yet; `invoke db-snapshot --env {env.name}` takes one")
         return Outcome.NO_CHANGES

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .aws import Backoff, ClientSource, Clock, Sleep, print_header
+from .aws import Backoff, ClientSource, Clock, Sleep, collect, print_header
 from .config import Environment
 from .console import Console, elapsed
 from .options import DriftOptions
@@ -41,14 +41,8 @@ def stack_drift(aws: ClientSource, env: Environment, console: Console, opts: Dri
         sleep(opts.poll_seconds)
     if status["DetectionStatus"] == "DETECTION_FAILED":
         console.warn(f"drift detection could not check everything: {status.get('DetectionStatusReason', '')}")
-    drifts = []
-    kwargs = {"StackName": stack.stack_id, "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"]}
-    while True:
-        page = cfn.describe_stack_resource_drifts(**kwargs)
-        drifts += page.get("StackResourceDrifts", [])
-        if not page.get("NextToken"):
-            break
-        kwargs["NextToken"] = page["NextToken"]
+    drifts = collect(cfn.describe_stack_resource_drifts, "StackResourceDrifts", StackName=stack.stack_id,
+                     StackResourceDriftStatusFilters=["MODIFIED", "DELETED"])
     checked = status.get("DriftedStackResourceCount", len(drifts))
     if not drifts and status.get("StackDriftStatus") != "DRIFTED":
         console.ok(f"{env.stack_name} is in sync with its template ({elapsed(clock() - start)})")

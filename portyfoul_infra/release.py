@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from . import contract as out
-from .aws import ClientSource, Clock, Sleep, error_code
+from .aws import ClientSource, Clock, Sleep, collect, error_code
 from .config import PLATFORMS, Environment
 from .console import Console
 from .contract import SERVICES, ServiceRef
@@ -175,14 +175,8 @@ def _revision(arn: str) -> tuple[str, int]:
 
 def active_revisions(ecs, family: str) -> list[str]:
     """ACTIVE revisions of exactly `family`, newest first (ordered here, not trusted to the API)."""
-    arns: list[str] = []
-    kwargs = {"familyPrefix": family, "status": "ACTIVE", "sort": "DESC"}
-    while True:
-        page = ecs.list_task_definitions(**kwargs)
-        arns += [a for a in page["taskDefinitionArns"] if _revision(a)[0] == family]
-        if not page.get("nextToken"):
-            break
-        kwargs["nextToken"] = page["nextToken"]
+    arns = [a for a in collect(ecs.list_task_definitions, "taskDefinitionArns", "nextToken", familyPrefix=family,
+                               status="ACTIVE", sort="DESC") if _revision(a)[0] == family]
     return sorted(arns, key=lambda a: _revision(a)[1], reverse=True)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .aws import ClientSource, Clock, Sleep, print_header
+from .aws import ClientSource, Clock, Sleep, collect, print_header
 from .config import Environment
 from .console import Console
 from .errors import UserError
@@ -35,7 +35,7 @@ def stack_delete(aws: ClientSource, env: Environment, console: Console, opts: De
     if stack.in_progress:
         raise UserError(f"stack {env.stack_name} is {stack.status}: wait for it (`invoke stack-status`)")
     physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-                for page in _pages(cfn, stack.stack_id) for r in page}
+                for r in collect(cfn.list_stack_resources, "StackResourceSummaries", StackName=stack.stack_id)}
     # Resources whose condition left them out of this stack are not there to delete or keep.
     resources = {lid: r for lid, r in deployed_template(cfn, stack.stack_id).get("Resources", {}).items()
                  if lid in physical or "Condition" not in r}
@@ -89,13 +89,3 @@ def stack_delete(aws: ClientSource, env: Environment, console: Console, opts: De
     console.line("a resource that cannot be deleted (one changed or in use outside the stack) keeps the stack in "
                  "DELETE_FAILED: remove what holds it (see the root cause), then run stack-delete again")
     return Outcome.NEEDS_HUMAN
-
-
-def _pages(cfn, stack_id: str):
-    kwargs = {"StackName": stack_id}
-    while True:
-        page = cfn.list_stack_resources(**kwargs)
-        yield page.get("StackResourceSummaries", [])
-        if not page.get("NextToken"):
-            return
-        kwargs["NextToken"] = page["NextToken"]
