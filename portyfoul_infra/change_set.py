@@ -234,7 +234,7 @@ def pending_updates(cfn, stack_id: str) -> list[dict]:
 
 def plan_change_set(aws: ClientSource, env: Environment, report: GeneratedReport, body: str, change_set_type: str,
                     parameters: dict[str, str], console: Console, clock: Clock, sleep: Sleep,
-                    inline_limit: int, prefix: str = UPDATE_PREFIX) -> ChangeSetPlan:
+                    inline_limit: int, prefix: str = UPDATE_PREFIX, role_arn: str = "") -> ChangeSetPlan:
     """Create the change set and wait for CloudFormation to describe it; the caller executes or deletes it."""
     cfn = aws.client("cloudformation")
     tags = {**env.stack_tags, "TemplateVersion": __version__, "TemplateHash": report.content_hash}
@@ -248,6 +248,8 @@ def plan_change_set(aws: ClientSource, env: Environment, report: GeneratedReport
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
         "Description": f"portyfoul-infra {__version__} {report.content_hash[:19]}",
     }
+    if role_arn:
+        kwargs["RoleARN"] = role_arn
     if len(body.encode()) > inline_limit:
         key = f"{env.stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.json"
         kwargs["TemplateURL"] = upload_template(aws.client("s3"), env.template_bucket, env.region, key, body)

@@ -98,6 +98,11 @@ class Environment:
     alarm_db_connections: int = 60
     alarm_alb_5xx_per_5min: int = 10
 
+    # Continuous delivery (GitHub Actions with OIDC): the repository whose workflows may deploy, and the
+    # GitHub environment whose jobs may (protect it with required reviewers for production).
+    github_repository: str = ""
+    github_environment: str = ""
+
     # Release (phase 8)
     app_dir: str = "../portyfoul"
     migration_command: tuple[str, ...] = ()
@@ -201,6 +206,8 @@ def _validate(env: Environment) -> None:
         fail("deregistration_delay_seconds must be 0..3600")
     if env.worker_capacity not in ("FARGATE", "FARGATE_SPOT"):
         fail("worker_capacity must be FARGATE or FARGATE_SPOT")
+    if env.github_repository and not re.fullmatch(r"[\w.-]+/[\w.-]+", env.github_repository):
+        fail("github_repository must be owner/name")
     if "\n" in env.worker_health_command:
         fail("worker_health_command is one shell command line")
     if env.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653):
@@ -226,6 +233,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         deletion_protection=True,
         migrate_on_release=False,
         worker_capacity="FARGATE",  # as in prod: staging rehearses prod's behaviour
+        github_environment="staging",
     ),
     # prod: the database survives an AZ outage and a careless delete; more web
     # capacity; longer logs and backups for incident review; the production checklist applies.
@@ -235,6 +243,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         production=True,
         access_logs=True,
         worker_capacity="FARGATE",
+        github_environment="production",
         account_id="",  # not in the plan: set it before the first production deploy
         vpc_cidr="10.2.0.0/16",
         public_subnet_cidrs=("10.2.1.0/24", "10.2.4.0/24"),

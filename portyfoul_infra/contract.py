@@ -231,3 +231,20 @@ def parameter_text(v: object) -> str:
 def parameter_values(env: Environment) -> dict[str, str]:
     """Parameter values from config: everything except the image tags and Bootstrap (from the live state)."""
     return {s.name: parameter_text(s.value(env)) for s in STACK_PARAMETERS if s.value is not None}
+
+
+# ---------------------------------------------------------------- deploy role (companion stack)
+
+DEPLOY_ROLE_ARN = "DeployRoleArn"
+CFN_ROLE_ARN = "CloudFormationRoleArn"
+OIDC_PROVIDER_ARN = "OidcProviderArn"
+
+
+def deploy_role_stack_name(env: Environment) -> str:
+    return f"{env.project}-{env.name}-deploy"
+
+
+def deploy_role_parameters(env: Environment, oidc_provider_arn: str = "") -> dict[str, str]:
+    return {"ProjectName": env.project, "Environment": env.name, "StackName": env.stack_name,
+            "TemplateBucket": env.template_bucket, "GitHubRepository": env.github_repository,
+            "GitHubEnvironment": env.github_environment, "OidcProviderArn": oidc_provider_arn}

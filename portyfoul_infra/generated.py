@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 INLINE_TEMPLATE_LIMIT = 51_200
 
 TEMPLATE_FILE = "portyfoul-infra.json"
+DEPLOY_ROLE_FILE = "deploy-role.json"   # the companion stack GitHub Actions deploys through
 DOT_FILE = "architecture.dot"          # the full reference graph, every resource (for reviewers)
 SVG_FILE = "architecture.svg"
 MERMAID_FILE = "architecture.mmd"      # the tier view of dev: the README's picture
@@ -98,9 +99,14 @@ def deploy_inputs(env: Environment) -> dict:
     }
 
 
+def render_deploy_role() -> str:
+    from .template.deploy_role import build_deploy_role_template
+    return json.dumps(build_deploy_role_template().to_dict(), indent=2, sort_keys=True) + "\n"
+
+
 def deployed_files(rendered: Rendered) -> dict[str, str]:
-    """The files whose content is deployed: the template and each environment's inputs."""
-    files = {TEMPLATE_FILE: rendered.text}
+    """The files whose content is deployed: the templates and each environment's inputs."""
+    files = {TEMPLATE_FILE: rendered.text, DEPLOY_ROLE_FILE: render_deploy_role()}
     for name, env in ENVIRONMENTS.items():
         files[f"{name}.json"] = json.dumps(deploy_inputs(env), indent=2, sort_keys=True) + "\n"
     return files

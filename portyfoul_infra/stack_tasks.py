@@ -220,7 +220,7 @@ def _prepare(aws, env, console, opts, clock, sleep, preview: bool = False):
                 f"delete-change-set --stack-name {env.stack_name} --change-set-name {other['ChangeSetName']}`")
     plan = plan_change_set(aws, env, report, json.dumps(body, sort_keys=True, separators=(",", ":")),
                            change_set_type, parameters, console, clock, sleep, opts.inline_limit,
-                           DIFF_PREFIX if preview else UPDATE_PREFIX)
+                           DIFF_PREFIX if preview else UPDATE_PREFIX, opts.cfn_role)
     plan.foreign = change_set_type == "UPDATE" and not metadata_of(deployed).get("ContentHash")
     if plan.empty:
         delete_change_set(cfn, plan)

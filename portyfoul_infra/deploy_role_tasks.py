@@ -1,0 +1,97 @@
+"""deploy-role: create or update the companion stack holding the role GitHub Actions deploys through.
+
+The stack is `<project>-<env>-deploy` (template: generated/deploy-role.json). The account's GitHub OIDC
+provider is created by the first environment that needs it and referred to by the others.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import contract as out
+from .aws import ClientSource, Clock, Sleep, print_header
+from .change_set import is_empty_change_set, render_changes, wait_for_change_set
+from .config import Environment
+from .console import Console
+from .errors import UserError
+from .generated import DEPLOY_ROLE_FILE, ensure_fresh
+from .options import DeployRoleOptions
+from .outcomes import JOURNAL, Outcome
+from .stack import EventStream, describe_stack, outcome_of, report_failure, watch
+
+Confirm = Callable[[str], bool]
+GITHUB_PROVIDER_HOST = "token.actions.githubusercontent.com"
+
+
+def deploy_role(aws: ClientSource, env: Environment, console: Console, opts: DeployRoleOptions,
+                confirm: Confirm | None, clock: Clock, sleep: Sleep) -> Outcome:
+    if not env.github_repository or not env.github_environment:
+        raise UserError(f"environment {env.name} names no GitHub repository or environment: set github_repository "
+                        "(owner/name) and github_environment in portyfoul_infra/config.py")
+    report = ensure_fresh()
+    print_header(aws, env, console)
+    cfn = aws.client("cloudformation")
+    name = out.deploy_role_stack_name(env)
+    stack = describe_stack(cfn, name)
+    if stack is not None and stack.in_progress:
+        raise UserError(f"stack {name} is {stack.status}; run again when it completes")
+    provider = _provider(aws, stack)
+    parameters = out.deploy_role_parameters(env, provider)
+    console.line(f"deploy role for jobs of {env.github_repository} in its GitHub environment "
+                 f"{env.github_environment!r} (allow only main there); OIDC provider: "
+                 f"{provider or 'created by this stack'}")
+    kind = "UPDATE" if stack is not None and stack.status != "REVIEW_IN_PROGRESS" else "CREATE"
+    created = cfn.create_change_set(
+        StackName=name, ChangeSetName=f"portyfoul-update-deploy-role-{int(clock() * 1000) % 10**9}",
+        ChangeSetType=kind, TemplateBody=(report.directory / DEPLOY_ROLE_FILE).read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+        Capabilities=["CAPABILITY_NAMED_IAM"], Tags=[{"Key": k, "Value": v} for k, v in sorted(env.stack_tags.items())])
+    status, reason, changes = wait_for_change_set(cfn, name, created["Id"], clock, sleep)
+    if is_empty_change_set(status, reason):
+        cfn.delete_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
+        console.ok(f"no changes: {name} is up to date")
+        return _print_outputs(cfn, name, env, console)
+    if status == "FAILED":
+        cfn.delete_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
+        raise UserError(f"CloudFormation rejected the change set: {reason}")
+    render_changes(console, changes)
+    question = f"execute {len(changes)} change(s) on {name}?"
+    if not opts.yes:
+        if confirm is None or not confirm(question):
+            cfn.delete_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
+            if confirm is None:
+                raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
+            console.line("not confirmed; nothing changed")
+            return Outcome.REFUSED
+    info = describe_stack(cfn, created["StackId"])
+    stream = EventStream(cfn, created["StackId"])
+    stream.mark()
+    cfn.execute_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
+    JOURNAL.record(f"started executing the change set on {name}", f"`invoke deploy-role --env {env.name}`")
+    result = watch(cfn, info, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
+    outcome = outcome_of(result.status)
+    if outcome is not Outcome.APPLIED:
+        report_failure(console, result, name)
+        return outcome
+    return _print_outputs(cfn, name, env, console)
+
+
+def _provider(aws: ClientSource, stack) -> str:
+    """"" to create the account's GitHub OIDC provider in this stack, or the ARN of the one that exists."""
+    if stack is not None and stack.parameters.get(out.OIDC_PROVIDER_ARN, "x") == "" and stack.outputs.get(out.OIDC_PROVIDER_ARN):
+        return ""  # this stack created it: keep it here
+    providers = aws.client("iam").list_open_id_connect_providers().get("OpenIDConnectProviderList", [])
+    return next((p["Arn"] for p in providers if p["Arn"].endswith(GITHUB_PROVIDER_HOST)), "")
+
+
+def _print_outputs(cfn, name: str, env: Environment, console: Console) -> Outcome:
+    stack = describe_stack(cfn, name)
+    outputs = stack.outputs if stack else {}
+    role = outputs.get(out.DEPLOY_ROLE_ARN, "?")
+    console.ok(f"deploy role: {role}")
+    console.line(f"set the repository variable {env.name.upper()}_DEPLOY_ROLE_ARN={role} in "
+                 f"{env.github_repository} (Settings, Secrets and variables, Actions, Variables)")
+    if outputs.get(out.CFN_ROLE_ARN):
+        console.line(f"stack-update from CI: `invoke stack-update --env {env.name} --yes --cfn-role "
+                     f"{outputs[out.CFN_ROLE_ARN]}`")
+    return Outcome.APPLIED

@@ -1,0 +1,93 @@
+"""The deploy role's trust: only this repository's main branch and its GitHub environment, per environment."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+
+import pytest
+
+from portyfoul_infra import contract as out
+from portyfoul_infra.aws import Aws
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.console import Console
+from portyfoul_infra.deploy_role_tasks import deploy_role
+from portyfoul_infra.errors import UserError
+from portyfoul_infra.local.server import ACCOUNT_ID
+from portyfoul_infra.options import DeployRoleOptions
+from stacks import REGION, client
+
+REPO = "portyfoul-owners/portyfoul"
+PROVIDER = "token.actions.githubusercontent.com"
+
+
+def _env(name: str):
+    return replace(ENVIRONMENTS[name], account_id=ACCOUNT_ID, github_repository=REPO)
+
+
+def _deploy(env, provider_exists: bool = True) -> tuple[dict, str]:
+    if provider_exists:
+        client("iam").create_open_id_connect_provider(Url=f"https://{PROVIDER}", ClientIDList=["sts.amazonaws.com"],
+                                                      ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
+    printed = io.StringIO()
+    outcome = deploy_role(Aws(REGION), env, Console(printed, printed, False),
+                          DeployRoleOptions(env=env.name, yes=True, poll_seconds=0), None, lambda: 0.0, lambda s: None)
+    assert outcome.ok, printed.getvalue()
+    stack = client("cloudformation").describe_stacks(StackName=out.deploy_role_stack_name(env))["Stacks"][0]
+    arn = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}[out.DEPLOY_ROLE_ARN]
+    role = client("iam").get_role(RoleName=arn.split("/")[-1])["Role"]
+    document = role["AssumeRolePolicyDocument"]
+    return (json.loads(document) if isinstance(document, str) else document), printed.getvalue()
+
+
+def may_assume(trust: dict, claims: dict, provider_arn: str) -> bool:
+    """IAM's evaluation of a web-identity trust policy for one GitHub token (Allow statements, String* conditions)."""
+    for statement in trust["Statement"]:
+        if statement["Effect"] != "Allow" or "sts:AssumeRoleWithWebIdentity" not in (
+                [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]):
+            continue
+        if statement["Principal"].get("Federated") != provider_arn:
+            continue
+        if all(_matches(op, key, wanted, claims) for op, tests in statement.get("Condition", {}).items()
+               for key, wanted in tests.items()):
+            return True
+    return False
+
+
+def _matches(op: str, key: str, wanted, claims: dict) -> bool:
+    assert op in ("StringEquals",), f"a condition operator this evaluator does not know: {op}"
+    claim = claims.get(key.split(":", 1)[1])
+    return claim in ([wanted] if isinstance(wanted, str) else wanted)
+
+
+def _token(sub: str, aud: str = "sts.amazonaws.com") -> dict:
+    return {"sub": sub, "aud": aud}
+
+
+@pytest.mark.parametrize("env_name, github_environment", [("staging", "staging"), ("prod", "production")])
+def test_the_trust_policy_allows_only_this_repository_main_and_its_environment(aws_env, env_name, github_environment):
+    env = _env(env_name)
+    trust, printed = _deploy(env)
+    provider = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{PROVIDER}"
+    allowed = [f"repo:{REPO}:environment:{github_environment}"]
+    refused = [
+        f"repo:{REPO}:ref:refs/heads/main",  # a job on main outside the environment would skip its reviewers
+        f"repo:{REPO}:ref:refs/heads/feature", f"repo:{REPO}:pull_request",
+        f"repo:{REPO}:environment:{'production' if github_environment == 'staging' else 'staging'}",
+        f"repo:{REPO}-fork:ref:refs/heads/main", f"repo:someone/portyfoul:environment:{github_environment}",
+        f"repo:{REPO}:ref:refs/heads/main-evil",
+    ]
+    assert [s for s in allowed if may_assume(trust, _token(s), provider)] == allowed
+    assert [s for s in refused if may_assume(trust, _token(s), provider)] == []
+    assert not may_assume(trust, _token(allowed[0], aud="https://github.com/someone"), provider)
+    assert not may_assume(trust, _token(allowed[0]), provider.replace(PROVIDER, "accounts.google.com"))
+    assert f"{env.name.upper()}_DEPLOY_ROLE_ARN=arn:aws:iam::{ACCOUNT_ID}:role/" in printed
+
+
+def test_deploy_role_refuses_an_environment_without_a_repository(aws_env):
+    env = replace(ENVIRONMENTS["staging"], account_id=ACCOUNT_ID, github_repository="")
+    with pytest.raises(UserError, match="names no GitHub repository or environment"):
+        deploy_role(Aws(REGION), env, Console(io.StringIO()), DeployRoleOptions(env="staging", yes=True),
+                    None, lambda: 0.0, lambda s: None)
+    assert client("cloudformation").describe_stacks()["Stacks"] == []
