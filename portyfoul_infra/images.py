@@ -46,7 +46,8 @@ def build_image(ctx: Context, tag: str, app_dir: str, runner: Runner, console: C
         raise UserError(f"docker build failed for {image}; nothing was pushed or deployed")
 
 
-def push_image(aws: ClientSource, ctx: Context, tag: str, runner: Runner, console: Console) -> None:
+def docker_login(aws: ClientSource, runner: Runner, console: Console) -> None:
+    """docker login to the account's ECR registry; the password goes to stdin, never to argv or the output."""
     auth = aws.client("ecr").get_authorization_token()["authorizationData"][0]
     user, password = base64.b64decode(auth["authorizationToken"]).decode().split(":", 1)
     registry = auth["proxyEndpoint"].split("://", 1)[-1]
@@ -54,6 +55,10 @@ def push_image(aws: ClientSource, ctx: Context, tag: str, runner: Runner, consol
     if runner(["docker", "login", "--username", user, "--password-stdin", registry], password) != 0:
         raise UserError(f"docker login to {registry} failed; nothing was pushed or deployed")
     del password
+
+
+def push_image(aws: ClientSource, ctx: Context, tag: str, runner: Runner, console: Console) -> None:
+    docker_login(aws, runner, console)
     for t in (tag, "latest"):
         cmd = ["docker", "push", f"{ctx.repository_uri}:{t}"]
         console.line("$ " + " ".join(cmd))

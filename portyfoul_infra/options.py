@@ -69,8 +69,32 @@ class UpdateOptions:
     delete_failed_create: bool = flag(False, "Delete a stack whose creation rolled back (ROLLBACK_COMPLETE, empty) "
                                              "and create it again")
     continue_rollback: bool = flag(False, "Continue a rollback that failed (UPDATE_ROLLBACK_FAILED)")
+    cfn_role: str = flag("", "A CloudFormation execution role ARN (the deploy stack's) for CloudFormation to act with")
     inline_limit: int = internal(INLINE_TEMPLATE_LIMIT)
     poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class DeployRoleOptions:
+    env: str = flag("dev", ENV_HELP)
+    yes: bool = flag(False, "Execute without asking (required without a terminal)")
+    timeout: int = timeout_flag(1800, "the stack operation")
+    poll_seconds: float = internal(5.0)
+
+
+@dataclass(frozen=True)
+class PromoteOptions:
+    tag: str = flag("", "The release tag to promote (it must have succeeded in --from)")
+    from_: str = flag("staging", "The environment the tag was released and tested in")
+    to: str = flag("prod", "The environment to release it to")
+    timeout: int = timeout_flag(600, "the deployments in the target")
+    poll_seconds: float = internal(5.0)
+
+    def __post_init__(self) -> None:
+        if not self.tag:
+            raise UserError("--tag is required: the release tag to promote")
+        if self.from_ == self.to:
+            raise UserError("--from and --to name the same environment")
 
 
 @dataclass(frozen=True)

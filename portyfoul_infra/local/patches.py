@@ -48,6 +48,8 @@ MOTO_GAPS = (
     "Stack refactoring (CreateStackRefactor, DescribeStackRefactor, ListStackRefactorActions, "
     "ExecuteStackRefactor): not implemented (patched: logical IDs are renamed in the stack model; a property "
     "change, a missing or extra resource, and a stack with a stack policy are rejected as on AWS)",
+    "ECR image digests: the hash of the layer digests, so two different manifests of the same layers had one "
+    "digest (patched: the sha256 of the manifest as pushed, as on ECR)",
 )
 
 
@@ -67,6 +69,7 @@ def patch_moto() -> None:
     _patch_service_network()
     _patch_network_deletes()
     _patch_fargate_task_sizes()
+    _patch_image_digest()
     from moto.rds.models import DBParameterGroup
 
     DBParameterGroup.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
@@ -189,6 +192,18 @@ def patch_moto() -> None:
         return service
 
     ecs_models.EC2ContainerServiceBackend.update_service = update_service
+
+
+def _patch_image_digest() -> None:
+    """An image's digest is the sha256 of its manifest's bytes: a rewritten manifest is another image."""
+    import hashlib
+
+    from moto.ecr.models import Image
+
+    def _create_digest(self) -> None:
+        self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode("utf-8")).hexdigest()
+
+    Image._create_digest = _create_digest
 
 
 # Image tags the local AWS treats as broken on purpose, to rehearse failures (see MOTO_GAPS).

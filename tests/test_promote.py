@@ -1,0 +1,126 @@
+"""promote against the local AWS: the image moves by digest, and only a tag that succeeded in the source moves."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+
+import pytest
+
+from portyfoul_infra.aws import Aws
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.console import Console
+from portyfoul_infra.errors import UserError
+from portyfoul_infra.images import find_image
+from portyfoul_infra.local.server import ACCOUNT_ID
+from portyfoul_infra.options import PromoteOptions, UpdateOptions
+from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.promote_tasks import promote
+from portyfoul_infra.stack_tasks import stack_update
+from stacks import DEMO_TAG, FINNHUB_TEST_KEY, REGION, client, release_tag
+
+DEV = ENVIRONMENTS["dev"]
+STAGING = replace(ENVIRONMENTS["staging"], account_id=ACCOUNT_ID)
+
+
+class Docker:
+    """docker pull/tag/push as the registry sees them: the pushed manifest is the pulled one (or, when told, not)."""
+
+    def __init__(self, rewrite: bool = False):
+        self.commands: list[list[str]] = []
+        self.rewrite = rewrite
+        self.pulled = ""
+
+    def __call__(self, cmd, stdin):
+        self.commands.append(cmd)
+        ecr = client("ecr")
+        if cmd[:2] == ["docker", "pull"]:
+            repository, digest = cmd[2].split("/", 1)[1].split("@")
+            (image,) = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])["images"]
+            self.pulled = image["imageManifest"]
+        if cmd[:2] == ["docker", "push"]:
+            repository, tag = cmd[2].split("/", 1)[1].split(":")
+            manifest = self.pulled
+            if self.rewrite:  # e.g. a multi-platform index pulled as one platform and pushed as a new manifest
+                manifest = json.dumps({**json.loads(manifest), "annotations": {"rebuilt": "yes"}})
+            ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+        return 0
+
+
+def _clock():
+    now = {"t": 0.0}
+
+    def sleep(seconds):
+        now["t"] += max(seconds, 1.0)
+    return (lambda: now["t"]), sleep
+
+
+def _run(tag: str, docker: Docker, source=DEV, target=STAGING):
+    out = io.StringIO()
+    clock, sleep = _clock()
+    outcome = promote(Aws(REGION), source, target, Console(out, out, False),
+                      PromoteOptions(tag=tag, from_=source.name, to=target.name, poll_seconds=1), docker, clock, sleep)
+    return outcome, out.getvalue()
+
+
+@pytest.fixture
+def staging_stack(released_stack):
+    out = io.StringIO()
+    outcome = stack_update(Aws(REGION), STAGING, Console(out, out, False), UpdateOptions(yes=True, poll_seconds=0),
+                           None, lambda: 0.0, lambda s: None)
+    assert outcome.ok, out.getvalue()
+    client("secretsmanager").put_secret_value(SecretId="portyfoul/staging/finnhub-api-key",
+                                              SecretString=FINNHUB_TEST_KEY)
+    return released_stack
+
+
+def _digest(repository: str, tag: str):
+    return find_image(client("ecr"), repository, tag)
+
+
+def test_promote_copies_the_digest_and_releases_it(staging_stack):
+    docker = Docker()
+    outcome, printed = _run(DEMO_TAG, docker)
+    assert outcome is Outcome.APPLIED, printed
+    source = _digest("portyfoul-dev", DEMO_TAG)
+    assert source and _digest("portyfoul-staging", DEMO_TAG) == source
+    assert [c[:2] for c in docker.commands if c[0] == "docker" and c[1] != "login"] == [
+        ["docker", "pull"], ["docker", "tag"], ["docker", "push"]]
+    assert f"@{source}" in docker.commands[-3][2]  # pulled by digest, never by a mutable tag
+    assert f"same digest {source[:19]}" in printed
+    web = client("ecs").describe_services(cluster="portyfoul-staging-cluster", services=["portyfoul-staging-web-service"])
+    task_def = client("ecs").describe_task_definition(taskDefinition=web["services"][0]["taskDefinition"])
+    assert task_def["taskDefinition"]["containerDefinitions"][0]["image"].endswith(f":{DEMO_TAG}")
+
+
+def test_promote_refuses_a_tag_never_released_in_the_source(staging_stack):
+    docker = Docker()
+    with pytest.raises(UserError, match="never released to dev"):
+        _run("feedbeef", docker)
+    assert docker.commands == []
+    assert _digest("portyfoul-staging", "feedbeef") is None
+
+
+def test_promote_refuses_a_tag_whose_source_release_failed(staging_stack):
+    release_tag("demo0002-crash", expect=Outcome.ROLLED_BACK)
+    docker = Docker()
+    with pytest.raises(UserError, match="demo0002-crash to dev .*only a tag that succeeded there is promoted"):
+        _run("demo0002-crash", docker)
+    assert docker.commands == []
+    assert _digest("portyfoul-staging", "demo0002-crash") is None
+
+
+def test_a_copy_with_another_digest_is_not_released(staging_stack):
+    outcome, printed = _run(DEMO_TAG, Docker(rewrite=True))
+    assert outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
+    assert "not released" in printed
+    web = client("ecs").describe_services(cluster="portyfoul-staging-cluster", services=["portyfoul-staging-web-service"])
+    assert web["services"][0]["desiredCount"] == 0  # still the bootstrap: nothing was deployed
+
+
+def test_promote_refuses_environments_in_different_accounts():
+    other = replace(STAGING, account_id="111122223333")
+    with pytest.raises(UserError, match="different accounts"):
+        promote(None, DEV, other, Console(io.StringIO()), PromoteOptions(tag="x"), Docker(), lambda: 0.0,
+                lambda s: None)
