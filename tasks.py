@@ -194,6 +194,23 @@ def release(console, opts):
     return run(_aws(e), e, console, opts, subprocess_runner, *_clock())
 
 
+@verb(o.PromoteOptions)
+def promote(console, opts):
+    """Release to --to the image --from released and tested: copied by digest, then released."""
+    from portyfoul_infra.images import subprocess_runner
+    from portyfoul_infra.promote_tasks import promote as body
+    source, target = _env(opts.from_), _env(opts.to)
+    return body(_aws(target), source, target, console, opts, subprocess_runner, *_clock())
+
+
+@verb(o.DeployRoleOptions)
+def deploy_role(console, opts):
+    """Create or update the companion stack with the role GitHub Actions deploys through (OIDC, no stored keys)."""
+    from portyfoul_infra.deploy_role_tasks import deploy_role as body
+    e = _env(opts.env)
+    return body(_aws(e), e, console, opts, _confirm(), *_clock())
+
+
 @verb(o.RollbackOptions)
 def rollback(console, opts):
     """Put services back on their previous task definition revision, watched like a release."""
