@@ -208,7 +208,8 @@ def deploy_role(console, opts):
     """Create or update the companion stack with the role GitHub Actions deploys through (OIDC, no stored keys)."""
     from portyfoul_infra.deploy_role_tasks import deploy_role as body
     e = _env(opts.env)
-    return body(_aws(e), e, console, opts, _confirm(), *_clock())
+    source = _env(e.promote_from) if e.promote_from else None
+    return body(_aws(e), e, console, opts, _confirm(), *_clock(), source=source)
 
 
 @verb(o.RollbackOptions)

@@ -102,6 +102,7 @@ class Environment:
     # GitHub environment whose jobs may (protect it with required reviewers for production).
     github_repository: str = ""
     github_environment: str = ""
+    promote_from: str = ""  # the environment whose released images `promote` brings here (its role may read them)
 
     # Release (phase 8)
     app_dir: str = "../portyfoul"
@@ -244,6 +245,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         access_logs=True,
         worker_capacity="FARGATE",
         github_environment="production",
+        promote_from="staging",
         account_id="",  # not in the plan: set it before the first production deploy
         vpc_cidr="10.2.0.0/16",
         public_subnet_cidrs=("10.2.1.0/24", "10.2.4.0/24"),

@@ -244,7 +244,11 @@ def deploy_role_stack_name(env: Environment) -> str:
     return f"{env.project}-{env.name}-deploy"
 
 
-def deploy_role_parameters(env: Environment, oidc_provider_arn: str = "") -> dict[str, str]:
+def deploy_role_parameters(env: Environment, oidc_provider_arn: str = "",
+                           source: Environment | None = None) -> dict[str, str]:
+    """The companion stack's parameters; `source` is the environment `promote` reads from (default: itself)."""
+    source = source or env
     return {"ProjectName": env.project, "Environment": env.name, "StackName": env.stack_name,
             "TemplateBucket": env.template_bucket, "GitHubRepository": env.github_repository,
-            "GitHubEnvironment": env.github_environment, "OidcProviderArn": oidc_provider_arn}
+            "GitHubEnvironment": env.github_environment, "OidcProviderArn": oidc_provider_arn,
+            "PromoteFromEnvironment": source.name, "PromoteFromStack": source.stack_name}

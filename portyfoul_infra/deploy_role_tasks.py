@@ -24,10 +24,12 @@ GITHUB_PROVIDER_HOST = "token.actions.githubusercontent.com"
 
 
 def deploy_role(aws: ClientSource, env: Environment, console: Console, opts: DeployRoleOptions,
-                confirm: Confirm | None, clock: Clock, sleep: Sleep) -> Outcome:
+                confirm: Confirm | None, clock: Clock, sleep: Sleep, source: Environment | None = None) -> Outcome:
+    """`source` is the environment `promote` brings images from (config: promote_from); its role may read it."""
     if not env.github_repository or not env.github_environment:
         raise UserError(f"environment {env.name} names no GitHub repository or environment: set github_repository "
                         "(owner/name) and github_environment in portyfoul_infra/config.py")
+    _check_source(env, source)
     report = ensure_fresh()
     print_header(aws, env, console)
     cfn = aws.client("cloudformation")
@@ -36,7 +38,7 @@ def deploy_role(aws: ClientSource, env: Environment, console: Console, opts: Dep
     if stack is not None and stack.in_progress:
         raise UserError(f"stack {name} is {stack.status}; run again when it completes")
     provider = _provider(aws, stack)
-    parameters = out.deploy_role_parameters(env, provider)
+    parameters = out.deploy_role_parameters(env, provider, source)
     console.line(f"deploy role for jobs of {env.github_repository} in its GitHub environment "
                  f"{env.github_environment!r} (allow only main there); OIDC provider: "
                  f"{provider or 'created by this stack'}")
@@ -74,6 +76,16 @@ def deploy_role(aws: ClientSource, env: Environment, console: Console, opts: Dep
         report_failure(console, result, name)
         return outcome
     return _print_outputs(cfn, name, env, console)
+
+
+def _check_source(env: Environment, source: Environment | None) -> None:
+    if source is None:
+        return
+    if source.name == env.name:
+        raise UserError(f"environment {env.name}: promote_from names the environment itself")
+    if source.account_id != env.account_id:
+        raise UserError(f"environment {env.name}: promote_from {source.name} is in another account; promote "
+                        "copies within one account")
 
 
 def _provider(aws: ClientSource, stack) -> str:

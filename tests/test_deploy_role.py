@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 from dataclasses import replace
@@ -26,13 +27,14 @@ def _env(name: str):
     return replace(ENVIRONMENTS[name], account_id=ACCOUNT_ID, github_repository=REPO)
 
 
-def _deploy(env, provider_exists: bool = True) -> tuple[dict, str]:
+def _deploy(env, provider_exists: bool = True, source=None) -> tuple[dict, str]:
     if provider_exists:
         client("iam").create_open_id_connect_provider(Url=f"https://{PROVIDER}", ClientIDList=["sts.amazonaws.com"],
                                                       ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
     printed = io.StringIO()
     outcome = deploy_role(Aws(REGION), env, Console(printed, printed, False),
-                          DeployRoleOptions(env=env.name, yes=True, poll_seconds=0), None, lambda: 0.0, lambda s: None)
+                          DeployRoleOptions(env=env.name, yes=True, poll_seconds=0), None, lambda: 0.0, lambda s: None,
+                          source)
     assert outcome.ok, printed.getvalue()
     stack = client("cloudformation").describe_stacks(StackName=out.deploy_role_stack_name(env))["Stacks"][0]
     arn = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}[out.DEPLOY_ROLE_ARN]
@@ -90,4 +92,29 @@ def test_deploy_role_refuses_an_environment_without_a_repository(aws_env):
     with pytest.raises(UserError, match="names no GitHub repository or environment"):
         deploy_role(Aws(REGION), env, Console(io.StringIO()), DeployRoleOptions(env="staging", yes=True),
                     None, lambda: 0.0, lambda s: None)
+    assert client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_prods_role_may_read_what_staging_released_and_change_nothing_of_staging(aws_env):
+    _deploy(_env("prod"), source=_env("staging"))
+    iam = client("iam")
+    (name,) = iam.list_role_policies(RoleName="portyfoul-prod-github-deploy")["PolicyNames"]
+    document = iam.get_role_policy(RoleName="portyfoul-prod-github-deploy", PolicyName=name)["PolicyDocument"]
+    if isinstance(document, str):  # moto's CloudFormation stores an inline policy as Python's repr of it
+        document = ast.literal_eval(document)
+    on_staging = {a for st in document["Statement"] for r in st["Resource"] if "staging" in r for a in st["Action"]}
+    assert on_staging == {"cloudformation:DescribeStacks", "ssm:GetParameter", "ecr:DescribeImages",
+                          "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer"}
+    staging_resources = sorted(r for st in document["Statement"] for r in st["Resource"] if "staging" in r)
+    assert staging_resources == [
+        f"arn:aws:cloudformation:us-east-2:{ACCOUNT_ID}:stack/portyfoul-staging-infra/*",
+        f"arn:aws:ecr:us-east-2:{ACCOUNT_ID}:repository/portyfoul-staging",
+        f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/staging/release-history"]
+
+
+def test_a_promote_source_in_another_account_is_refused(aws_env):
+    other = replace(_env("staging"), account_id="111122223333")
+    with pytest.raises(UserError, match="promote_from staging is in another account"):
+        deploy_role(Aws(REGION), _env("prod"), Console(io.StringIO()), DeployRoleOptions(env="prod", yes=True),
+                    None, lambda: 0.0, lambda s: None, other)
     assert client("cloudformation").describe_stacks()["Stacks"] == []

@@ -15,7 +15,8 @@ EXCEPTIONS = {("CloudFormationExecutionRole", "RESOURCE_STAR"):
 _VALUES = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-2", "${AWS::AccountId}": "946652103073",
            "${ProjectName}": "portyfoul", "${Environment}": "dev", "${StackName}": "portyfoul-infra",
            "${TemplateBucket}": "portyfoul-dev-cfn-templates", "${GitHubRepository}": "owner/portyfoul",
-           "${GitHubEnvironment}": "production"}
+           "${GitHubEnvironment}": "production", "${PromoteFromEnvironment}": "staging",
+           "${PromoteFromStack}": "portyfoul-staging-infra"}
 
 
 def concrete(value):

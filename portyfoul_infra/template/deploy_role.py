@@ -55,6 +55,8 @@ def build_deploy_role_template() -> Template:
         ("TemplateBucket", {}), ("GitHubRepository", {"Description": "owner/name", "AllowedPattern": r"[\w.-]+/[\w.-]+"}),
         ("GitHubEnvironment", {"Description": "The GitHub environment whose jobs may deploy"}),
         (out.OIDC_PROVIDER_ARN, {"Default": "", "Description": "The account's GitHub OIDC provider; empty creates it"}),
+        ("PromoteFromEnvironment", {"Description": "The environment promote copies images from (or this one)"}),
+        ("PromoteFromStack", {"Description": "That environment's application stack"}),
     )}
     t.add_condition(CREATE_PROVIDER, Equals(Ref(p[out.OIDC_PROVIDER_ARN]), ""))
     provider = t.add_resource(iam.OIDCProvider(
@@ -121,6 +123,15 @@ def build_deploy_role_template() -> Template:
         Statement(Sid="SnapshotBeforeMigrating", Effect=Allow, Action=[
             aw_rds.CreateDBSnapshot, aw_rds.DescribeDBSnapshots, aw_rds.AddTagsToResource], Resource=[
             Sub((arn % "rds") + "db:" + prefix + "-postgres"), Sub((arn % "rds") + "snapshot:" + prefix + "-*")]),
+        # promote: read what the source environment released (its history, stack outputs, image), never write.
+        Statement(Sid="PromoteSourceStack", Effect=Allow, Action=[aw_cfn.DescribeStacks], Resource=[
+            Sub((arn % "cloudformation") + "stack/${PromoteFromStack}/*")]),
+        Statement(Sid="PromoteSourceHistory", Effect=Allow, Action=[aw_ssm.GetParameter], Resource=[
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${PromoteFromEnvironment}/release-history")]),
+        Statement(Sid="PromoteSourceImages", Effect=Allow, Action=[
+            aw_ecr.DescribeImages, aw_ecr.BatchGetImage, aw_ecr.BatchCheckLayerAvailability,
+            aw_ecr.GetDownloadUrlForLayer], Resource=[
+            Sub((arn % "ecr") + "repository/${ProjectName}-${PromoteFromEnvironment}")]),
         Statement(Sid="LargeTemplates", Effect=Allow, Action=[aw_s3.PutObject, aw_s3.GetObject], Resource=[
             Sub("arn:${AWS::Partition}:s3:::${TemplateBucket}/*")]),
     ]
