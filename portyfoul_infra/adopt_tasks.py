@@ -9,7 +9,7 @@ rejects changes nothing either. See adoption.py for how resources are matched.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 from .adoption import (
     AdoptionPlan, LiveStack, Side, create_refactor, match, plan, read_live_stack, refactor_actions, wait_refactor,
@@ -23,9 +23,8 @@ from .contract import parameter_values
 from .errors import UserError
 from .generated import ensure_fresh
 from .options import AdoptOptions
-from .outcomes import JOURNAL, Outcome
+from .outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
 
-Confirm = Callable[[str], bool]
 CREATE_DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
 EXECUTE_DONE = ("EXECUTE_COMPLETE", "EXECUTE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "OBSOLETE")
 
@@ -56,13 +55,11 @@ def adopt(aws: ClientSource, env: Environment, console: Console, opts: AdoptOpti
         return Outcome.NO_CHANGES
     render_plan(console, the_plan, env)
 
-    question = f"rename {len(the_plan.renames)} logical ID(s) in {env.stack_name} (no resource is touched)?"
-    if not opts.yes:
-        if confirm is None:
-            raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
-        if not confirm(question):
-            console.line("not confirmed; nothing changed")
-            return Outcome.REFUSED
+    refused = refused_unless_confirmed(
+        f"rename {len(the_plan.renames)} logical ID(s) in {env.stack_name} (no resource is touched)?", opts.yes,
+        confirm, console)
+    if refused:
+        return refused
     return _refactor(cfn, env, live, the_plan, console, opts, clock, sleep)
 
 

@@ -6,20 +6,20 @@ provider is created by the first environment that needs it and referred to by th
 
 from __future__ import annotations
 
-from typing import Callable
 
 from . import contract as out
 from .aws import ClientSource, Clock, Sleep, print_header
-from .change_set import is_empty_change_set, render_changes, wait_for_change_set
+from .change_set import (
+    ChangeSetPlan, delete_change_set, is_empty_change_set, render_changes, wait_for_change_set,
+)
 from .config import Environment
 from .console import Console
 from .errors import UserError
 from .generated import DEPLOY_ROLE_FILE, ensure_fresh
 from .options import DeployRoleOptions
-from .outcomes import JOURNAL, Outcome
+from .outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
 from .stack import EventStream, describe_stack, outcome_of, report_failure, watch
 
-Confirm = Callable[[str], bool]
 GITHUB_PROVIDER_HOST = "token.actions.githubusercontent.com"
 
 
@@ -49,26 +49,23 @@ def deploy_role(aws: ClientSource, env: Environment, console: Console, opts: Dep
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
         Capabilities=["CAPABILITY_NAMED_IAM"], Tags=[{"Key": k, "Value": v} for k, v in sorted(env.stack_tags.items())])
     status, reason, changes = wait_for_change_set(cfn, name, created["Id"], clock, sleep)
+    plan = ChangeSetPlan(created["Id"], kind, created["StackId"], changes=changes)
     if is_empty_change_set(status, reason):
-        cfn.delete_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
+        delete_change_set(cfn, plan)
         console.ok(f"no changes: {name} is up to date")
         return _print_outputs(cfn, name, env, console)
     if status == "FAILED":
-        cfn.delete_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
+        delete_change_set(cfn, plan)  # a CREATE's empty REVIEW_IN_PROGRESS stack goes too
         raise UserError(f"CloudFormation rejected the change set: {reason}")
     render_changes(console, changes)
-    question = f"execute {len(changes)} change(s) on {name}?"
-    if not opts.yes:
-        if confirm is None or not confirm(question):
-            cfn.delete_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
-            if confirm is None:
-                raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
-            console.line("not confirmed; nothing changed")
-            return Outcome.REFUSED
-    info = describe_stack(cfn, created["StackId"])
-    stream = EventStream(cfn, created["StackId"])
+    refused = refused_unless_confirmed(f"execute {len(changes)} change(s) on {name}?", opts.yes, confirm, console,
+                                       lambda: delete_change_set(cfn, plan))
+    if refused:
+        return refused
+    info = describe_stack(cfn, plan.stack_id)
+    stream = EventStream(cfn, plan.stack_id)
     stream.mark()
-    cfn.execute_change_set(ChangeSetName=created["Id"], StackName=created["StackId"])
+    cfn.execute_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
     JOURNAL.record(f"started executing the change set on {name}", f"`invoke deploy-role --env {env.name}`")
     result = watch(cfn, info, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
     outcome = outcome_of(result.status)

@@ -12,6 +12,14 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, Callable
+
+from .errors import UserError
+
+if TYPE_CHECKING:
+    from .console import Console
+
+Confirm = Callable[[str], bool]  # a y/N prompt on a terminal (tasks.py); None stands for "no terminal"
 
 
 class Outcome(enum.Enum):
@@ -56,3 +64,19 @@ class Journal:
 
 
 JOURNAL = Journal()
+
+
+def refused_unless_confirmed(question: str, yes: bool, confirm: Confirm | None, console: Console,
+                             discard: Callable[[], None] = lambda: None) -> Outcome | None:
+    """The gate before a change: None to go ahead (--yes, or the user said y); otherwise `discard()` has run
+    and the refusal is returned, or raised (exit 2) when there is no terminal to ask on."""
+    if yes:
+        return None
+    if confirm is None:
+        discard()
+        raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
+    if not confirm(question):
+        discard()
+        console.line("not confirmed; nothing changed")
+        return Outcome.REFUSED
+    return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Callable
 
 from . import __version__
 from . import contract as out
@@ -24,13 +23,12 @@ from .deployments import in_progress
 from .errors import UserError
 from .generated import GeneratedReport, ensure_fresh
 from .options import UpdateOptions
-from .outcomes import JOURNAL, Outcome
+from .outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
 from .stack import (
     OK_STATES, EventStream, StackInfo, deployed_metadata, deployed_template, describe_stack, metadata_of, outcome_of,
     report_failure, watch,
 )
 
-Confirm = Callable[[str], bool]
 
 
 def current_image_tags(aws: ClientSource, stack: StackInfo | None, env: Environment,
@@ -271,15 +269,10 @@ def stack_update(aws: ClientSource, env: Environment, console: Console, opts: Up
     if blocked:
         delete_change_set(cfn, plan)
         return Outcome.REFUSED
-    question = f"execute {len(plan.changes)} change(s) on {env.stack_name}?"
-    if not opts.yes:
-        if confirm is None:
-            delete_change_set(cfn, plan)
-            raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
-        if not confirm(question):
-            delete_change_set(cfn, plan)
-            console.line("not confirmed; nothing changed")
-            return Outcome.REFUSED
+    refused = refused_unless_confirmed(f"execute {len(plan.changes)} change(s) on {env.stack_name}?", opts.yes,
+                                       confirm, console, lambda: delete_change_set(cfn, plan))
+    if refused:
+        return refused
 
     relaxed = [v.change.logical_id for v in allowed if v.change.logical_id in POLICY_PROTECTED]
     next_step = f"`invoke stack-status --env {env.name}` to follow the stack"

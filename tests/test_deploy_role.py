@@ -118,3 +118,13 @@ def test_a_promote_source_in_another_account_is_refused(aws_env):
         deploy_role(Aws(REGION), _env("prod"), Console(io.StringIO()), DeployRoleOptions(env="prod", yes=True),
                     None, lambda: 0.0, lambda s: None, other)
     assert client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_without_a_terminal_or_yes_nothing_is_left_behind(aws_env):
+    client("iam").create_open_id_connect_provider(Url=f"https://{PROVIDER}", ClientIDList=["sts.amazonaws.com"],
+                                                  ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
+    with pytest.raises(UserError, match="There is no terminal to confirm on: rerun with --yes"):
+        deploy_role(Aws(REGION), _env("staging"), Console(io.StringIO()), DeployRoleOptions(env="staging"),
+                    None, lambda: 0.0, lambda s: None)
+    stacks = client("cloudformation").list_stacks()["StackSummaries"]
+    assert [s["StackStatus"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"] == []
