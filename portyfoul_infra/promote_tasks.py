@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import contract as out
 from . import history
-from .aws import ClientSource, Clock, Sleep, print_header
+from .aws import ClientSource, Clock, Sleep, verify_account
 from .config import Environment
 from .console import Console
 from .errors import UserError
@@ -28,7 +28,7 @@ def promote(aws: ClientSource, source: Environment, target: Environment, console
     if source.account_id != target.account_id:
         raise UserError(f"{source.name} and {target.name} live in different accounts: promote copies within one "
                         "account (see docs/operations.md, \"Promotion\")")
-    print_header(aws, target, console)
+    verify_account(aws, target)  # release prints the environment's header when it starts
     outcome = history.tag_outcome(history.load(aws.client("ssm"), source), opts.tag)
     if outcome is None:
         raise UserError(f"{opts.tag[:60]} was never released to {source.name}: release and test it there first")

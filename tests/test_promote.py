@@ -89,6 +89,7 @@ def test_promote_copies_the_digest_and_releases_it(staging_stack):
         ["docker", "pull"], ["docker", "tag"], ["docker", "push"]]
     assert f"@{source}" in docker.commands[-3][2]  # pulled by digest, never by a mutable tag
     assert f"same digest {source[:19]}" in printed
+    assert printed.count("environment staging · account") == 1  # one header, the release's
     web = client("ecs").describe_services(cluster="portyfoul-staging-cluster", services=["portyfoul-staging-web-service"])
     task_def = client("ecs").describe_task_definition(taskDefinition=web["services"][0]["taskDefinition"])
     assert task_def["taskDefinition"]["containerDefinitions"][0]["image"].endswith(f":{DEMO_TAG}")
