@@ -102,19 +102,21 @@ def _clock():
     return default_clock()
 
 
+def _answer(question):
+    """One line typed on the terminal, stripped; "" for Ctrl-C or EOF (which mean no)."""
+    try:
+        return input(f"{question} ").strip()
+    except (KeyboardInterrupt, EOFError):
+        print()
+        return ""
+
+
 def _confirm():
-    """A y/N prompt on a terminal; None without one (then --yes is required). Ctrl-C or EOF there means no."""
+    """A y/N prompt on a terminal; None without one (then --yes is required)."""
     import sys
     if not sys.stdin.isatty():
         return None
-
-    def ask(question):
-        try:
-            return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-        except (KeyboardInterrupt, EOFError):
-            print()
-            return False
-    return ask
+    return lambda question: _answer(f"{question} [y/N]").lower() in ("y", "yes")
 
 
 def _read_secret_value(prompt):
@@ -302,14 +304,7 @@ def _typed_confirmation():
     import sys
     if not sys.stdin.isatty():
         return None
-
-    def ask(question, expected):
-        try:
-            return input(f"{question} ").strip() == expected
-        except (KeyboardInterrupt, EOFError):
-            print()
-            return False
-    return ask
+    return lambda question, expected: _answer(question) == expected
 
 
 # ---------------------------------------------------------------- secrets and configuration
