@@ -27,10 +27,15 @@ def _env(name: str):
     return replace(ENVIRONMENTS[name], account_id=ACCOUNT_ID, github_repository=REPO)
 
 
+def _create_provider() -> None:
+    """The account's GitHub OIDC provider, made beforehand (moto's CloudFormation cannot create one)."""
+    client("iam").create_open_id_connect_provider(Url=f"https://{PROVIDER}", ClientIDList=["sts.amazonaws.com"],
+                                                  ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
+
+
 def _deploy(env, provider_exists: bool = True, source=None) -> tuple[dict, str]:
     if provider_exists:
-        client("iam").create_open_id_connect_provider(Url=f"https://{PROVIDER}", ClientIDList=["sts.amazonaws.com"],
-                                                      ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
+        _create_provider()
     printed = io.StringIO()
     outcome = deploy_role(Aws(REGION), env, Console(printed, printed, False),
                           DeployRoleOptions(env=env.name, yes=True, poll_seconds=0), None, lambda: 0.0, lambda s: None,
@@ -121,8 +126,7 @@ def test_a_promote_source_in_another_account_is_refused(aws_env):
 
 
 def test_without_a_terminal_or_yes_nothing_is_left_behind(aws_env):
-    client("iam").create_open_id_connect_provider(Url=f"https://{PROVIDER}", ClientIDList=["sts.amazonaws.com"],
-                                                  ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
+    _create_provider()
     with pytest.raises(UserError, match="There is no terminal to confirm on: rerun with --yes"):
         deploy_role(Aws(REGION), _env("staging"), Console(io.StringIO()), DeployRoleOptions(env="staging"),
                     None, lambda: 0.0, lambda s: None)
