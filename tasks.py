@@ -52,7 +52,7 @@ def verb(options_cls=None):
                         if options_cls else None)
                 outcome = body(console, opts)
             except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback
-                from portyfoul_infra.aws import failure_exit
+                from portyfoul_infra.outcomes import failure_exit
                 ended = failure_exit(e, JOURNAL.changes, JOURNAL.summary())
                 if ended is None:
                     raise
@@ -93,12 +93,12 @@ def _env(name):
 
 
 def _aws(env):
-    from portyfoul_infra.aws import connect
+    from portyfoul_infra.aws.clients import connect
     return connect(env.region)
 
 
 def _clock():
-    from portyfoul_infra.aws import default_clock
+    from portyfoul_infra.context import default_clock
     return default_clock()
 
 
@@ -133,21 +133,21 @@ def _read_secret_value(prompt):
 @verb(o.BuildOptions)
 def build_template(console, opts):
     """Compile the infrastructure code into generated/ (template and per-environment deploy inputs)."""
-    from portyfoul_infra.template_tasks import build_template as run
+    from portyfoul_infra.verbs.template import build_template as run
     return run(console, opts)
 
 
 @verb()
 def lint(console, opts):
     """cfn-lint (with informational checks) and checkov (offline) on the generated template."""
-    from portyfoul_infra.template_tasks import lint as run
+    from portyfoul_infra.verbs.template import lint as run
     return run(console)
 
 
 @verb(o.EnvOptions)
 def cost(console, opts):
     """Monthly cost estimate, line by line, from the template and the environment's sizes."""
-    from portyfoul_infra.cost import cost as run
+    from portyfoul_infra.artifacts.cost import cost as run
     return run(console, _env(opts.env))
 
 
@@ -156,7 +156,7 @@ def cost(console, opts):
 @verb(o.UpdateOptions)
 def stack_update(console, opts):
     """Create or update the stack through a reviewed change set; data-loss guard; live events."""
-    from portyfoul_infra.stack_tasks import stack_update as run
+    from portyfoul_infra.verbs.stack import stack_update as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, _confirm(), *_clock())
 
@@ -164,7 +164,7 @@ def stack_update(console, opts):
 @verb(o.EnvOptions)
 def stack_diff(console, opts):
     """Preview what stack-update would change (a change set, deleted afterwards)."""
-    from portyfoul_infra.stack_tasks import stack_diff as run
+    from portyfoul_infra.verbs.stack import stack_diff as run
     e = _env(opts.env)
     return run(_aws(e), e, console, *_clock())
 
@@ -172,7 +172,7 @@ def stack_diff(console, opts):
 @verb(o.EnvOptions)
 def stack_status(console, opts):
     """Stack status, deployed template version versus generated/, outputs."""
-    from portyfoul_infra.stack_tasks import stack_status as run
+    from portyfoul_infra.verbs.stack import stack_status as run
     e = _env(opts.env)
     return run(_aws(e), e, console)
 
@@ -180,7 +180,7 @@ def stack_status(console, opts):
 @verb(o.AdoptOptions)
 def adopt(console, opts):
     """Take over a live stack built by hand: match its resources, rename their logical IDs to ours in place."""
-    from portyfoul_infra.adopt_tasks import adopt as run
+    from portyfoul_infra.verbs.adopt import adopt as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, _confirm(), *_clock())
 
@@ -190,8 +190,8 @@ def adopt(console, opts):
 @verb(o.ReleaseOptions)
 def release(console, opts):
     """Build, push, register, (migrate,) deploy web and worker, watch, roll back on failure."""
-    from portyfoul_infra.images import subprocess_runner
-    from portyfoul_infra.release_tasks import release as run
+    from portyfoul_infra.aws.images import subprocess_runner
+    from portyfoul_infra.verbs.release import release as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, subprocess_runner, *_clock())
 
@@ -199,8 +199,8 @@ def release(console, opts):
 @verb(o.PromoteOptions)
 def promote(console, opts):
     """Release to --to the image --from released and tested: copied by digest, then released."""
-    from portyfoul_infra.images import subprocess_runner
-    from portyfoul_infra.promote_tasks import promote as body
+    from portyfoul_infra.aws.images import subprocess_runner
+    from portyfoul_infra.verbs.promote import promote as body
     source, target = _env(opts.from_), _env(opts.to)
     return body(_aws(target), source, target, console, opts, subprocess_runner, *_clock())
 
@@ -208,7 +208,7 @@ def promote(console, opts):
 @verb(o.DeployRoleOptions)
 def deploy_role(console, opts):
     """Create or update the companion stack with the role GitHub Actions deploys through (OIDC, no stored keys)."""
-    from portyfoul_infra.deploy_role_tasks import deploy_role as body
+    from portyfoul_infra.verbs.deploy_role import deploy_role as body
     e = _env(opts.env)
     source = _env(e.promote_from) if e.promote_from else None
     return body(_aws(e), e, console, opts, _confirm(), *_clock(), source=source)
@@ -217,7 +217,7 @@ def deploy_role(console, opts):
 @verb(o.RollbackOptions)
 def rollback(console, opts):
     """Put services back on their previous task definition revision, watched like a release."""
-    from portyfoul_infra.release_tasks import rollback as run
+    from portyfoul_infra.verbs.release import rollback as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, *_clock())
 
@@ -225,7 +225,7 @@ def rollback(console, opts):
 @verb(o.EnvOptions)
 def release_status(console, opts):
     """What runs now per service: tag, revision, rollout state, running and desired counts."""
-    from portyfoul_infra.release_tasks import release_status as run
+    from portyfoul_infra.verbs.release import release_status as run
     e = _env(opts.env)
     return run(_aws(e), e, console)
 
@@ -234,7 +234,7 @@ def release_status(console, opts):
 def logs(console, opts):
     """Tail the services' CloudWatch log groups."""
     import time
-    from portyfoul_infra.logs_tasks import logs as run
+    from portyfoul_infra.verbs.logs import logs as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, time.sleep)
 
@@ -246,7 +246,7 @@ def shell(console, opts):
     """A shell (or --command) in a running task of a service, through ECS Exec; every session is logged."""
     import subprocess
 
-    from portyfoul_infra.exec_tasks import shell as run
+    from portyfoul_infra.verbs.shell import shell as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, lambda cmd, stdin: subprocess.run(list(cmd)).returncode)
 
@@ -254,7 +254,7 @@ def shell(console, opts):
 @verb(o.RunOptions)
 def run(console, opts):
     """A one-off command in a new task from a service's task definition: `invoke run -- CMD...`; its exit code."""
-    from portyfoul_infra.exec_tasks import run as body
+    from portyfoul_infra.verbs.shell import run as body
     e = _env(opts.env)
     return body(_aws(e), e, console, opts, *_clock())
 
@@ -262,7 +262,7 @@ def run(console, opts):
 @verb(o.SnapshotOptions)
 def db_snapshot(console, opts):
     """A manual database snapshot, named with environment, time and running tag; waits until available."""
-    from portyfoul_infra.database_tasks import db_snapshot as body
+    from portyfoul_infra.verbs.database import db_snapshot as body
     e = _env(opts.env)
     return body(_aws(e), e, console, opts, *_clock())
 
@@ -270,7 +270,7 @@ def db_snapshot(console, opts):
 @verb(o.EnvOptions)
 def db_snapshots(console, opts):
     """The database's snapshots, manual and automated: age, size, status."""
-    from portyfoul_infra.database_tasks import db_snapshots as body
+    from portyfoul_infra.verbs.database import db_snapshots as body
     e = _env(opts.env)
     return body(_aws(e), e, console)
 
@@ -278,7 +278,7 @@ def db_snapshots(console, opts):
 @verb(o.RestoreOptions)
 def db_restore(console, opts):
     """Restore a snapshot into a NEW instance (never over the live one) and say how to use it."""
-    from portyfoul_infra.database_tasks import db_restore as body
+    from portyfoul_infra.verbs.database import db_restore as body
     e = _env(opts.env)
     return body(_aws(e), e, console, opts)
 
@@ -286,7 +286,7 @@ def db_restore(console, opts):
 @verb(o.DriftOptions)
 def stack_drift(console, opts):
     """Drift detection: every resource changed outside CloudFormation, expected against actual; exit 2 if any."""
-    from portyfoul_infra.drift_tasks import stack_drift as body
+    from portyfoul_infra.verbs.drift import stack_drift as body
     e = _env(opts.env)
     return body(_aws(e), e, console, opts, *_clock())
 
@@ -294,7 +294,7 @@ def stack_drift(console, opts):
 @verb(o.DeleteOptions)
 def stack_delete(console, opts):
     """Tear an environment down: shows what is deleted and what stays, asks for the stack's name, watches."""
-    from portyfoul_infra.teardown_tasks import stack_delete as body
+    from portyfoul_infra.verbs.teardown import stack_delete as body
     e = _env(opts.env)
     return body(_aws(e), e, console, opts, _typed_confirmation(), *_clock())
 
@@ -312,7 +312,7 @@ def _typed_confirmation():
 @verb(o.EnvOptions)
 def secrets_check(console, opts):
     """Every secret and parameter the services use: exists, placeholder or set, last changed, read by. Never a value."""
-    from portyfoul_infra.secrets_tasks import secrets_check as run
+    from portyfoul_infra.verbs.secrets import secrets_check as run
     e = _env(opts.env)
     return run(_aws(e), e, console)
 
@@ -320,7 +320,7 @@ def secrets_check(console, opts):
 @verb(o.SecretsSetOptions)
 def secrets_set(console, opts):
     """Write a secret's new value from standard input or a hidden prompt (never the command line)."""
-    from portyfoul_infra.secrets_tasks import secrets_set as run
+    from portyfoul_infra.verbs.secrets import secrets_set as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, _read_secret_value, *_clock())
 
@@ -328,7 +328,7 @@ def secrets_set(console, opts):
 @verb(o.SecretsRotateOptions)
 def secrets_rotate(console, opts):
     """Replace a generated secret with a new random value (jwt-secret: signs every user out)."""
-    from portyfoul_infra.secrets_tasks import secrets_rotate as run
+    from portyfoul_infra.verbs.secrets import secrets_rotate as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, *_clock())
 
@@ -336,7 +336,7 @@ def secrets_rotate(console, opts):
 @verb(o.EnvOptions)
 def config_show(console, opts):
     """The non-secret settings in SSM Parameter Store, with who reads them."""
-    from portyfoul_infra.secrets_tasks import config_show as run
+    from portyfoul_infra.verbs.secrets import config_show as run
     e = _env(opts.env)
     return run(_aws(e), e, console)
 
@@ -344,7 +344,7 @@ def config_show(console, opts):
 @verb(o.ConfigSetOptions)
 def config_set(console, opts):
     """Change a non-secret setting in SSM; takes effect when the services restart."""
-    from portyfoul_infra.secrets_tasks import config_set as run
+    from portyfoul_infra.verbs.secrets import config_set as run
     e = _env(opts.env)
     return run(_aws(e), e, console, opts, *_clock())
 

@@ -15,6 +15,8 @@ from typing import Callable, Mapping
 from .config import Environment
 from .errors import UserError
 
+# CloudFormation's limit for a template sent as a body; larger ones go through S3.
+INLINE_TEMPLATE_LIMIT = 51_200
 # The template's own Metadata key: the version and content hash of the build (and pinned values).
 METADATA_KEY = "PortyfoulInfra"
 # The template-level Metadata key that maps each resource group to its logical IDs (for the diagram and

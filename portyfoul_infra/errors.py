@@ -1,9 +1,56 @@
-"""The one exception type that means "the user asked for something we refuse".
+"""Errors: ours (UserError, "we refuse"), and AWS's, each turned into one line.
 
-Raised anywhere; tasks.py turns it into a one-line message and exit code 2
-(see outcomes.Outcome.REFUSED). It is raised before anything changes.
+UserError is raised anywhere before anything changes; tasks.py turns it into
+a one-line message and exit code 2 (see outcomes.Outcome.REFUSED). An error
+from botocore is described in one bounded line by describe_aws_error.
 """
+
+from __future__ import annotations
 
 
 class UserError(Exception):
     """Bad input or a state we refuse to act on. The message is shown as is."""
+
+
+def error_code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+                    "ProvisionedThroughputExceededException", "RequestThrottled"}
+
+
+def is_throttling(exc: Exception) -> bool:
+    return error_code(exc) in THROTTLING_CODES
+
+
+def describe_aws_error(exc: Exception) -> str | None:
+    """A one-line message for an error from botocore; None for anything else (a bug: let it show)."""
+    try:
+        from botocore import exceptions as bx
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+        return ("no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+                "or run `aws sso login`")
+    if isinstance(exc, bx.ProfileNotFound):
+        return f"{exc}"
+    if isinstance(exc, bx.EndpointConnectionError):
+        return f"cannot reach AWS: {exc}"
+    if isinstance(exc, bx.ClientError):
+        code = error_code(exc) or "error"
+        msg = _one_line(exc.response.get("Error", {}).get("Message") or str(exc))
+        op = getattr(exc, "operation_name", "")
+        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+                    "SignatureDoesNotMatch"):
+            return f"AWS rejected the credentials ({code}): {msg}"
+        return f"AWS refused {op}: {code}: {msg}"
+    if isinstance(exc, bx.BotoCoreError):
+        return f"AWS call failed: {_one_line(str(exc))}"
+    return None
+
+
+def _one_line(text: str, width: int = 300) -> str:
+    """An error message from the other side as one bounded line (a 500 may carry a whole HTML page)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"

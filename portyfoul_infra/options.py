@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UserError
-from .generated import INLINE_TEMPLATE_LIMIT
+from .contract import INLINE_TEMPLATE_LIMIT
 
 ENV_HELP = "Environment: dev, staging or prod"
 # One day: the longest any single watch may sensibly last.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Callable
 
-from .errors import UserError
+from .errors import UserError, describe_aws_error
 
 if TYPE_CHECKING:
     from .console import Console
@@ -80,3 +80,25 @@ def refused_unless_confirmed(question: str, yes: bool, confirm: Confirm | None, 
         console.line("not confirmed; nothing changed")
         return Outcome.REFUSED
     return None
+
+
+def failure_exit(exc: BaseException, changes: list[str], summary: str) -> tuple[str, int] | None:
+    """(message, exit code) for how a task ended with `exc`, given what the run had changed (the journal).
+
+    Nothing changed: exit 2, the refusal. Something changed: exit 4, with what changed and what to run
+    next: a lost endpoint, expired credentials or an AWS error mid-operation leave a state to look at.
+    None for an exception that is a bug (it keeps its traceback).
+    """
+    if isinstance(exc, UserError):
+        message = str(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        message = "interrupted" if changes else "interrupted; nothing changed"
+    else:
+        message = describe_aws_error(exc)
+        if message is None:
+            return None
+        if not changes:
+            message += "; nothing changed"
+    if changes:
+        return f"{message}; {summary}", 4
+    return message, 2

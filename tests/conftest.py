@@ -21,7 +21,7 @@ for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 @pytest.fixture(scope="session")
 def template() -> dict:
     """The template as the code renders it now (the one fixture for the template's content)."""
-    from portyfoul_infra.generated import render
+    from portyfoul_infra.artifacts.generated import render
     return json.loads(render().text)
 
 

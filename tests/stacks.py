@@ -10,14 +10,14 @@ import io
 
 import boto3
 
-from portyfoul_infra.aws import Aws
+from portyfoul_infra.aws.clients import Aws
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.local.server import seed_image
 from portyfoul_infra.options import ReleaseOptions, UpdateOptions
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.release_tasks import release
-from portyfoul_infra.stack_tasks import stack_update
+from portyfoul_infra.verbs.release import release
+from portyfoul_infra.verbs.stack import stack_update
 
 DEMO_TAG = "demo0001"
 FINNHUB_TEST_KEY = "finnhub-test-key"

@@ -17,8 +17,8 @@ from botocore.stub import Stubber
 from conftest import ROOT, invoke
 from fakes import FakeAws, VirtualClock
 
-from portyfoul_infra.adopt_tasks import adopt
-from portyfoul_infra.adoption import Side, match, pin_values, plan
+from portyfoul_infra.verbs.adopt import adopt
+from portyfoul_infra.aws.adoption import Side, match, pin_values, plan
 from portyfoul_infra.cfn_template import Resolver, load_template, rename_resources
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
@@ -291,7 +291,7 @@ def test_a_refactor_cloudformation_rejects_changes_nothing_and_exits_2():
 
 
 def test_a_validation_error_from_create_stack_refactor_is_a_refusal_with_nothing_changed():
-    from portyfoul_infra.aws import failure_exit
+    from portyfoul_infra.outcomes import failure_exit
     cfn, stub = stubbed()
     stub.add_client_error("create_stack_refactor", "ValidationError", "Template format error")
     with pytest.raises(Exception) as raised:
@@ -384,10 +384,10 @@ def test_adopting_through_invoke_then_again_is_idempotent(aws_env):
 @pytest.mark.integration
 def test_a_changed_placeholder_constant_is_refused_not_applied(dev_stack, tmp_path, monkeypatch):
     """The value guard end to end: the local AWS names SecretString as changed, the guard refuses."""
-    from portyfoul_infra.aws import Aws
-    from portyfoul_infra.generated import refresh
+    from portyfoul_infra.aws.clients import Aws
+    from portyfoul_infra.artifacts.generated import refresh
     from portyfoul_infra.options import UpdateOptions
-    from portyfoul_infra.stack_tasks import stack_update
+    from portyfoul_infra.verbs.stack import stack_update
     from portyfoul_infra.template import secrets as template_secrets
 
     sm = boto3.client("secretsmanager", region_name="us-east-2")

@@ -8,9 +8,10 @@ import sys
 import pytest
 
 from portyfoul_infra import __version__
-from portyfoul_infra.generated import INLINE_TEMPLATE_LIMIT, TEMPLATE_FILE, content_hash, render
+from portyfoul_infra.contract import INLINE_TEMPLATE_LIMIT
+from portyfoul_infra.artifacts.generated import TEMPLATE_FILE, content_hash, render
 from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.generated import compare, generated_dir
+from portyfoul_infra.artifacts.generated import compare, generated_dir
 
 from conftest import ROOT
 
@@ -35,7 +36,7 @@ def test_rendering_is_byte_for_byte_deterministic_across_processes(tmp_path):
     for seed in ("0", "1", "4242"):
         target = tmp_path / seed
         proc = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                               "from portyfoul_infra.generated import render; r = render(); "
+                               "from portyfoul_infra.artifacts.generated import render; r = render(); "
                                "Path(sys.argv[1]).write_text(r.text + r.compact)", str(target)],
                               cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
@@ -95,14 +96,14 @@ def test_build_prints_path_size_and_resource_count(tmp_path):
 
 @pytest.mark.slow
 def test_cfn_lint_reports_nothing():
-    from portyfoul_infra.lint import run_cfn_lint
+    from portyfoul_infra.artifacts.lint import run_cfn_lint
     result = run_cfn_lint(generated_dir() / TEMPLATE_FILE, "us-east-2")
     assert result.findings == ()
 
 
 @pytest.mark.slow
 def test_checkov_fails_nothing_and_every_suppression_has_a_reason(resources):
-    from portyfoul_infra.lint import run_checkov
+    from portyfoul_infra.artifacts.lint import run_checkov
     result = run_checkov(generated_dir() / TEMPLATE_FILE)
     assert result.findings == ()
     skips = [s for r in resources.values() for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]

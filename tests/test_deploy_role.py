@@ -10,10 +10,10 @@ from dataclasses import replace
 import pytest
 
 from portyfoul_infra import contract as out
-from portyfoul_infra.aws import Aws
+from portyfoul_infra.aws.clients import Aws
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
-from portyfoul_infra.deploy_role_tasks import deploy_role
+from portyfoul_infra.verbs.deploy_role import deploy_role
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import ACCOUNT_ID
 from portyfoul_infra.options import DeployRoleOptions

@@ -20,7 +20,7 @@ from conftest import ROOT, invoke
 from fake_ecs import FakeEcs, progress, release_clients
 from fakes import FakeAws, FakeCloudFormation, VirtualClock, resource_change
 
-from portyfoul_infra.aws import failure_exit
+from portyfoul_infra.outcomes import failure_exit
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
@@ -37,7 +37,7 @@ def _last_line(proc) -> str:
 # ---------- 2. exit 4, never 2, once anything changed
 
 def test_losing_the_endpoint_mid_release_is_exit_4_with_what_changed():
-    from portyfoul_infra.release_tasks import release
+    from portyfoul_infra.verbs.release import release
     ecs = FakeEcs(deploy={"web": [progress], "worker": [progress]})
     calls = {"n": 0}
     original = ecs.describe_services
@@ -75,7 +75,7 @@ def test_expired_credentials_mid_watch_are_exit_4():
 
 
 def test_a_stack_update_that_loses_aws_after_executing_is_exit_4():
-    from portyfoul_infra.stack_tasks import stack_update
+    from portyfoul_infra.verbs.stack import stack_update
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")], script=[])
 
     def gone(**kwargs):
@@ -131,7 +131,7 @@ def test_ctrl_c_at_the_prompt_means_no_and_the_change_set_is_deleted(monkeypatch
     import sys
 
     import tasks
-    from portyfoul_infra.stack_tasks import stack_update
+    from portyfoul_infra.verbs.stack import stack_update
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -155,9 +155,9 @@ def test_ctrl_c_at_the_prompt_means_no_and_the_change_set_is_deleted(monkeypatch
 # ---------- 6. stack-update keeps the last good tag
 
 def test_a_running_tag_whose_release_failed_is_not_kept(monkeypatch):
-    from portyfoul_infra import history
-    from portyfoul_infra.stack import StackInfo
-    from portyfoul_infra.stack_tasks import current_image_tags
+    from portyfoul_infra.aws import history
+    from portyfoul_infra.aws.stacks import StackInfo
+    from portyfoul_infra.verbs.stack import current_image_tags
     from fake_ecs import stack_outputs
     ecs = FakeEcs()
     aws = release_clients(ecs)
@@ -177,8 +177,8 @@ def test_a_running_tag_whose_release_failed_is_not_kept(monkeypatch):
 # ---------- 7. a picture never blocks a deploy
 
 def test_a_stale_picture_warns_but_does_not_block(tmp_path, monkeypatch):
-    from portyfoul_infra.generated import DOT_FILE, generated_dir
-    from portyfoul_infra.stack_tasks import stack_diff
+    from portyfoul_infra.artifacts.generated import DOT_FILE, generated_dir
+    from portyfoul_infra.verbs.stack import stack_diff
     target = tmp_path / "generated"
     shutil.copytree(generated_dir(), target)
     (target / DOT_FILE).write_text("digraph stale {}\n")
@@ -192,7 +192,7 @@ def test_a_stale_picture_warns_but_does_not_block(tmp_path, monkeypatch):
 
 
 def test_a_stale_template_still_blocks(tmp_path, monkeypatch):
-    from portyfoul_infra.generated import ensure_fresh, generated_dir
+    from portyfoul_infra.artifacts.generated import ensure_fresh, generated_dir
     target = tmp_path / "generated"
     shutil.copytree(generated_dir(), target)
     (target / "dev.json").write_text("{}\n")
@@ -261,9 +261,9 @@ def test_a_non_xml_500_from_the_endpoint_is_one_line():
 
 @pytest.mark.integration
 def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(dev_stack, tmp_path, monkeypatch):
-    from portyfoul_infra import generated
-    from portyfoul_infra.aws import Aws
-    from portyfoul_infra.stack_tasks import stack_diff
+    from portyfoul_infra.artifacts import generated
+    from portyfoul_infra.aws.clients import Aws
+    from portyfoul_infra.verbs.stack import stack_diff
     real_render = generated.render
 
     def renamed():
@@ -289,7 +289,7 @@ def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(dev_stac
 # ---------- 10. concurrent stack-updates
 
 def test_a_second_stack_update_refuses_while_another_awaits_its_confirmation():
-    from portyfoul_infra.stack_tasks import stack_update
+    from portyfoul_infra.verbs.stack import stack_update
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
     cfn.pending_change_sets = [{"ChangeSetName": "portyfoul-update-20261126-000000-abc123", "Status": "CREATE_COMPLETE",
                                 "ExecutionStatus": "AVAILABLE", "CreationTime": "2026-11-26T00:00:00Z"}]
@@ -301,7 +301,7 @@ def test_a_second_stack_update_refuses_while_another_awaits_its_confirmation():
 
 
 def test_change_set_names_are_unique_within_a_second():
-    from portyfoul_infra.stack_tasks import stack_diff
+    from portyfoul_infra.verbs.stack import stack_diff
     names = set()
     for _ in range(5):
         cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
@@ -314,7 +314,7 @@ def test_change_set_names_are_unique_within_a_second():
 
 def test_a_restart_that_fails_after_config_set_names_the_old_value_not_awspevious():
     from fake_ecs import fail, stack_outputs
-    from portyfoul_infra.secrets_tasks import Readers, restart_services
+    from portyfoul_infra.verbs.secrets import Readers, restart_services
     o = stack_outputs()
     ecs = FakeEcs(deploy={"worker": [fail]})
     out = io.StringIO()
@@ -355,8 +355,8 @@ def test_a_secret_deleted_outside_cloudformation_says_so(dev_stack):
 
 
 def test_stack_status_never_says_stale_and_same_together(tmp_path, monkeypatch):
-    from portyfoul_infra.generated import generated_dir
-    from portyfoul_infra.stack_tasks import stack_status
+    from portyfoul_infra.artifacts.generated import generated_dir
+    from portyfoul_infra.verbs.stack import stack_status
     target = tmp_path / "generated"
     shutil.copytree(generated_dir(), target)
     (target / "dev.json").write_text("{}\n")

@@ -69,7 +69,7 @@ class FakeSns:
     ("arn:aws:sns:us-east-2:946652103073:portyfoul-dev-alarms:1", "ops@example.com: confirmed"),
 ])
 def test_stack_status_shows_whether_the_alarm_subscription_is_confirmed(subscription, shown):
-    from portyfoul_infra.stack_tasks import stack_status
+    from portyfoul_infra.verbs.stack import stack_status
     cfn = FakeCloudFormation(outputs={"AlarmTopicArn": "arn:aws:sns:us-east-2:946652103073:portyfoul-dev-alarms"})
     out = io.StringIO()
     stack_status(FakeAws(cloudformation=cfn, sns=FakeSns(subscription)), replace(DEV, alarm_email="ops@example.com"),
@@ -80,7 +80,7 @@ def test_stack_status_shows_whether_the_alarm_subscription_is_confirmed(subscrip
 
 
 def test_without_an_alarm_email_stack_status_says_nobody_is_notified():
-    from portyfoul_infra.stack_tasks import stack_status
+    from portyfoul_infra.verbs.stack import stack_status
     out = io.StringIO()
     stack_status(FakeAws(cloudformation=FakeCloudFormation()), DEV, Console(out, out, False))
     assert "alarm e-mail  none configured: alarms notify nobody (set alarm_email)" in out.getvalue()
@@ -107,7 +107,7 @@ def test_stack_update_never_undoes_a_scale_out(released_stack):
 
 def test_http_only_dev_is_warned_about(monkeypatch):
     from fakes import resource_change
-    from portyfoul_infra.stack_tasks import stack_diff
+    from portyfoul_infra.verbs.stack import stack_diff
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
     out = io.StringIO()
     stack_diff(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), lambda: 0.0, lambda s: None)
@@ -115,7 +115,7 @@ def test_http_only_dev_is_warned_about(monkeypatch):
 
 
 def test_the_cost_estimate_follows_spot_and_access_logs(template):
-    from portyfoul_infra.cost import estimate, options, total
+    from portyfoul_infra.artifacts.cost import estimate, options, total
     dev = {(line.group, line.item): line for line in estimate(template, DEV)}
     assert "Spot" in dev[("Fargate worker", "vCPU")].quantity
     on_demand = estimate(template, replace(DEV, worker_capacity="FARGATE"))

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from portyfoul_infra.generated import DEPLOY_ROLE_FILE, TEMPLATE_FILE, generated_dir
+from portyfoul_infra.artifacts.generated import DEPLOY_ROLE_FILE, TEMPLATE_FILE, generated_dir
 
 EXCEPTIONS = {("CloudFormationExecutionRole", "RESOURCE_STAR"):
               "CloudFormation creates the stack's resources; their ARNs do not exist before creation"}

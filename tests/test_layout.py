@@ -9,9 +9,9 @@ from conftest import ROOT
 
 # Every task module that acts on a live stack without building a template.
 OPERATION_MODULES = (
-    "portyfoul_infra.release_tasks", "portyfoul_infra.logs_tasks", "portyfoul_infra.secrets_tasks",
-    "portyfoul_infra.contract", "portyfoul_infra.options", "portyfoul_infra.release", "portyfoul_infra.images",
-    "portyfoul_infra.deployments", "portyfoul_infra.stack", "portyfoul_infra.change_set", "tasks",
+    "portyfoul_infra.verbs.release", "portyfoul_infra.verbs.logs", "portyfoul_infra.verbs.secrets",
+    "portyfoul_infra.contract", "portyfoul_infra.options", "portyfoul_infra.aws.release", "portyfoul_infra.aws.images",
+    "portyfoul_infra.aws.deployments", "portyfoul_infra.aws.stacks", "portyfoul_infra.aws.change_sets", "tasks",
 )
 
 

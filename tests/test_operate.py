@@ -59,7 +59,7 @@ def shell(ecs, plugin="/usr/local/bin/session-manager-plugin", code=0, **opts):
         return code
 
     aws = FakeAws(cloudformation=FakeCloudFormation(outputs=stack_outputs()), ecs=ecs)
-    from portyfoul_infra.exec_tasks import shell as body
+    from portyfoul_infra.verbs.shell import shell as body
     outcome = body(aws, DEV, Console(out, out, False), ShellOptions(**opts), runner, which=lambda name: plugin)
     return outcome, out.getvalue(), runs
 
@@ -105,7 +105,7 @@ def run_fake(migration, **opts):
     ecs = FakeEcs(migration=migration)
     ecs.log_lines["web/web/migration"] = ["report: 42 portfolios", "done"]
     out, clock = io.StringIO(), VirtualClock()
-    from portyfoul_infra.exec_tasks import run as body
+    from portyfoul_infra.verbs.shell import run as body
     result = body(release_clients(ecs), DEV, Console(out, out, False),
                   RunOptions(**{"command": ("npm", "run", "report"), **opts}), clock.clock, clock.sleep)
     return result, out.getvalue(), ecs
@@ -190,7 +190,7 @@ def drift(drifts, status="DRIFTED"):
         "DriftedStackResourceCount": len(drifts)})
     stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": drifts})
     out, clock = io.StringIO(), VirtualClock()
-    from portyfoul_infra.drift_tasks import stack_drift
+    from portyfoul_infra.verbs.drift import stack_drift
     with stub:
         outcome = stack_drift(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), DriftOptions(),
                               clock.clock, clock.sleep)
@@ -217,7 +217,7 @@ def test_a_stack_in_sync_exits_0():
 
 
 def test_stack_status_shows_the_last_drift_result():
-    from portyfoul_infra.stack_tasks import stack_status
+    from portyfoul_infra.verbs.stack import stack_status
 
     class DriftedCfn(FakeCloudFormation):
         def describe_stacks(self, StackName):
@@ -254,14 +254,14 @@ def test_stack_delete_keeps_what_holds_data_and_snapshots_the_database(dev_stack
 
 
 def test_production_needs_allow_production():
-    from portyfoul_infra.teardown_tasks import stack_delete
+    from portyfoul_infra.verbs.teardown import stack_delete
     with pytest.raises(UserError, match="is production: deleting it needs --allow-production"):
         stack_delete(FakeAws(), ENVIRONMENTS["prod"], Console(io.StringIO()), DeleteOptions(), None,
                      lambda: 0.0, lambda s: None)
 
 
 def test_a_deletion_that_fails_explains_and_puts_protection_back():
-    from portyfoul_infra.teardown_tasks import stack_delete
+    from portyfoul_infra.verbs.teardown import stack_delete
 
     class Cfn(FakeCloudFormation):
         def list_stack_resources(self, StackName, NextToken=None):
@@ -284,7 +284,7 @@ def test_a_deletion_that_fails_explains_and_puts_protection_back():
 
 
 def test_typing_the_wrong_name_at_the_prompt_changes_nothing():
-    from portyfoul_infra.teardown_tasks import stack_delete
+    from portyfoul_infra.verbs.teardown import stack_delete
     cfn = FakeCloudFormation()
     cfn.list_stack_resources = lambda **kw: {"StackResourceSummaries": []}
     out = io.StringIO()

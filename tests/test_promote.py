@@ -8,16 +8,16 @@ from dataclasses import replace
 
 import pytest
 
-from portyfoul_infra.aws import Aws
+from portyfoul_infra.aws.clients import Aws
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.images import find_image
+from portyfoul_infra.aws.images import find_image
 from portyfoul_infra.local.server import ACCOUNT_ID
 from portyfoul_infra.options import PromoteOptions, UpdateOptions
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.promote_tasks import promote
-from portyfoul_infra.stack_tasks import stack_update
+from portyfoul_infra.verbs.promote import promote
+from portyfoul_infra.verbs.stack import stack_update
 from stacks import DEMO_TAG, FINNHUB_TEST_KEY, REGION, client, release_tag
 
 DEV = ENVIRONMENTS["dev"]

@@ -15,7 +15,7 @@ from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.options import ReleaseOptions
-from portyfoul_infra.release_tasks import release
+from portyfoul_infra.verbs.release import release
 
 DEV = ENVIRONMENTS["dev"]
 WEB1, WEB2 = td_arn("portyfoul-dev-web-task", 1), td_arn("portyfoul-dev-web-task", 2)

@@ -197,11 +197,11 @@ def _log_line(message):
 def test_logs_follow_stops_cleanly_on_ctrl_c(dev_stack):
     _log_line("ready on port 3000")
     import io
-    from portyfoul_infra.aws import Aws
+    from portyfoul_infra.aws.clients import Aws
     from portyfoul_infra.config import ENVIRONMENTS
     from portyfoul_infra.console import Console
     from portyfoul_infra.outcomes import Outcome
-    from portyfoul_infra.logs_tasks import logs
+    from portyfoul_infra.verbs.logs import logs
     from portyfoul_infra.options import LogsOptions
 
     def interrupt(_seconds):

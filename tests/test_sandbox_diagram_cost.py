@@ -10,12 +10,12 @@ import pytest
 
 from conftest import ROOT, invoke
 
-from portyfoul_infra.generated import DOT_FILE, MERMAID_FILE, SVG_FILE
+from portyfoul_infra.artifacts.generated import DOT_FILE, MERMAID_FILE, SVG_FILE
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.console import Console
-from portyfoul_infra.cost import PLAN_RANGE, estimate, render, total
-from portyfoul_infra.diagram import GROUP_ORDER, architecture, dot_digest
-from portyfoul_infra.generated import README_BEGIN, README_END, compare, generated_dir, refresh
+from portyfoul_infra.artifacts.cost import PLAN_RANGE, estimate, render, total
+from portyfoul_infra.artifacts.diagram import GROUP_ORDER, architecture, dot_digest
+from portyfoul_infra.artifacts.generated import README_BEGIN, README_END, compare, generated_dir, refresh
 
 
 # ---------- sandbox

@@ -21,7 +21,7 @@ from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.contract import PLACEHOLDER_VALUE
-from portyfoul_infra.secrets_tasks import Readers, restart_services, validate_secret_value
+from portyfoul_infra.verbs.secrets import Readers, restart_services, validate_secret_value
 
 FINNHUB_VALUE = "fh-test-6c1f0a7e93b2"
 

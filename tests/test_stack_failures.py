@@ -16,7 +16,7 @@ from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.options import UpdateOptions
-from portyfoul_infra.stack_tasks import stack_diff, stack_update
+from portyfoul_infra.verbs.stack import stack_diff, stack_update
 
 DEV = ENVIRONMENTS["dev"]
 DB_REPLACED = resource_change("Database", "AWS::RDS::DBInstance", replacement="True", policy_action="ReplaceAndSnapshot",

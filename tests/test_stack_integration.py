@@ -7,14 +7,14 @@ import pytest
 
 from conftest import invoke
 
-from portyfoul_infra.aws import Aws
+from portyfoul_infra.aws.clients import Aws
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import ACCOUNT_ID
 from portyfoul_infra.console import Console
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.options import UpdateOptions
-from portyfoul_infra.stack_tasks import stack_update
+from portyfoul_infra.verbs.stack import stack_update
 
 pytestmark = pytest.mark.integration
 

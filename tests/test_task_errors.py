@@ -5,7 +5,7 @@ import shutil
 
 from conftest import invoke
 
-from portyfoul_infra.generated import generated_dir
+from portyfoul_infra.artifacts.generated import generated_dir
 
 
 def _last_line(proc):

@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.generated import MERMAID_FILE, generated_dir
-from portyfoul_infra.tiers import (
+from portyfoul_infra.artifacts.generated import MERMAID_FILE, generated_dir
+from portyfoul_infra.artifacts.tiers import (
     ALB, DATABASE, INTERNET, NAT, PRIVATE, PUBLIC, WEB, WORKER, network_flows, tier_view, to_mermaid,
 )
 

@@ -16,14 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ..aws import Aws, Clock, Sleep
+from ..aws.clients import Aws
+from ..context import Clock, Sleep
 from ..config import ENVIRONMENTS
 from ..console import Console
 from ..errors import UserError
-from ..generated import REPO_ROOT
-from ..options import (
-    AdoptOptions, ReleaseOptions, RollbackOptions, SandboxOptions, SecretsSetOptions, UpdateOptions,
-)
+from ..artifacts.generated import REPO_ROOT
+from ..options import AdoptOptions, ReleaseOptions, RollbackOptions, SandboxOptions, SecretsSetOptions, UpdateOptions
 from ..outcomes import Outcome
 from . import server as local_aws
 
@@ -37,7 +36,7 @@ SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": 
 
 def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
             wait_forever: Callable[[], None] | None = None) -> Outcome:
-    from ..generated import refresh
+    from ..artifacts.generated import refresh
 
     env = ENVIRONMENTS["dev"]
     console.heading("sandbox: against a local AWS (moto) on 127.0.0.1; nothing leaves this machine")
@@ -94,9 +93,9 @@ Step = tuple[str, Callable[[], Outcome]]
 
 def _lifecycle(aws, env, console, clock, sleep) -> list[Step]:
     """Create the dev stack, set a key, release a seeded image, start the services, show the status."""
-    from ..release_tasks import release, release_status
-    from ..secrets_tasks import secrets_set
-    from ..stack_tasks import stack_status, stack_update
+    from ..verbs.release import release, release_status
+    from ..verbs.secrets import secrets_set
+    from ..verbs.stack import stack_status, stack_update
 
     update = UpdateOptions(yes=True, poll_seconds=0.2)
     return [
@@ -119,7 +118,7 @@ def _failed_release(aws, env, console, clock, sleep) -> list[Step]:
 
     The local AWS treats an image tag ending in -crash as a container that exits 1 at start (MOTO_GAPS).
     """
-    from ..release_tasks import release, release_status, rollback
+    from ..verbs.release import release, release_status, rollback
 
     def expect(outcome: Outcome, wanted: Outcome) -> Outcome:
         if outcome is wanted:
@@ -145,8 +144,8 @@ def _failed_release(aws, env, console, clock, sleep) -> list[Step]:
 
 def _adoption(aws, env, console, clock, sleep) -> list[Step]:
     """Stand in for the live hand-built stack, adopt it, converge, and show that nothing was lost."""
-    from ..adopt_tasks import adopt
-    from ..stack_tasks import stack_diff, stack_update
+    from ..verbs.adopt import adopt
+    from ..verbs.stack import stack_diff, stack_update
 
     state: dict[str, dict] = {}
     return [
@@ -238,7 +237,7 @@ def _compare_after_adoption(aws, env, console, state: dict) -> Outcome:
 
 def _seed_and_release(aws, env, console, clock, sleep, release) -> Outcome:
     from .. import contract as out
-    from ..stack import describe_stack
+    from ..aws.stacks import describe_stack
     stack = describe_stack(aws.client("cloudformation"), env.stack_name)
     digest = local_aws.seed_image(aws.client("ecr"), stack.outputs[out.REPOSITORY_NAME], DEMO_TAG)
     console.line(f"  seeded {stack.outputs[out.REPOSITORY_URI]}:{DEMO_TAG} ({digest[:19]})")

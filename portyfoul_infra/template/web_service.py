@@ -10,8 +10,7 @@ from troposphere import ecs
 
 from .cluster import Cluster
 from .containers import (
-    WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM, ContainerSpec, add_task_definition, database_environment,
-    deployment_configuration, http_health_check, private_network,
+    WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM, ContainerSpec, add_task_definition, database_environment, deployment_configuration, http_health_check, private_network,
 )
 from .database import Database
 from .load_balancer import CONTAINER_PORT, LoadBalancer

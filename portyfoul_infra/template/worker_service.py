@@ -14,8 +14,7 @@ from troposphere import ecs
 
 from .cluster import Cluster
 from .containers import (
-    CONTAINER_HEALTH, WORKER_NOT_RUNNING_ALARM, ContainerSpec, add_task_definition, database_environment,
-    deployment_configuration, private_network,
+    CONTAINER_HEALTH, WORKER_NOT_RUNNING_ALARM, ContainerSpec, add_task_definition, database_environment, deployment_configuration, private_network,
 )
 from .database import Database
 from .load_balancer import LoadBalancer

@@ -7,9 +7,10 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .aws import ClientSource, error_code
-from .console import Console
-from .errors import UserError
+from .clients import ClientSource
+from ..errors import error_code
+from ..console import Console
+from ..errors import UserError
 
 if TYPE_CHECKING:
     from .release import Context

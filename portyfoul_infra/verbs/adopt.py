@@ -11,19 +11,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .adoption import (
+from ..aws.adoption import (
     AdoptionPlan, LiveStack, Side, create_refactor, match, plan, read_live_stack, refactor_actions, wait_refactor,
 )
-from .aws import ClientSource, Clock, Sleep, error_code, print_header
-from .cfn_template import Resolver
-from .change_set import STATEFUL_TYPES
-from .config import Environment
-from .console import Console
-from .contract import parameter_values
-from .errors import UserError
-from .generated import ensure_fresh
-from .options import AdoptOptions
-from .outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
+from ..aws.clients import ClientSource, print_header
+from ..context import Clock, Sleep
+from ..errors import error_code
+from ..cfn_template import Resolver
+from ..aws.change_sets import STATEFUL_TYPES
+from ..config import Environment
+from ..console import Console
+from ..contract import parameter_values
+from ..errors import UserError
+from ..artifacts.generated import ensure_fresh
+from ..options import AdoptOptions
+from ..outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
 
 CREATE_DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
 EXECUTE_DONE = ("EXECUTE_COMPLETE", "EXECUTE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "OBSOLETE")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .aws import ClientSource, Clock, Sleep, collect, print_header
-from .config import Environment
-from .console import Console
-from .errors import UserError
-from .options import DeleteOptions
-from .outcomes import JOURNAL, Outcome
-from .stack import EventStream, deployed_template, report_failure, require_stack, watch
+from ..aws.clients import ClientSource, collect, print_header
+from ..context import Clock, Sleep
+from ..config import Environment
+from ..console import Console
+from ..errors import UserError
+from ..options import DeleteOptions
+from ..outcomes import JOURNAL, Outcome
+from ..aws.stacks import EventStream, deployed_template, report_failure, require_stack, watch
 
 TypedConfirm = Callable[[str, str], bool]
 

@@ -7,18 +7,19 @@ provider is created by the first environment that needs it and referred to by th
 from __future__ import annotations
 
 
-from . import contract as out
-from .aws import ClientSource, Clock, Sleep, print_header
-from .change_set import (
+from .. import contract as out
+from ..aws.clients import ClientSource, print_header
+from ..context import Clock, Sleep
+from ..aws.change_sets import (
     ChangeSetPlan, delete_change_set, is_empty_change_set, render_changes, wait_for_change_set,
 )
-from .config import Environment
-from .console import Console
-from .errors import UserError
-from .generated import DEPLOY_ROLE_FILE, ensure_fresh
-from .options import DeployRoleOptions
-from .outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
-from .stack import EventStream, describe_stack, outcome_of, report_failure, watch
+from ..config import Environment
+from ..console import Console
+from ..errors import UserError
+from ..artifacts.generated import DEPLOY_ROLE_FILE, ensure_fresh
+from ..options import DeployRoleOptions
+from ..outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
+from ..aws.stacks import EventStream, describe_stack, outcome_of, report_failure, watch
 
 GITHUB_PROVIDER_HOST = "token.actions.githubusercontent.com"
 

@@ -9,21 +9,22 @@ release failed in the source, or that was never released there, is refused.
 
 from __future__ import annotations
 
-from . import contract as out
-from . import history
-from .aws import ClientSource, Clock, Sleep, verify_account
-from .config import Environment
-from .console import Console
-from .errors import UserError
-from .images import Runner, docker_login, find_image
-from .options import PromoteOptions, ReleaseOptions
-from .outcomes import JOURNAL, Outcome
-from .stack import require_stack
+from .. import contract as out
+from ..aws import history
+from ..aws.clients import ClientSource, verify_account
+from ..context import Clock, Sleep
+from ..config import Environment
+from ..console import Console
+from ..errors import UserError
+from ..aws.images import Runner, docker_login, find_image
+from ..options import PromoteOptions, ReleaseOptions
+from ..outcomes import JOURNAL, Outcome
+from ..aws.stacks import require_stack
 
 
 def promote(aws: ClientSource, source: Environment, target: Environment, console: Console, opts: PromoteOptions,
             runner: Runner, clock: Clock, sleep: Sleep) -> Outcome:
-    from .release_tasks import release
+    from .release import release
 
     if source.account_id != target.account_id:
         raise UserError(f"{source.name} and {target.name} live in different accounts: promote copies within one "

@@ -13,11 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .aws import Backoff, Clock, Sleep, error_code
-from .console import Console, elapsed
-from .contract import METADATA_KEY
-from .errors import UserError
-from .outcomes import JOURNAL, Outcome
+from .wait import Backoff
+from ..context import Clock, Sleep
+from ..errors import error_code
+from ..console import Console, elapsed
+from ..contract import METADATA_KEY
+from ..errors import UserError
+from ..outcomes import JOURNAL, Outcome
 
 OK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
                        "IMPORT_ROLLBACK_COMPLETE"})
@@ -80,7 +82,7 @@ def deployed_template(cfn, name: str) -> dict:
         try:
             return json.loads(body)
         except ValueError:
-            from .cfn_template import load_template
+            from ..cfn_template import load_template
             try:
                 return load_template(body)
             except UserError:

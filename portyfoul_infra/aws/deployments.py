@@ -12,8 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .aws import Backoff
-from .console import Console, elapsed
+from .wait import Backoff
+from ..console import Console, elapsed
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]

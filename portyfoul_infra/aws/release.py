@@ -11,16 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from . import contract as out
-from .aws import ClientSource, Clock, Sleep, collect, error_code
-from .config import PLATFORMS, Environment
-from .console import Console
-from .contract import SERVICES, ServiceRef
+from .. import contract as out
+from .clients import ClientSource, collect
+from ..context import Clock, Sleep
+from ..errors import error_code
+from ..config import PLATFORMS, Environment
+from ..console import Console
+from ..contract import SERVICES, ServiceRef
 from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
-from .errors import UserError
+from ..errors import UserError
 from .oneoff import OneOff, run_one_off
-from .outcomes import JOURNAL
-from .stack import require_stack
+from ..outcomes import JOURNAL
+from .stacks import require_stack
 
 
 @dataclass

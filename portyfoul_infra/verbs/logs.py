@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 import time
 
-from .aws import ClientSource, Clock, Sleep, verify_account
-from .config import Environment
-from .console import Console
-from .contract import SERVICES, service_keys
-from .errors import UserError
-from .options import LogsOptions
-from .outcomes import Outcome
-from .stack import require_stack
+from ..aws.clients import ClientSource, verify_account
+from ..context import Clock, Sleep
+from ..config import Environment
+from ..console import Console
+from ..contract import SERVICES, service_keys
+from ..errors import UserError
+from ..options import LogsOptions
+from ..outcomes import Outcome
+from ..aws.stacks import require_stack
 
 # CloudWatch Logs keeps events for at most ten years; --since is bounded well within that.
 MAX_SINCE_SECONDS = 90 * 86_400

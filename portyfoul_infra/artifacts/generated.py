@@ -19,14 +19,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .config import ENVIRONMENTS, Environment, describe
-from .contract import METADATA_KEY, parameter_values
-from .errors import UserError
+from .. import __version__
+from ..config import ENVIRONMENTS, Environment, describe
+from ..contract import INLINE_TEMPLATE_LIMIT, METADATA_KEY, parameter_values
+from ..errors import UserError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# CloudFormation's limit for a template sent as a body; larger ones go through S3.
-INLINE_TEMPLATE_LIMIT = 51_200
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATE_FILE = "portyfoul-infra.json"
 DEPLOY_ROLE_FILE = "deploy-role.json"   # the companion stack GitHub Actions deploys through
@@ -75,7 +73,7 @@ def content_hash(body: dict) -> str:
 
 def render() -> Rendered:
     """Build the template (troposphere is imported here, and only by callers of this) and serialise it."""
-    from .template.build import build_template
+    from ..template.build import build_template
 
     body = build_template().to_dict()
     digest = content_hash(body)
@@ -100,7 +98,7 @@ def deploy_inputs(env: Environment) -> dict:
 
 
 def render_deploy_role() -> str:
-    from .template.deploy_role import build_deploy_role_template
+    from ..template.deploy_role import build_deploy_role_template
     return json.dumps(build_deploy_role_template().to_dict(), indent=2, sort_keys=True) + "\n"
 
 

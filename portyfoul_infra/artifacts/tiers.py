@@ -19,9 +19,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from .cfn_template import Resolver, referenced_ids
-from .config import Environment
-from .contract import CONFIG_PARAMETERS, parameter_values
+from ..cfn_template import Resolver, referenced_ids
+from ..config import Environment
+from ..contract import CONFIG_PARAMETERS, parameter_values
 
 INTERNET, ALB, WEB, WORKER, DATABASE, NAT = "internet", "alb", "web", "worker", "database", "nat"
 ECR, SECRETS, PARAMETERS, PRICE_APIS, MONITORING = "ecr", "secrets", "parameters", "price_apis", "monitoring"

@@ -28,15 +28,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .aws import Backoff, Clock, Sleep, collect, error_code
-from .cfn_template import (
+from .wait import Backoff
+from ..context import Clock, Sleep
+from .clients import collect
+from ..errors import error_code
+from ..cfn_template import (
     Resolver, canonical, create_only_properties, load_template, referenced_ids, rename_resources,
 )
-from .config import Environment
-from .console import Console, elapsed
-from .contract import METADATA_KEY
-from .errors import UserError
-from .stack import StackInfo, describe_stack
+from ..config import Environment
+from ..console import Console, elapsed
+from ..contract import METADATA_KEY
+from ..errors import UserError
+from .stacks import StackInfo, describe_stack
 
 # Where a resource's name lives, for the types whose name is their identity.
 NAME_PROPERTIES = {

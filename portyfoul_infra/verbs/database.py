@@ -13,15 +13,17 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from . import contract as out
-from .aws import ClientSource, Clock, Sleep, collect, error_code, print_header
-from .config import Environment
-from .console import Console, elapsed
-from .contract import SERVICES, image_tag, service_names
-from .errors import UserError
-from .options import RestoreOptions, SnapshotOptions
-from .outcomes import JOURNAL, Outcome
-from .stack import StackInfo, require_stack
+from .. import contract as out
+from ..aws.clients import ClientSource, collect, print_header
+from ..context import Clock, Sleep
+from ..errors import error_code
+from ..config import Environment
+from ..console import Console, elapsed
+from ..contract import SERVICES, image_tag, service_names
+from ..errors import UserError
+from ..options import RestoreOptions, SnapshotOptions
+from ..outcomes import JOURNAL, Outcome
+from ..aws.stacks import StackInfo, require_stack
 
 Wall = Callable[[], float]
 

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import json
 
-from . import __version__
-from . import contract as out
-from .adoption import pin_values
-from .aws import ClientSource, Clock, Sleep, print_header
-from .change_set import (
-    DIFF_PREFIX, POLICY_PROTECTED, UPDATE_PREFIX, ChangeSetPlan, delete_change_set, pending_updates, guard, plan_change_set, render_changes, stack_policy,
-    unknown_allowances,
+from .. import __version__
+from .. import contract as out
+from ..aws.adoption import pin_values
+from ..aws.clients import ClientSource, print_header
+from ..context import Clock, Sleep
+from ..aws.change_sets import (
+    DIFF_PREFIX, POLICY_PROTECTED, UPDATE_PREFIX, ChangeSetPlan, delete_change_set, pending_updates, guard, plan_change_set, render_changes, stack_policy, unknown_allowances,
 )
-from .config import Environment, production_gaps
-from .console import Console
-from . import history
-from .contract import (
-    BOOTSTRAP, IMAGE_TAG, IMAGE_TAG_PARAMETERS, SERVICES, WEB_DESIRED_COUNT, WORKER_IMAGE_TAG, image_tag,
-    parameter_values, service_names,
+from ..config import Environment, production_gaps
+from ..console import Console
+from ..aws import history
+from ..contract import (
+    BOOTSTRAP, IMAGE_TAG, IMAGE_TAG_PARAMETERS, SERVICES, WEB_DESIRED_COUNT, WORKER_IMAGE_TAG, image_tag, parameter_values, service_names,
 )
-from .deployments import in_progress
-from .errors import UserError
-from .generated import GeneratedReport, ensure_fresh
-from .options import UpdateOptions
-from .outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
-from .stack import (
-    OK_STATES, EventStream, StackInfo, deployed_metadata, deployed_template, describe_stack, metadata_of, outcome_of,
-    report_failure, watch,
+from ..aws.deployments import in_progress
+from ..errors import UserError
+from ..artifacts.generated import GeneratedReport, ensure_fresh
+from ..options import UpdateOptions
+from ..outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
+from ..aws.stacks import (
+    OK_STATES, EventStream, StackInfo, deployed_metadata, deployed_template, describe_stack, metadata_of, outcome_of, report_failure, watch,
 )
 
 
@@ -95,7 +93,7 @@ def bootstrap_value(aws: ClientSource, stack: StackInfo | None, tags: dict[str, 
         return "true"
     if stack.parameters.get(BOOTSTRAP, "false") != "true":
         return "false"
-    from .images import find_image
+    from ..aws.images import find_image
     repository = stack.outputs.get(out.REPOSITORY_NAME)
     if not repository:
         return "true"
@@ -348,7 +346,7 @@ def stack_status(aws: ClientSource, env: Environment, console: Console) -> Outco
     if stack is None:
         console.line(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
         return Outcome.REFUSED
-    from .generated import compare
+    from ..artifacts.generated import compare
     local = compare()
     meta = deployed_metadata(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
     console.line(f"status        {stack.status}" + (f"  ({stack.reason})" if stack.reason else ""))

@@ -14,8 +14,8 @@ import re
 import shutil
 import subprocess
 
-from .cfn_template import referenced_ids
-from .contract import resource_groups
+from ..cfn_template import referenced_ids
+from ..contract import resource_groups
 
 INTERNET = "Internet"
 GROUP_ORDER = ("network", "load balancer", "web service", "worker service", "database", "registry",

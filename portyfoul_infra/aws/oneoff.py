@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .aws import ClientSource, Clock, Sleep, error_code
-from .console import Console, elapsed
-from .outcomes import JOURNAL
+from .clients import ClientSource
+from ..context import Clock, Sleep
+from ..errors import error_code
+from ..console import Console, elapsed
+from ..outcomes import JOURNAL
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .config import ENVIRONMENTS, Environment
-from .console import Console
-from .outcomes import Outcome
+from ..config import ENVIRONMENTS, Environment
+from ..console import Console
+from ..outcomes import Outcome
 from .pricing import HOURS_PER_MONTH as H, PRICES as P, PRICES_DATE, REGION, USAGE as U
 
 PLAN_RANGE = (100, 120)
@@ -134,7 +134,7 @@ def render(console: Console, template: dict, env: Environment) -> Outcome:
 
 def load_template(directory: Path) -> dict:
     """The generated template, or a one-line UserError when it is missing, empty or not a template."""
-    from .errors import UserError
+    from ..errors import UserError
     from .generated import TEMPLATE_FILE
 
     path = directory / TEMPLATE_FILE

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from .console import Console
-from .generated import INLINE_TEMPLATE_LIMIT, REPO_ROOT, compare, ensure_fresh, refresh
-from .options import BuildOptions
-from .outcomes import Outcome
+from ..console import Console
+from ..contract import INLINE_TEMPLATE_LIMIT
+from ..artifacts.generated import REPO_ROOT, compare, ensure_fresh, refresh
+from ..options import BuildOptions
+from ..outcomes import Outcome
 
 
 def _rel(path) -> str:
@@ -42,8 +43,8 @@ def build_template(console: Console, opts: BuildOptions) -> Outcome:
 
 
 def lint(console: Console) -> Outcome:
-    from .config import ENVIRONMENTS
-    from .lint import run_cfn_lint, run_checkov
+    from ..config import ENVIRONMENTS
+    from ..artifacts.lint import run_cfn_lint, run_checkov
 
     report = ensure_fresh()
     clean = True

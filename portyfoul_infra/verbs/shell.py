@@ -14,16 +14,17 @@ import shlex
 import shutil
 from typing import Callable, Sequence
 
-from . import contract as out
-from .aws import ClientSource, Clock, Sleep, print_header
-from .config import Environment
-from .console import Console
-from .contract import SERVICES, service_names
-from .errors import UserError
-from .oneoff import OneOff, run_one_off
-from .options import RunOptions, ShellOptions
-from .outcomes import Outcome
-from .stack import require_stack
+from .. import contract as out
+from ..aws.clients import ClientSource, print_header
+from ..context import Clock, Sleep
+from ..config import Environment
+from ..console import Console
+from ..contract import SERVICES, service_names
+from ..errors import UserError
+from ..aws.oneoff import OneOff, run_one_off
+from ..options import RunOptions, ShellOptions
+from ..outcomes import Outcome
+from ..aws.stacks import require_stack
 
 PLUGIN = "session-manager-plugin"
 PLUGIN_HINT = ("the AWS Session Manager plugin is not installed (`session-manager-plugin` is not on PATH): "

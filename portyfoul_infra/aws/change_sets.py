@@ -16,15 +16,17 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from . import __version__
-from .aws import Backoff, ClientSource, Clock, Sleep, collect
-from .config import Environment
-from .console import Console
-from .errors import UserError
-from .stack import describe_stack, upload_template
+from .. import __version__
+from .wait import Backoff
+from .clients import ClientSource, collect
+from ..context import Clock, Sleep
+from ..config import Environment
+from ..console import Console
+from ..errors import UserError
+from .stacks import describe_stack, upload_template
 
 if TYPE_CHECKING:
-    from .generated import GeneratedReport
+    from ..artifacts.generated import GeneratedReport
 
 # Resources whose replacement or removal loses data or breaks everything that points at them: the database
 # and what it stands on (subnet group, parameter group), secrets and the attachment that fills in the

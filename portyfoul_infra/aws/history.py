@@ -19,8 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from .aws import error_code
-from .config import Environment
+from ..errors import error_code
+from ..config import Environment
 
 HISTORY_PARAMETER = "release-history"
 MAX_BYTES = 4096

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 
-from .aws import Backoff, ClientSource, Clock, Sleep, collect, print_header
-from .config import Environment
-from .console import Console, elapsed
-from .options import DriftOptions
-from .outcomes import Outcome
-from .stack import require_stack
+from ..aws.wait import Backoff
+from ..aws.clients import ClientSource, collect, print_header
+from ..context import Clock, Sleep
+from ..config import Environment
+from ..console import Console, elapsed
+from ..options import DriftOptions
+from ..outcomes import Outcome
+from ..aws.stacks import require_stack
 
 
 def _short(value, width: int = 60) -> str:

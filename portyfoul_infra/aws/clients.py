@@ -8,24 +8,14 @@ operational code a fake with the same `client(name)` shape.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from .errors import UserError
+from ..errors import UserError
 
 if TYPE_CHECKING:
-    from .config import Environment
-    from .console import Console
-
-# Injected everywhere a task waits, so tests drive time with a virtual clock.
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-
-
-def default_clock() -> tuple[Clock, Sleep]:
-    return time.monotonic, time.sleep
-
+    from ..config import Environment
+    from ..console import Console
 
 RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
 # botocore's DEBUG logging dumps whole requests and responses: GetSecretValue answers, PutSecretValue bodies,
@@ -140,93 +130,3 @@ def collect(call, result_key: str, token: str = "NextToken", **kwargs) -> list:
         if not page.get(token):
             return items
         kwargs[token] = page[token]
-
-
-def error_code(exc: Exception) -> str:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-
-
-THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
-                    "ProvisionedThroughputExceededException", "RequestThrottled"}
-
-
-def is_throttling(exc: Exception) -> bool:
-    return error_code(exc) in THROTTLING_CODES
-
-
-class Backoff:
-    """A polling delay that doubles while AWS throttles and returns to its base after a good answer."""
-
-    def __init__(self, base: float, ceiling: float = 60.0):
-        self.base = self.delay = base
-        self.ceiling = ceiling
-
-    def call(self, fn, sleep, on_throttle=None):
-        """fn() until it is not throttled, sleeping the doubling delay between throttled tries."""
-        while True:
-            try:
-                result = fn()
-            except Exception as e:
-                if not is_throttling(e):
-                    raise
-                if on_throttle:
-                    on_throttle(self.delay)
-                sleep(self.delay)
-                self.delay = min(self.delay * 2, self.ceiling)
-                continue
-            self.delay = self.base
-            return result
-
-
-def describe_aws_error(exc: Exception) -> str | None:
-    """A one-line message for an error from botocore; None for anything else (a bug: let it show)."""
-    try:
-        from botocore import exceptions as bx
-    except ImportError:  # pragma: no cover
-        return None
-    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
-        return ("no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
-                "or run `aws sso login`")
-    if isinstance(exc, bx.ProfileNotFound):
-        return f"{exc}"
-    if isinstance(exc, bx.EndpointConnectionError):
-        return f"cannot reach AWS: {exc}"
-    if isinstance(exc, bx.ClientError):
-        code = error_code(exc) or "error"
-        msg = _one_line(exc.response.get("Error", {}).get("Message") or str(exc))
-        op = getattr(exc, "operation_name", "")
-        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
-                    "SignatureDoesNotMatch"):
-            return f"AWS rejected the credentials ({code}): {msg}"
-        return f"AWS refused {op}: {code}: {msg}"
-    if isinstance(exc, bx.BotoCoreError):
-        return f"AWS call failed: {_one_line(str(exc))}"
-    return None
-
-
-def _one_line(text: str, width: int = 300) -> str:
-    """An error message from the other side as one bounded line (a 500 may carry a whole HTML page)."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def failure_exit(exc: BaseException, changes: list[str], summary: str) -> tuple[str, int] | None:
-    """(message, exit code) for how a task ended with `exc`, given what the run had changed (the journal).
-
-    Nothing changed: exit 2, the refusal. Something changed: exit 4, with what changed and what to run
-    next: a lost endpoint, expired credentials or an AWS error mid-operation leave a state to look at.
-    None for an exception that is a bug (it keeps its traceback).
-    """
-    if isinstance(exc, UserError):
-        message = str(exc)
-    elif isinstance(exc, KeyboardInterrupt):
-        message = "interrupted" if changes else "interrupted; nothing changed"
-    else:
-        message = describe_aws_error(exc)
-        if message is None:
-            return None
-        if not changes:
-            message += "; nothing changed"
-    if changes:
-        return f"{message}; {summary}", 4
-    return message, 2

@@ -6,22 +6,22 @@ import re
 import subprocess
 from pathlib import Path
 
-from . import contract as out
-from . import history
-from .aws import ClientSource, Clock, Sleep, print_header
-from .config import Environment
-from .console import Console, elapsed
-from .contract import SERVICES, image_tag, service_keys, service_names
-from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
-from .errors import UserError
-from .images import Runner, build_image, docker_available, find_image, push_image
-from .options import ReleaseOptions, RollbackOptions
-from .outcomes import JOURNAL, Outcome
-from .release import (
-    check_secrets, deploy, diagnose, load_context, prune_revisions, register_revision, roll_back,
-    run_migration,
+from .. import contract as out
+from ..aws import history
+from ..aws.clients import ClientSource, print_header
+from ..context import Clock, Sleep
+from ..config import Environment
+from ..console import Console, elapsed
+from ..contract import SERVICES, image_tag, service_keys, service_names
+from ..aws.deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
+from ..errors import UserError
+from ..aws.images import Runner, build_image, docker_available, find_image, push_image
+from ..options import ReleaseOptions, RollbackOptions
+from ..outcomes import JOURNAL, Outcome
+from ..aws.release import (
+    check_secrets, deploy, diagnose, load_context, prune_revisions, register_revision, roll_back, run_migration,
 )
-from .stack import require_stack
+from ..aws.stacks import require_stack
 
 RECENT_RELEASES = 5
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -109,7 +109,7 @@ def release(aws: ClientSource, env: Environment, console: Console, opts: Release
         if opts.no_snapshot:
             console.warn("--no-snapshot: migrating without a database snapshot first")
         else:
-            from .database_tasks import take_snapshot
+            from .database import take_snapshot
             stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
             name = take_snapshot(aws, env, stack, console, clock, sleep, opts.timeout, opts.poll_seconds)
             if name is None:

@@ -12,16 +12,18 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-from . import contract as out
-from .aws import ClientSource, Clock, Sleep, error_code, print_header
-from .config import Environment
-from .console import Console
-from .contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeholder, service_names
-from .deployments import State, Target, deployment_id_for, watch_deployments
-from .errors import UserError
-from .options import ConfigSetOptions, SecretsRotateOptions, SecretsSetOptions
-from .outcomes import JOURNAL, Outcome
-from .stack import require_stack
+from .. import contract as out
+from ..aws.clients import ClientSource, print_header
+from ..context import Clock, Sleep
+from ..errors import error_code
+from ..config import Environment
+from ..console import Console
+from ..contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeholder, service_names
+from ..aws.deployments import State, Target, deployment_id_for, watch_deployments
+from ..errors import UserError
+from ..options import ConfigSetOptions, SecretsRotateOptions, SecretsSetOptions
+from ..outcomes import JOURNAL, Outcome
+from ..aws.stacks import require_stack
 
 ReadValue = Callable[[str], str]
 
