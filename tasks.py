@@ -1,13 +1,17 @@
-"""portyfoul-infra tasks. Each task parses its options, calls one function, maps the outcome to an exit code.
+"""portyfoul-infra tasks: the table of contents. Each task is one verb, `verb(ctx, opts) -> Outcome`.
 
 Run `invoke --list` for the list and `invoke --help TASK` for a task's options.
-Flags, defaults and help live in portyfoul_infra/options.py, once.
-Exit codes: see portyfoul_infra/outcomes.py (0 ok, 2 refused, 3 rolled back, 4 needs a human).
+A task's flags, defaults and help live in its options dataclass (portyfoul_infra/options.py); its body lives in
+portyfoul_infra/verbs/ (imported only when the task runs). Exit codes: see portyfoul_infra/outcomes.py
+(0 ok, 2 refused, 3 rolled back, 4 needs a human).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import os
+import sys
 
 from invoke import Exit, task
 from invoke.exceptions import ParseError
@@ -15,7 +19,8 @@ from invoke.parser import parser as invoke_parser
 
 from portyfoul_infra import options as o
 from portyfoul_infra.console import Console
-from portyfoul_infra.outcomes import JOURNAL, Outcome
+from portyfoul_infra.errors import UserError
+from portyfoul_infra.outcomes import Journal, Outcome, failure_exit
 
 
 class _BadCommandLine(ParseError, Exit):
@@ -32,28 +37,41 @@ class _BadCommandLine(ParseError, Exit):
         return self.text
 
 
-invoke_parser.ParseError = _BadCommandLine  # where invoke raises it; Program.run still catches it as a ParseError
+invoke_parser.ParseError = _BadCommandLine  # type: ignore[misc]  # where invoke raises it; Program.run still catches it as a ParseError
+
+# task name -> "module:function" of its body, filled by @verb; the sandbox runs verbs through it.
+BODIES: dict[str, str] = {}
 
 
-def verb(options_cls=None):
-    """An invoke task whose flags are `options_cls`'s fields; the body gets (console, opts).
+def body_of(name: str):
+    """The body of the verb `name` (stack_update, release, ...), imported now."""
+    module, function = BODIES[name].split(":")
+    return getattr(importlib.import_module(f"portyfoul_infra.{module}"), function)
 
-    Every value is checked (UserError: one line, exit 2) before the body runs;
-    the body's Outcome becomes the exit code; botocore errors become one line.
+
+def verb(options_cls, module: str | None, env_from: str = "env"):
+    """An invoke task whose flags are `options_cls`'s fields and whose body is `module`'s function of the same
+    name (or the decorated function itself when module is None), called as body(ctx, opts).
+
+    Every value is checked (UserError: one line, exit 2) before the body runs; the body's Outcome becomes the
+    exit code; an AWS error or an interruption becomes one line and exit 2 (nothing changed) or 4 (the journal
+    says what changed), never a traceback.
     """
-    def decorate(body):
-        fields = o.flag_fields(options_cls) if options_cls else []
+    def decorate(fn):
+        name = fn.__name__
+        if module is not None:
+            BODIES[name] = f"{module}:{name}"
+        fields = o.flag_fields(options_cls)
 
         def wrapper(c, **flags):
             console = Console()
-            JOURNAL.reset()
+            journal = Journal()
             try:
-                opts = (o.from_flags(options_cls, flags, body.__name__.replace("_", "-"), getattr(c, "remainder", ""))
-                        if options_cls else None)
-                outcome = body(console, opts)
+                opts = o.from_flags(options_cls, flags, name.replace("_", "-"), getattr(c, "remainder", ""))
+                ctx = make_ctx(getattr(opts, env_from, "dev") or "dev", console, journal)
+                outcome = body_of(name)(ctx, opts) if module is not None else fn(ctx, opts)
             except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback
-                from portyfoul_infra.outcomes import failure_exit
-                ended = failure_exit(e, JOURNAL.changes, JOURNAL.summary())
+                ended = failure_exit(e, journal)
                 if ended is None:
                     raise
                 console.error(ended[0])
@@ -66,6 +84,7 @@ def verb(options_cls=None):
         params = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         helps, positional, iterable = {}, [], []
         for f in fields:
+            default: object
             if f.metadata.get("positional"):
                 positional.append(f.name)
                 default = None  # None lets invoke parse a missing one; from_flags refuses it with the usage
@@ -80,26 +99,38 @@ def verb(options_cls=None):
             shown = f.default
             suffix = f" (default {shown})" if shown not in (None, "", False, ()) and not isinstance(shown, bool) else ""
             helps[f.name] = f.metadata.get("help", "") + suffix
-        wrapper.__name__ = body.__name__
-        wrapper.__doc__ = body.__doc__
-        wrapper.__signature__ = inspect.Signature(params)
+        wrapper.__name__ = name
+        wrapper.__doc__ = fn.__doc__
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         return task(help=helps, positional=positional, iterable=iterable)(wrapper)
     return decorate
 
 
-def _env(name):
-    from portyfoul_infra.config import load_environment
-    return load_environment(name)
-
-
-def _aws(env):
+def make_ctx(env_name: str, console: Console, journal: Journal):
+    """The context a command runs with: the environment's clients, this terminal (if any), real time."""
     from portyfoul_infra.aws.clients import connect
-    return connect(env.region)
+    from portyfoul_infra.aws.images import subprocess_runner
+    from portyfoul_infra.config import load_environment
+    from portyfoul_infra.context import Ctx
+
+    env = load_environment(env_name)
+    return Ctx(aws=connect(env.region), env=env, console=console, journal=journal,
+               prompt=TerminalPrompt() if sys.stdin.isatty() else None, runner=subprocess_runner,
+               read_secret=_read_secret_value, poll_seconds=_poll_override())
 
 
-def _clock():
-    from portyfoul_infra.context import default_clock
-    return default_clock()
+def _poll_override() -> float | None:
+    """PORTYFOUL_POLL_SECONDS: poll every wait this often (the tests and the sandbox; never needed on AWS)."""
+    value = os.environ.get("PORTYFOUL_POLL_SECONDS", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise UserError(f"PORTYFOUL_POLL_SECONDS={value[:20]!r}: must be a number of seconds from 0 to 60")
+    return seconds
 
 
 def _answer(question):
@@ -111,18 +142,19 @@ def _answer(question):
         return ""
 
 
-def _confirm():
-    """A y/N prompt on a terminal; None without one (then --yes is required)."""
-    import sys
-    if not sys.stdin.isatty():
-        return None
-    return lambda question: _answer(f"{question} [y/N]").lower() in ("y", "yes")
+class TerminalPrompt:
+    """The person at this terminal: y/N questions and typed confirmations."""
+
+    def confirm(self, question: str) -> bool:
+        return _answer(f"{question} [y/N]").lower() in ("y", "yes")
+
+    def confirm_typed(self, question: str, expected: str) -> bool:
+        return _answer(question) == expected
 
 
 def _read_secret_value(prompt):
     """A hidden prompt on a terminal, otherwise all of standard input. Never argv."""
     import getpass
-    import sys
     if sys.stdin.isatty():
         return getpass.getpass(prompt)
     return sys.stdin.read()
@@ -130,229 +162,143 @@ def _read_secret_value(prompt):
 
 # ---------------------------------------------------------------- template
 
-@verb(o.BuildOptions)
-def build_template(console, opts):
+@verb(o.BuildOptions, "verbs.template")
+def build_template(ctx, opts):
     """Compile the infrastructure code into generated/ (template and per-environment deploy inputs)."""
-    from portyfoul_infra.verbs.template import build_template as run
-    return run(console, opts)
 
 
-@verb()
-def lint(console, opts):
+@verb(o.NoOptions, "verbs.template")
+def lint(ctx, opts):
     """cfn-lint (with informational checks) and checkov (offline) on the generated template."""
-    from portyfoul_infra.verbs.template import lint as run
-    return run(console)
 
 
-@verb(o.EnvOptions)
-def cost(console, opts):
+@verb(o.EnvOptions, "verbs.template")
+def cost(ctx, opts):
     """Monthly cost estimate, line by line, from the template and the environment's sizes."""
-    from portyfoul_infra.artifacts.cost import cost as run
-    return run(console, _env(opts.env))
 
 
 # ---------------------------------------------------------------- stack
 
-@verb(o.UpdateOptions)
-def stack_update(console, opts):
+@verb(o.UpdateOptions, "verbs.stack")
+def stack_update(ctx, opts):
     """Create or update the stack through a reviewed change set; data-loss guard; live events."""
-    from portyfoul_infra.verbs.stack import stack_update as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, _confirm(), *_clock())
 
 
-@verb(o.EnvOptions)
-def stack_diff(console, opts):
+@verb(o.EnvOptions, "verbs.stack")
+def stack_diff(ctx, opts):
     """Preview what stack-update would change (a change set, deleted afterwards)."""
-    from portyfoul_infra.verbs.stack import stack_diff as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, *_clock())
 
 
-@verb(o.EnvOptions)
-def stack_status(console, opts):
+@verb(o.EnvOptions, "verbs.stack")
+def stack_status(ctx, opts):
     """Stack status, deployed template version versus generated/, outputs."""
-    from portyfoul_infra.verbs.stack import stack_status as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console)
 
 
-@verb(o.AdoptOptions)
-def adopt(console, opts):
+@verb(o.AdoptOptions, "verbs.adopt")
+def adopt(ctx, opts):
     """Take over a live stack built by hand: match its resources, rename their logical IDs to ours in place."""
-    from portyfoul_infra.verbs.adopt import adopt as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, _confirm(), *_clock())
+
+
+@verb(o.DeployRoleOptions, "verbs.deploy_role")
+def deploy_role(ctx, opts):
+    """Create or update the companion stack with the role GitHub Actions deploys through (OIDC, no stored keys)."""
+
+
+@verb(o.DriftOptions, "verbs.drift")
+def stack_drift(ctx, opts):
+    """Drift detection: every resource changed outside CloudFormation, expected against actual; exit 2 if any."""
+
+
+@verb(o.DeleteOptions, "verbs.teardown")
+def stack_delete(ctx, opts):
+    """Tear an environment down: shows what is deleted and what stays, asks for the stack's name, watches."""
 
 
 # ---------------------------------------------------------------- release
 
-@verb(o.ReleaseOptions)
-def release(console, opts):
+@verb(o.ReleaseOptions, "verbs.release")
+def release(ctx, opts):
     """Build, push, register, (migrate,) deploy web and worker, watch, roll back on failure."""
-    from portyfoul_infra.aws.images import subprocess_runner
-    from portyfoul_infra.verbs.release import release as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, subprocess_runner, *_clock())
 
 
-@verb(o.PromoteOptions)
-def promote(console, opts):
+@verb(o.PromoteOptions, "verbs.promote", env_from="to")
+def promote(ctx, opts):
     """Release to --to the image --from released and tested: copied by digest, then released."""
-    from portyfoul_infra.aws.images import subprocess_runner
-    from portyfoul_infra.verbs.promote import promote as body
-    source, target = _env(opts.from_), _env(opts.to)
-    return body(_aws(target), source, target, console, opts, subprocess_runner, *_clock())
 
 
-@verb(o.DeployRoleOptions)
-def deploy_role(console, opts):
-    """Create or update the companion stack with the role GitHub Actions deploys through (OIDC, no stored keys)."""
-    from portyfoul_infra.verbs.deploy_role import deploy_role as body
-    e = _env(opts.env)
-    source = _env(e.promote_from) if e.promote_from else None
-    return body(_aws(e), e, console, opts, _confirm(), *_clock(), source=source)
+@verb(o.RollbackOptions, "verbs.release")
+def rollback(ctx, opts):
+    """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched."""
 
 
-@verb(o.RollbackOptions)
-def rollback(console, opts):
-    """Put services back on their previous task definition revision, watched like a release."""
-    from portyfoul_infra.verbs.release import rollback as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, *_clock())
+@verb(o.EnvOptions, "verbs.release")
+def release_status(ctx, opts):
+    """What runs now per service: tag, revision, rollout state, running and desired counts; recent releases."""
 
 
-@verb(o.EnvOptions)
-def release_status(console, opts):
-    """What runs now per service: tag, revision, rollout state, running and desired counts."""
-    from portyfoul_infra.verbs.release import release_status as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console)
-
-
-@verb(o.LogsOptions)
-def logs(console, opts):
+@verb(o.LogsOptions, "verbs.logs")
+def logs(ctx, opts):
     """Tail the services' CloudWatch log groups."""
-    import time
-    from portyfoul_infra.verbs.logs import logs as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, time.sleep)
 
 
 # ---------------------------------------------------------------- operating the running app
 
-@verb(o.ShellOptions)
-def shell(console, opts):
+@verb(o.ShellOptions, "verbs.shell")
+def shell(ctx, opts):
     """A shell (or --command) in a running task of a service, through ECS Exec; every session is logged."""
-    import subprocess
-
-    from portyfoul_infra.verbs.shell import shell as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, lambda cmd, stdin: subprocess.run(list(cmd)).returncode)
 
 
-@verb(o.RunOptions)
-def run(console, opts):
+@verb(o.RunOptions, "verbs.shell")
+def run(ctx, opts):
     """A one-off command in a new task from a service's task definition: `invoke run -- CMD...`; its exit code."""
-    from portyfoul_infra.verbs.shell import run as body
-    e = _env(opts.env)
-    return body(_aws(e), e, console, opts, *_clock())
 
 
-@verb(o.SnapshotOptions)
-def db_snapshot(console, opts):
+@verb(o.SnapshotOptions, "verbs.database")
+def db_snapshot(ctx, opts):
     """A manual database snapshot, named with environment, time and running tag; waits until available."""
-    from portyfoul_infra.verbs.database import db_snapshot as body
-    e = _env(opts.env)
-    return body(_aws(e), e, console, opts, *_clock())
 
 
-@verb(o.EnvOptions)
-def db_snapshots(console, opts):
+@verb(o.EnvOptions, "verbs.database")
+def db_snapshots(ctx, opts):
     """The database's snapshots, manual and automated: age, size, status."""
-    from portyfoul_infra.verbs.database import db_snapshots as body
-    e = _env(opts.env)
-    return body(_aws(e), e, console)
 
 
-@verb(o.RestoreOptions)
-def db_restore(console, opts):
+@verb(o.RestoreOptions, "verbs.database")
+def db_restore(ctx, opts):
     """Restore a snapshot into a NEW instance (never over the live one) and say how to use it."""
-    from portyfoul_infra.verbs.database import db_restore as body
-    e = _env(opts.env)
-    return body(_aws(e), e, console, opts)
-
-
-@verb(o.DriftOptions)
-def stack_drift(console, opts):
-    """Drift detection: every resource changed outside CloudFormation, expected against actual; exit 2 if any."""
-    from portyfoul_infra.verbs.drift import stack_drift as body
-    e = _env(opts.env)
-    return body(_aws(e), e, console, opts, *_clock())
-
-
-@verb(o.DeleteOptions)
-def stack_delete(console, opts):
-    """Tear an environment down: shows what is deleted and what stays, asks for the stack's name, watches."""
-    from portyfoul_infra.verbs.teardown import stack_delete as body
-    e = _env(opts.env)
-    return body(_aws(e), e, console, opts, _typed_confirmation(), *_clock())
-
-
-def _typed_confirmation():
-    """A prompt that must be answered with the exact text asked for; None without a terminal."""
-    import sys
-    if not sys.stdin.isatty():
-        return None
-    return lambda question, expected: _answer(question) == expected
 
 
 # ---------------------------------------------------------------- secrets and configuration
 
-@verb(o.EnvOptions)
-def secrets_check(console, opts):
+@verb(o.EnvOptions, "verbs.secrets")
+def secrets_check(ctx, opts):
     """Every secret and parameter the services use: exists, placeholder or set, last changed, read by. Never a value."""
-    from portyfoul_infra.verbs.secrets import secrets_check as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console)
 
 
-@verb(o.SecretsSetOptions)
-def secrets_set(console, opts):
+@verb(o.SecretsSetOptions, "verbs.secrets")
+def secrets_set(ctx, opts):
     """Write a secret's new value from standard input or a hidden prompt (never the command line)."""
-    from portyfoul_infra.verbs.secrets import secrets_set as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, _read_secret_value, *_clock())
 
 
-@verb(o.SecretsRotateOptions)
-def secrets_rotate(console, opts):
+@verb(o.SecretsRotateOptions, "verbs.secrets")
+def secrets_rotate(ctx, opts):
     """Replace a generated secret with a new random value (jwt-secret: signs every user out)."""
-    from portyfoul_infra.verbs.secrets import secrets_rotate as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, *_clock())
 
 
-@verb(o.EnvOptions)
-def config_show(console, opts):
+@verb(o.EnvOptions, "verbs.secrets")
+def config_show(ctx, opts):
     """The non-secret settings in SSM Parameter Store, with who reads them."""
-    from portyfoul_infra.verbs.secrets import config_show as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console)
 
 
-@verb(o.ConfigSetOptions)
-def config_set(console, opts):
+@verb(o.ConfigSetOptions, "verbs.secrets")
+def config_set(ctx, opts):
     """Change a non-secret setting in SSM; takes effect when the services restart."""
-    from portyfoul_infra.verbs.secrets import config_set as run
-    e = _env(opts.env)
-    return run(_aws(e), e, console, opts, *_clock())
 
 
 # ---------------------------------------------------------------- local
 
-@verb(o.SandboxOptions)
-def sandbox(console, opts):
+@verb(o.SandboxOptions, None)
+def sandbox(ctx, opts):
     """The whole lifecycle on this machine against a local AWS (moto): build, create, release, status."""
-    from portyfoul_infra.local.sandbox import sandbox as run
-    return run(console, opts, *_clock())
+    from portyfoul_infra.local.sandbox import sandbox as body
+    return body(ctx, opts, body_of)

@@ -228,53 +228,59 @@ def rename_resources(template: dict, mapping: Mapping[str, str]) -> dict:
     outputs keep their values, which is what a stack refactor requires.
     """
     out = copy.deepcopy(template)
-    ids = set(template.get("Resources", {}))
-
-    def new(name: str) -> str:
-        return mapping.get(name, name) if name in ids else name
-
-    def walk(v: Any) -> Any:
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        if not isinstance(v, dict):
-            return v
-        if len(v) == 1:
-            (key, arg), = v.items()
-            if key == "Ref" and isinstance(arg, str):
-                return {"Ref": new(arg)}
-            if key == "Fn::GetAtt":
-                if isinstance(arg, str):
-                    head, _, attr = arg.partition(".")
-                    return {"Fn::GetAtt": f"{new(head)}.{attr}"}
-                return {"Fn::GetAtt": [new(arg[0]), walk(arg[1])]}
-            if key == "Fn::Sub":
-                text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, None)
-                local = set(variables or {})
-
-                def sub_name(m: re.Match) -> str:
-                    name = m.group(1)
-                    head, dot, attr = name.partition(".")
-                    if head in local:
-                        return m.group(0)
-                    return "${" + new(head) + dot + attr + "}"
-
-                text = _SUB_VAR.sub(sub_name, text)
-                return {"Fn::Sub": [text, walk(variables)] if variables is not None else text}
-        return {k: walk(x) for k, x in v.items()}
-
+    renamer = _Renamer(set(template.get("Resources", {})), mapping)
     resources = {}
     for logical_id, resource in out.get("Resources", {}).items():
         resource = dict(resource)
         for key in ("Properties", "Metadata", "CreationPolicy", "UpdatePolicy"):
             if key in resource:
-                resource[key] = walk(resource[key])
+                resource[key] = renamer.walk(resource[key])
         depends = resource.get("DependsOn")
         if isinstance(depends, str):
-            resource["DependsOn"] = new(depends)
+            resource["DependsOn"] = renamer.new(depends)
         elif isinstance(depends, list):
-            resource["DependsOn"] = [new(d) for d in depends]
-        resources[new(logical_id)] = resource
+            resource["DependsOn"] = [renamer.new(d) for d in depends]
+        resources[renamer.new(logical_id)] = resource
     out["Resources"] = resources
     if "Outputs" in out:
-        out["Outputs"] = walk(out["Outputs"])
+        out["Outputs"] = renamer.walk(out["Outputs"])
     return out
+
+
+class _Renamer:
+    """Rewrites references to renamed resources: Ref, GetAtt (both forms), ${X} and ${X.Attr} in Sub."""
+
+    def __init__(self, ids: set[str], mapping: Mapping[str, str]):
+        self.ids, self.mapping = ids, mapping
+
+    def new(self, name: str) -> str:
+        return self.mapping.get(name, name) if name in self.ids else name
+
+    def walk(self, v: Any) -> Any:
+        if isinstance(v, list):
+            return [self.walk(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        if len(v) == 1:
+            (key, arg), = v.items()
+            if key == "Ref" and isinstance(arg, str):
+                return {"Ref": self.new(arg)}
+            if key == "Fn::GetAtt":
+                if isinstance(arg, str):
+                    head, _, attr = arg.partition(".")
+                    return {"Fn::GetAtt": f"{self.new(head)}.{attr}"}
+                return {"Fn::GetAtt": [self.new(arg[0]), self.walk(arg[1])]}
+            if key == "Fn::Sub":
+                return {"Fn::Sub": self.sub(arg)}
+        return {k: self.walk(x) for k, x in v.items()}
+
+    def sub(self, arg: Any) -> Any:
+        text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, None)
+        local = set(variables or {})
+
+        def sub_name(m: re.Match) -> str:
+            head, dot, attr = m.group(1).partition(".")
+            return m.group(0) if head in local else "${" + self.new(head) + dot + attr + "}"
+
+        text = _SUB_VAR.sub(sub_name, text)
+        return [text, self.walk(variables)] if variables is not None else text

@@ -152,7 +152,7 @@ class Environment:
         return PLATFORMS[self.cpu_architecture]
 
 
-def _validate(env: Environment) -> None:
+def _validate(env: Environment) -> None:  # noqa: C901 (a flat list of independent checks)
     def fail(msg: str) -> None:
         raise UserError(f"invalid config for environment {env.name!r}: {msg}")
 
@@ -162,8 +162,8 @@ def _validate(env: Environment) -> None:
         fail("account_id must be a 12-digit AWS account ID")
     if not re.fullmatch(r"[a-z][a-z0-9-]{1,20}", env.project):
         fail("project must be lowercase letters, digits and dashes")
-    vpc = ipaddress.ip_network(env.vpc_cidr)
-    subnets = [ipaddress.ip_network(c) for c in (*env.public_subnet_cidrs, *env.private_subnet_cidrs)]
+    vpc = ipaddress.IPv4Network(env.vpc_cidr)
+    subnets = [ipaddress.IPv4Network(c) for c in (*env.public_subnet_cidrs, *env.private_subnet_cidrs)]
     for s in subnets:
         if not s.subnet_of(vpc):
             fail(f"subnet {s} is outside the VPC {vpc}")

@@ -62,16 +62,25 @@ class Console:
         self._status_shown = True
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]], indent: str = "  ") -> None:
-        rows = [[("" if c is None else str(c)) for c in r] for r in rows]
+        cells = [[("" if c is None else str(c)) for c in r] for r in rows]
         widths = [len(h) for h in headers]
-        for r in rows:
-            widths = [max(w, len(c)) for w, c in zip(widths, r)]
+        for r in cells:
+            widths = [max(w, len(c)) for w, c in zip(widths, r, strict=True)]
         fmt = indent + "  ".join("{:<%d}" % w for w in widths)
         self.line(fmt.format(*headers).rstrip(), "bold")
-        for r in rows:
+        for r in cells:
             self.line(fmt.format(*r).rstrip())
 
 
 def elapsed(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60:d}:{seconds % 60:02d}"
+
+
+def shorten(value: object, width: int = 60) -> str:
+    """A value as one bounded line for a table: JSON for structures, whitespace folded, an ellipsis when cut."""
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -9,6 +9,7 @@ SSM parameter's name that live stacks and running tasks already use.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -28,6 +29,30 @@ def resource_groups(template: dict) -> dict[str, str]:
     """logical id -> the resource group (template module) that created it."""
     groups = template.get("Metadata", {}).get(GROUPS_KEY, {})
     return {logical_id: group for group, ids in groups.items() for logical_id in ids}
+
+# ---------------------------------------------------------------- resources operations must know
+
+# Logical IDs the operations rely on (the template uses these constants): the stack policy protects the
+# database; the pictures find the database and the task definitions by them.
+DATABASE = "Database"
+WEB_TASK_DEFINITION = "WebTaskDefinition"
+WORKER_TASK_DEFINITION = "WorkerTaskDefinition"
+# Resources whose replacement or removal loses data or breaks everything that points at them: the database
+# and what it stands on (subnet group, parameter group), secrets and the attachment that fills in the
+# database secret's host, SSM parameters (config-set values), images, logs, the network.
+STATEFUL_TYPES = frozenset({
+    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBParameterGroup", "AWS::SecretsManager::Secret",
+    "AWS::SecretsManager::SecretTargetAttachment", "AWS::SSM::Parameter", "AWS::ECR::Repository",
+    "AWS::Logs::LogGroup", "AWS::EC2::VPC", "AWS::EC2::Subnet",
+})
+# Properties whose change writes a new value over one set by hand (secrets-set, config-set, a rotation):
+# the data-loss guard refuses such a change, and an adopted stack keeps (pins) the live ones.
+VALUE_PROPERTIES: dict[str, frozenset[str]] = {
+    "AWS::SecretsManager::Secret": frozenset({"SecretString", "GenerateSecretString"}),
+    "AWS::SSM::Parameter": frozenset({"Value"}),
+}
+# The stack policy set on creation denies replacing or deleting these.
+POLICY_PROTECTED = (DATABASE,)
 
 # ---------------------------------------------------------------- stack outputs
 
@@ -109,6 +134,12 @@ PLACEHOLDER_VALUE = "PLACEHOLDER-set-me-with-invoke-secrets-set"
 DB_CREDENTIALS = "rds/credentials"
 
 
+def secret_name_of(arn_or_name: str) -> str:
+    """A secret's name from its ARN (which ends in -XXXXXX, six random characters, after the name), or the name."""
+    name = arn_or_name.split(":secret:", 1)[-1]
+    return name[:-7] if arn_or_name.startswith("arn:") and len(name) > 7 and name[-7] == "-" else name
+
+
 def is_placeholder(value: str) -> bool:
     """True for an empty value or one the template created as a placeholder."""
     return not value.strip() or value.startswith(PLACEHOLDER_VALUE.split("-set-")[0])
@@ -132,11 +163,24 @@ class ConfigParameter:
     """One non-secret setting in SSM Parameter Store."""
     logical_id: str
     short_name: str
-    env_var: str | None  # None: read by operators only
-    settable: bool       # config-set may change it
+    env_var: str | None                # None: read by operators only
+    settable: bool                     # config-set may change it
+    stack_parameter: str               # the stack parameter its first value comes from
+    readers: tuple[str, ...] = ()      # the services (SERVICES keys) whose containers get it as env_var
+    minimum: int = 0                   # config-set accepts whole numbers from minimum to maximum
+    maximum: int = 0
+    unit: str = ""
 
     def name(self, env: Environment) -> str:
         return f"{env.parameter_prefix}/{self.short_name}"
+
+    def validate(self, value: str) -> str:
+        """The value config-set may write, or a UserError saying what is allowed (ASCII digits only)."""
+        text = value.strip()
+        if not re.fullmatch(r"[0-9]{1,9}", text) or not self.minimum <= int(text) <= self.maximum:
+            raise UserError(f"{self.short_name} must be a whole number of {self.unit} from {self.minimum} to "
+                            f"{self.maximum}; got {value[:40]!r}")
+        return str(int(text))
 
 
 APP_SECRETS: tuple[AppSecret, ...] = (
@@ -146,9 +190,15 @@ APP_SECRETS: tuple[AppSecret, ...] = (
 )
 CONFIG_PARAMETERS: tuple[ConfigParameter, ...] = (
     ConfigParameter("PriceUpdateIntervalParameter", "price-update-interval", "PRICE_UPDATE_INTERVAL_MINUTES",
-                    settable=True),
-    ConfigParameter("EnvironmentParameter", "environment", None, settable=False),
+                    settable=True, stack_parameter="PriceUpdateIntervalMinutes", readers=("worker",), minimum=1,
+                    maximum=1440, unit="minutes"),
+    ConfigParameter("EnvironmentParameter", "environment", None, settable=False, stack_parameter="Environment"),
 )
+
+
+def config_env_vars(service_key: str) -> tuple[str, ...]:
+    """The SSM settings `service_key`'s container reads at task start, as environment variable names."""
+    return tuple(p.env_var for p in CONFIG_PARAMETERS if p.env_var and service_key in p.readers)
 
 # ---------------------------------------------------------------- stack parameters
 

@@ -7,12 +7,14 @@ from botocore is described in one bounded line by describe_aws_error.
 
 from __future__ import annotations
 
+from .console import shorten
+
 
 class UserError(Exception):
     """Bad input or a state we refuse to act on. The message is shown as is."""
 
 
-def error_code(exc: Exception) -> str:
+def error_code(exc: BaseException) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
 
 
@@ -20,11 +22,11 @@ THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
                     "ProvisionedThroughputExceededException", "RequestThrottled"}
 
 
-def is_throttling(exc: Exception) -> bool:
+def is_throttling(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLING_CODES
 
 
-def describe_aws_error(exc: Exception) -> str | None:
+def describe_aws_error(exc: BaseException) -> str | None:
     """A one-line message for an error from botocore; None for anything else (a bug: let it show)."""
     try:
         from botocore import exceptions as bx
@@ -39,18 +41,12 @@ def describe_aws_error(exc: Exception) -> str | None:
         return f"cannot reach AWS: {exc}"
     if isinstance(exc, bx.ClientError):
         code = error_code(exc) or "error"
-        msg = _one_line(exc.response.get("Error", {}).get("Message") or str(exc))
+        msg = shorten(exc.response.get("Error", {}).get("Message") or str(exc), 300)
         op = getattr(exc, "operation_name", "")
         if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
                     "SignatureDoesNotMatch"):
             return f"AWS rejected the credentials ({code}): {msg}"
         return f"AWS refused {op}: {code}: {msg}"
     if isinstance(exc, bx.BotoCoreError):
-        return f"AWS call failed: {_one_line(str(exc))}"
+        return f"AWS call failed: {shorten(str(exc), 300)}"
     return None
-
-
-def _one_line(text: str, width: int = 300) -> str:
-    """An error message from the other side as one bounded line (a 500 may carry a whole HTML page)."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"

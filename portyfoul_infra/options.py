@@ -15,8 +15,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UserError
 from .contract import INLINE_TEMPLATE_LIMIT
+from .errors import UserError
 
 ENV_HELP = "Environment: dev, staging or prod"
 # One day: the longest any single watch may sensibly last.
@@ -53,6 +53,11 @@ def timeout_flag(default: int, what: str) -> Any:
 # ---------------------------------------------------------------- template
 
 @dataclass(frozen=True)
+class NoOptions:
+    """A verb with no flags (lint)."""
+
+
+@dataclass(frozen=True)
 class BuildOptions:
     check: bool = flag(False, "Change nothing; exit 2 if generated/ is out of date with the code (for CI)")
 
@@ -71,7 +76,6 @@ class UpdateOptions:
     continue_rollback: bool = flag(False, "Continue a rollback that failed (UPDATE_ROLLBACK_FAILED)")
     cfn_role: str = flag("", "A CloudFormation execution role ARN (the deploy stack's) for CloudFormation to act with")
     inline_limit: int = internal(INLINE_TEMPLATE_LIMIT)
-    poll_seconds: float = internal(5.0)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,6 @@ class DeployRoleOptions:
     env: str = flag("dev", ENV_HELP)
     yes: bool = flag(False, "Execute without asking (required without a terminal)")
     timeout: int = timeout_flag(1800, "the stack operation")
-    poll_seconds: float = internal(5.0)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,6 @@ class PromoteOptions:
     from_: str = flag("staging", "The environment the tag was released and tested in")
     to: str = flag("prod", "The environment to release it to")
     timeout: int = timeout_flag(600, "the deployments in the target")
-    poll_seconds: float = internal(5.0)
 
     def __post_init__(self) -> None:
         if not self.tag:
@@ -104,7 +106,6 @@ class AdoptOptions:
     map: tuple[str, ...] = flag((), "OLD=NEW: adopt the live resource OLD as our NEW where identity cannot tell; "
                                     "repeatable")
     timeout: int = timeout_flag(1800, "the refactor")
-    poll_seconds: float = internal(5.0)
 
     def overrides(self) -> dict[str, str]:
         pairs: dict[str, str] = {}
@@ -139,7 +140,6 @@ class ReleaseOptions:
     timeout: int = timeout_flag(600, "the deployments (one deadline)")
     dry_run: bool = flag(False, "Preflight and print what would happen; change nothing")
     app_dir: str = flag("", "The application's source directory with its Dockerfile (default from config)")
-    poll_seconds: float = internal(5.0)
 
     def __post_init__(self) -> None:
         if self.no_build and self.build_only:
@@ -153,7 +153,6 @@ class RollbackOptions:
     to: str = flag("", "Go back to this release tag (one that succeeded); default: the newest good release that "
                        "differs from what runs now")
     timeout: int = timeout_flag(600, "the rollback")
-    poll_seconds: float = internal(5.0)
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,6 @@ class SecretsSetOptions:
     restart: bool = flag(False, "Force a new deployment of the services that read it "
                                 "(running tasks read secrets only at start)")
     timeout: int = timeout_flag(600, "the restart")
-    poll_seconds: float = internal(5.0)
 
 
 @dataclass(frozen=True)
@@ -182,7 +180,6 @@ class SecretsRotateOptions:
     env: str = flag("dev", ENV_HELP)
     restart: bool = flag(False, "Restart the services that read it")
     timeout: int = timeout_flag(600, "the restart")
-    poll_seconds: float = internal(5.0)
 
 
 @dataclass(frozen=True)
@@ -192,7 +189,6 @@ class ConfigSetOptions:
     env: str = flag("dev", ENV_HELP)
     restart: bool = flag(False, "Restart the services that read it so it takes effect now")
     timeout: int = timeout_flag(600, "the restart")
-    poll_seconds: float = internal(5.0)
 
 
 # ---------------------------------------------------------------- operating the running app
@@ -211,14 +207,12 @@ class RunOptions:
     service: str = flag("web", "web or worker: whose task definition, network and secrets the task gets")
     timeout: int = timeout_flag(900, "the task to finish (it is stopped then)")
     command: tuple[str, ...] = remainder("The command, after --")
-    poll_seconds: float = internal(5.0)
 
 
 @dataclass(frozen=True)
 class SnapshotOptions:
     env: str = flag("dev", ENV_HELP)
     timeout: int = timeout_flag(3600, "the snapshot to become available")
-    poll_seconds: float = internal(15.0)
 
 
 @dataclass(frozen=True)
@@ -235,7 +229,6 @@ class RestoreOptions:
 class DriftOptions:
     env: str = flag("dev", ENV_HELP)
     timeout: int = timeout_flag(900, "drift detection")
-    poll_seconds: float = internal(5.0)
 
 
 @dataclass(frozen=True)
@@ -244,7 +237,6 @@ class DeleteOptions:
     confirm: str = flag("", "The stack's name, to delete without a terminal")
     allow_production: bool = flag(False, "Allow deleting an environment marked production")
     timeout: int = timeout_flag(3600, "the deletion")
-    poll_seconds: float = internal(5.0)
 
 
 # ---------------------------------------------------------------- local

@@ -1,4 +1,4 @@
-"""Typed outcomes of every task and the exit code each maps to.
+"""Typed outcomes of every task, the exit code each maps to, and the journal of what a command changed.
 
 | code | meaning |
 |------|---------|
@@ -12,14 +12,8 @@
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Callable
 
 from .errors import UserError, describe_aws_error
-
-if TYPE_CHECKING:
-    from .console import Console
-
-Confirm = Callable[[str], bool]  # a y/N prompt on a terminal (tasks.py); None stands for "no terminal"
 
 
 class Outcome(enum.Enum):
@@ -40,11 +34,12 @@ class Outcome(enum.Enum):
 
 
 class Journal:
-    """What this run has changed so far, so that a failure after a change is never reported as a refusal.
+    """What one command has changed so far, so that a failure after a change is never reported as a refusal.
 
-    Operations record each change as they make it. When an AWS error or an
-    interruption ends a task, tasks.py reads the journal: empty means exit 2
-    ("nothing changed"); otherwise exit 4, saying what changed and what to run next.
+    Operations record each change as they make it (Ctx.record). When an AWS
+    error or an interruption ends a command, tasks.py reads the journal:
+    empty means exit 2 ("nothing changed"); otherwise exit 4, saying what
+    changed and what to run next. One journal per command, in its Ctx.
     """
 
     def __init__(self) -> None:
@@ -55,40 +50,19 @@ class Journal:
         self.changes.append(change)
         self.next_step = next_step
 
-    def reset(self) -> None:
-        self.changes.clear()
-        self.next_step = ""
-
     def summary(self) -> str:
         return "already changed: " + "; ".join(self.changes) + (f". Next: {self.next_step}" if self.next_step else "")
 
 
-JOURNAL = Journal()
-
-
-def refused_unless_confirmed(question: str, yes: bool, confirm: Confirm | None, console: Console,
-                             discard: Callable[[], None] = lambda: None) -> Outcome | None:
-    """The gate before a change: None to go ahead (--yes, or the user said y); otherwise `discard()` has run
-    and the refusal is returned, or raised (exit 2) when there is no terminal to ask on."""
-    if yes:
-        return None
-    if confirm is None:
-        discard()
-        raise UserError(f"{question} There is no terminal to confirm on: rerun with --yes")
-    if not confirm(question):
-        discard()
-        console.line("not confirmed; nothing changed")
-        return Outcome.REFUSED
-    return None
-
-
-def failure_exit(exc: BaseException, changes: list[str], summary: str) -> tuple[str, int] | None:
-    """(message, exit code) for how a task ended with `exc`, given what the run had changed (the journal).
+def failure_exit(exc: BaseException, journal: Journal) -> tuple[str, int] | None:
+    """(message, exit code) for how a command ended with `exc`, given what it had changed.
 
     Nothing changed: exit 2, the refusal. Something changed: exit 4, with what changed and what to run
     next: a lost endpoint, expired credentials or an AWS error mid-operation leave a state to look at.
     None for an exception that is a bug (it keeps its traceback).
     """
+    changes = journal.changes
+    message: str | None
     if isinstance(exc, UserError):
         message = str(exc)
     elif isinstance(exc, KeyboardInterrupt):
@@ -100,5 +74,5 @@ def failure_exit(exc: BaseException, changes: list[str], summary: str) -> tuple[
         if not changes:
             message += "; nothing changed"
     if changes:
-        return f"{message}; {summary}", 4
+        return f"{message}; {journal.summary()}", 4
     return message, 2

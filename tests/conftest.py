@@ -1,20 +1,16 @@
+"""Fixtures: the rendered template, one local AWS per test worker, and the stacks tests start from."""
+
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # No test may reach real AWS: fake credentials, a region, and no profile.
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-2",
     "AWS_EC2_METADATA_DISABLED": "true",
 })
-for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "PORTYFOUL_POLL_SECONDS"):
     os.environ.pop(_var, None)
 
 
@@ -32,7 +28,7 @@ def resources(template) -> dict:
 
 @pytest.fixture(scope="session")
 def local_aws():
-    """One moto server on 127.0.0.1 for the whole run; every test that uses it starts from an empty account."""
+    """One moto server on 127.0.0.1 per test worker; every test that uses it starts from an empty account."""
     from portyfoul_infra.local import server as la
     server = la.start()
     yield server
@@ -50,7 +46,7 @@ def aws_env(local_aws, monkeypatch):
 @pytest.fixture
 def dev_stack(aws_env):
     """The dev stack freshly created (bootstrapping: no image yet, services at zero tasks)."""
-    from stacks import create_stack
+    from support.stacks import create_stack
     create_stack("dev")
     return aws_env
 
@@ -58,16 +54,8 @@ def dev_stack(aws_env):
 @pytest.fixture
 def released_stack(dev_stack):
     """The dev stack with the Finnhub key set, DEMO_TAG released, and the bootstrap ended by a second update."""
-    from stacks import DEMO_TAG, create_stack, release_tag, set_finnhub_key
+    from support.stacks import DEMO_TAG, create_stack, release_tag, set_finnhub_key
     set_finnhub_key()
     release_tag(DEMO_TAG)
     create_stack("dev")
     return dev_stack
-
-
-def invoke(*args, env=None, input=None):
-    """Run a task as a user would: a separate process, no terminal."""
-    import subprocess
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env or dict(os.environ),
-                          capture_output=True, text=True, input=input,
-                          stdin=None if input is not None else subprocess.DEVNULL, timeout=300)

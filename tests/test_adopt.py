@@ -6,7 +6,6 @@ botocore Stubbers; the whole takeover runs on the local AWS in
 test_sandbox_diagram_cost.py (sandbox --adopt) and below through invoke.
 """
 
-import io
 import json
 from datetime import datetime, timezone
 
@@ -14,18 +13,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from conftest import ROOT, invoke
-from fakes import FakeAws, VirtualClock
-
-from portyfoul_infra.verbs.adopt import adopt
 from portyfoul_infra.aws.adoption import Side, match, pin_values, plan
 from portyfoul_infra.cfn_template import Resolver, load_template, rename_resources
 from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
 from portyfoul_infra.contract import parameter_values
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.options import AdoptOptions
 from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.verbs.adopt import adopt
+from support import ROOT, VirtualClock, invoke, make_ctx
+from support.fakes import FakeAws
 
 FIXTURE = ROOT / "tests" / "fixtures" / "live-stack.yaml"
 DEV = ENVIRONMENTS["dev"]
@@ -219,11 +216,10 @@ def stubbed(status="UPDATE_COMPLETE", policy=None):
 
 
 def run_adopt(cfn, stub, **opts):
-    out = io.StringIO()
     clock = VirtualClock()
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn, ec2=FakeEc2()), clock=clock)
     with stub:
-        outcome = adopt(FakeAws(cloudformation=cfn, ec2=FakeEc2()), DEV, Console(out, out, False),
-                        AdoptOptions(yes=True, poll_seconds=5, **opts), None, clock.clock, clock.sleep)
+        outcome = adopt(ctx, AdoptOptions(yes=True, **opts))
         stub.assert_no_pending_responses()
     return outcome, out.getvalue(), clock
 
@@ -294,9 +290,10 @@ def test_a_validation_error_from_create_stack_refactor_is_a_refusal_with_nothing
     from portyfoul_infra.outcomes import failure_exit
     cfn, stub = stubbed()
     stub.add_client_error("create_stack_refactor", "ValidationError", "Template format error")
-    with pytest.raises(Exception) as raised:
-        run_adopt(cfn, stub)
-    message, code = failure_exit(raised.value, [], "")
+    ctx, _ = make_ctx(FakeAws(cloudformation=cfn, ec2=FakeEc2()))
+    with stub, pytest.raises(Exception) as raised:
+        adopt(ctx, AdoptOptions(yes=True))
+    message, code = failure_exit(raised.value, ctx.journal)
     assert code == 2 and "Template format error" in message and "nothing changed" in message
 
 
@@ -340,8 +337,8 @@ def test_credentials_for_another_account_are_refused_before_any_stack_call():
     cfn = boto3.client("cloudformation", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(cfn)  # no responses: any call fails the test
     with stub, pytest.raises(UserError, match="credentials are for account 946652103073"):
-        adopt(FakeAws(cloudformation=cfn), replace(DEV, account_id="111122223333"), Console(io.StringIO()),
-              AdoptOptions(yes=True), None, lambda: 0.0, lambda s: None)
+        adopt(make_ctx(FakeAws(cloudformation=cfn), replace(DEV, account_id="111122223333"))[0],
+              AdoptOptions(yes=True))
 
 
 def test_a_malformed_map_is_refused():
@@ -384,20 +381,18 @@ def test_adopting_through_invoke_then_again_is_idempotent(aws_env):
 @pytest.mark.integration
 def test_a_changed_placeholder_constant_is_refused_not_applied(dev_stack, tmp_path, monkeypatch):
     """The value guard end to end: the local AWS names SecretString as changed, the guard refuses."""
-    from portyfoul_infra.aws.clients import Aws
     from portyfoul_infra.artifacts.generated import refresh
     from portyfoul_infra.options import UpdateOptions
-    from portyfoul_infra.verbs.stack import stack_update
     from portyfoul_infra.template import secrets as template_secrets
+    from portyfoul_infra.verbs.stack import stack_update
 
     sm = boto3.client("secretsmanager", region_name="us-east-2")
     before = sm.get_secret_value(SecretId="portyfoul/dev/coingecko-api-key")
     monkeypatch.setattr(template_secrets, "PLACEHOLDER_VALUE", "PLACEHOLDER-a-new-constant")
     monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(tmp_path))
     refresh(tmp_path)
-    out = io.StringIO()
-    outcome = stack_update(Aws("us-east-2"), DEV, Console(out, out, False), UpdateOptions(yes=True, poll_seconds=0),
-                           None, lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(poll_seconds=0)
+    outcome = stack_update(ctx, UpdateOptions(yes=True))
     assert outcome is Outcome.REFUSED, out.getvalue()
     assert "CoinGeckoApiKeySecret (AWS::SecretsManager::Secret) would get a new value from the template" in out.getvalue()
     after = sm.get_secret_value(SecretId="portyfoul/dev/coingecko-api-key")

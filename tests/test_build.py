@@ -8,12 +8,10 @@ import sys
 import pytest
 
 from portyfoul_infra import __version__
-from portyfoul_infra.contract import INLINE_TEMPLATE_LIMIT
-from portyfoul_infra.artifacts.generated import TEMPLATE_FILE, content_hash, render
+from portyfoul_infra.artifacts.generated import TEMPLATE_FILE, compare, content_hash, generated_dir, render
 from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.artifacts.generated import compare, generated_dir
-
-from conftest import ROOT
+from portyfoul_infra.contract import INLINE_TEMPLATE_LIMIT
+from support import ROOT
 
 
 def test_generated_directory_matches_the_code():

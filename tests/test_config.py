@@ -3,8 +3,8 @@ from dataclasses import replace
 import pytest
 
 from portyfoul_infra.config import ENVIRONMENTS, ServiceSize, load_environment
-from portyfoul_infra.errors import UserError
 from portyfoul_infra.contract import parameter_values as values_for
+from portyfoul_infra.errors import UserError
 
 
 def test_dev_reproduces_the_plan():

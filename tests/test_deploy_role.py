@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import ast
-import io
 import json
 from dataclasses import replace
 
 import pytest
 
 from portyfoul_infra import contract as out
-from portyfoul_infra.aws.clients import Aws
 from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
-from portyfoul_infra.verbs.deploy_role import deploy_role
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import ACCOUNT_ID
 from portyfoul_infra.options import DeployRoleOptions
-from stacks import REGION, client
+from portyfoul_infra.verbs.deploy_role import deploy_role
+from support import make_ctx
+from support.stacks import client
 
 REPO = "portyfoul-owners/portyfoul"
 PROVIDER = "token.actions.githubusercontent.com"
@@ -33,13 +31,12 @@ def _create_provider() -> None:
                                                   ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
 
 
-def _deploy(env, provider_exists: bool = True, source=None) -> tuple[dict, str]:
+def _deploy(env, provider_exists: bool = True) -> tuple[dict, str]:
+    """deploy-role --yes for `env`, whose promote source (staging, for prod) is configured in the same account."""
     if provider_exists:
         _create_provider()
-    printed = io.StringIO()
-    outcome = deploy_role(Aws(REGION), env, Console(printed, printed, False),
-                          DeployRoleOptions(env=env.name, yes=True, poll_seconds=0), None, lambda: 0.0, lambda s: None,
-                          source)
+    ctx, printed = make_ctx(env=env, poll_seconds=0, environments={"staging": _env("staging")})
+    outcome = deploy_role(ctx, DeployRoleOptions(env=env.name, yes=True))
     assert outcome.ok, printed.getvalue()
     stack = client("cloudformation").describe_stacks(StackName=out.deploy_role_stack_name(env))["Stacks"][0]
     arn = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}[out.DEPLOY_ROLE_ARN]
@@ -95,13 +92,12 @@ def test_the_trust_policy_allows_only_this_repository_main_and_its_environment(a
 def test_deploy_role_refuses_an_environment_without_a_repository(aws_env):
     env = replace(ENVIRONMENTS["staging"], account_id=ACCOUNT_ID, github_repository="")
     with pytest.raises(UserError, match="names no GitHub repository or environment"):
-        deploy_role(Aws(REGION), env, Console(io.StringIO()), DeployRoleOptions(env="staging", yes=True),
-                    None, lambda: 0.0, lambda s: None)
+        deploy_role(make_ctx(env=env)[0], DeployRoleOptions(env="staging", yes=True))
     assert client("cloudformation").describe_stacks()["Stacks"] == []
 
 
 def test_prods_role_may_read_what_staging_released_and_change_nothing_of_staging(aws_env):
-    _deploy(_env("prod"), source=_env("staging"))
+    _deploy(_env("prod"))
     iam = client("iam")
     (name,) = iam.list_role_policies(RoleName="portyfoul-prod-github-deploy")["PolicyNames"]
     document = iam.get_role_policy(RoleName="portyfoul-prod-github-deploy", PolicyName=name)["PolicyDocument"]
@@ -120,15 +116,14 @@ def test_prods_role_may_read_what_staging_released_and_change_nothing_of_staging
 def test_a_promote_source_in_another_account_is_refused(aws_env):
     other = replace(_env("staging"), account_id="111122223333")
     with pytest.raises(UserError, match="promote_from staging is in another account"):
-        deploy_role(Aws(REGION), _env("prod"), Console(io.StringIO()), DeployRoleOptions(env="prod", yes=True),
-                    None, lambda: 0.0, lambda s: None, other)
+        deploy_role(make_ctx(env=_env("prod"), environments={"staging": other})[0],
+                    DeployRoleOptions(env="prod", yes=True))
     assert client("cloudformation").describe_stacks()["Stacks"] == []
 
 
 def test_without_a_terminal_or_yes_nothing_is_left_behind(aws_env):
     _create_provider()
     with pytest.raises(UserError, match="There is no terminal to confirm on: rerun with --yes"):
-        deploy_role(Aws(REGION), _env("staging"), Console(io.StringIO()), DeployRoleOptions(env="staging"),
-                    None, lambda: 0.0, lambda s: None)
+        deploy_role(make_ctx(env=_env("staging"))[0], DeployRoleOptions(env="staging"))
     stacks = client("cloudformation").list_stacks()["StackSummaries"]
     assert [s["StackStatus"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"] == []

@@ -16,18 +16,12 @@ import threading
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from conftest import ROOT, invoke
-from fake_ecs import FakeEcs, progress, release_clients
-from fakes import FakeAws, FakeCloudFormation, VirtualClock, resource_change
-
-from portyfoul_infra.outcomes import failure_exit
-from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import ReleaseOptions, UpdateOptions
-from portyfoul_infra.outcomes import JOURNAL, Outcome
-
-DEV = ENVIRONMENTS["dev"]
+from portyfoul_infra.options import EnvOptions, ReleaseOptions, UpdateOptions
+from portyfoul_infra.outcomes import Journal, Outcome, failure_exit
+from support import ROOT, invoke, make_ctx
+from support.fake_ecs import FakeEcs, progress, release_clients
+from support.fakes import FakeAws, FakeCloudFormation, resource_change
 
 
 def _last_line(proc) -> str:
@@ -49,29 +43,28 @@ def test_losing_the_endpoint_mid_release_is_exit_4_with_what_changed():
         return original(**kwargs)
 
     ecs.describe_services = lost
-    clock = VirtualClock()
-    JOURNAL.reset()
+    ctx, _ = make_ctx(release_clients(ecs), runner=lambda cmd, stdin: 0)
     with pytest.raises(EndpointConnectionError) as raised:
-        release(release_clients(ecs), DEV, Console(io.StringIO()), ReleaseOptions(tag="v2", no_build=True),
-                lambda cmd, stdin: 0, clock.clock, clock.sleep)
-    message, code = failure_exit(raised.value, JOURNAL.changes, JOURNAL.summary())
+        release(ctx, ReleaseOptions(tag="v2", no_build=True))
+    message, code = failure_exit(raised.value, ctx.journal)
     assert code == 4
     assert message.startswith("cannot reach AWS") and "started deploying portyfoul-dev-worker-task:2 to worker" in message
     assert "invoke release-status --env dev" in message
-    JOURNAL.reset()
 
 
 def test_the_same_error_before_any_change_is_a_refusal():
-    message, code = failure_exit(EndpointConnectionError(endpoint_url="http://127.0.0.1:5077/"), [], "")
+    message, code = failure_exit(EndpointConnectionError(endpoint_url="http://127.0.0.1:5077/"), Journal())
     assert code == 2 and message.endswith("nothing changed")
 
 
 def test_expired_credentials_mid_watch_are_exit_4():
-    from fakes import client_error
+    from support.fakes import client_error
+    journal = Journal()
+    journal.record("started executing the change set on portyfoul-infra", "`invoke stack-status`")
     message, code = failure_exit(client_error("ExpiredToken", "The security token included in the request is "
-                                              "expired", "DescribeStacks"),
-                                 ["started executing the change set on portyfoul-infra"], "already changed: x")
+                                              "expired", "DescribeStacks"), journal)
     assert code == 4 and "AWS rejected the credentials (ExpiredToken)" in message
+    assert "already changed: started executing the change set on portyfoul-infra" in message
 
 
 def test_a_stack_update_that_loses_aws_after_executing_is_exit_4():
@@ -82,14 +75,12 @@ def test_a_stack_update_that_loses_aws_after_executing_is_exit_4():
         raise EndpointConnectionError(endpoint_url="http://127.0.0.1:5077/")
 
     cfn.describe_stack_events = lambda **kw: gone() if cfn.called("execute_change_set") else {"StackEvents": []}
-    JOURNAL.reset()
+    ctx, _ = make_ctx(FakeAws(cloudformation=cfn))
     with pytest.raises(EndpointConnectionError) as raised:
-        stack_update(FakeAws(cloudformation=cfn), DEV, Console(io.StringIO()), UpdateOptions(yes=True), None,
-                     lambda: 0.0, lambda s: None)
-    message, code = failure_exit(raised.value, JOURNAL.changes, JOURNAL.summary())
+        stack_update(ctx, UpdateOptions(yes=True))
+    message, code = failure_exit(raised.value, ctx.journal)
     assert code == 4 and "started executing the change set on portyfoul-infra" in message
     assert "invoke stack-status --env dev" in message
-    JOURNAL.reset()
 
 
 # ---------- 4. impossible flags: one line, exit 2, before anything
@@ -142,12 +133,11 @@ def test_ctrl_c_at_the_prompt_means_no_and_the_change_set_is_deleted(monkeypatch
 
     monkeypatch.setattr(sys, "stdin", Tty())
     monkeypatch.setattr("builtins.input", interrupted)
-    confirm = tasks._confirm()
-    assert confirm is not None and confirm("execute?") is False
+    prompt = tasks.TerminalPrompt()
+    assert prompt.confirm("execute?") is False
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
-    out = io.StringIO()
-    outcome = stack_update(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), UpdateOptions(), confirm,
-                           lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn), prompt=prompt)
+    outcome = stack_update(ctx, UpdateOptions())
     assert outcome is Outcome.REFUSED and "not confirmed; nothing changed" in out.getvalue()
     assert cfn.called("delete_change_set") and not cfn.called("execute_change_set")
 
@@ -157,19 +147,17 @@ def test_ctrl_c_at_the_prompt_means_no_and_the_change_set_is_deleted(monkeypatch
 def test_a_running_tag_whose_release_failed_is_not_kept(monkeypatch):
     from portyfoul_infra.aws import history
     from portyfoul_infra.aws.stacks import StackInfo
-    from portyfoul_infra.verbs.stack import current_image_tags
-    from fake_ecs import stack_outputs
+    from portyfoul_infra.aws.updates import current_image_tags
+    from support.fake_ecs import stack_outputs
     ecs = FakeEcs()
-    aws = release_clients(ecs)
-    ssm = aws.client("ssm")
-    history.finish(ssm, DEV, history.ReleaseRecord("1", "release", "v0", "", "2026-11-25T00:00:00Z",
+    ctx, out = make_ctx(release_clients(ecs))
+    history.finish(ctx, history.ReleaseRecord("1", "release", "v0", "", "2026-11-25T00:00:00Z",
                                                    {"web": history.ServiceChange("a", "b")}), history.SUCCEEDED)
-    history.finish(ssm, DEV, history.ReleaseRecord("2", "release", "v1", "", "2026-11-26T00:00:00Z",
+    history.finish(ctx, history.ReleaseRecord("2", "release", "v1", "", "2026-11-26T00:00:00Z",
                                                    {"web": history.ServiceChange("b", "c")}), history.FAILED)
     stack = StackInfo("portyfoul-infra", "id", "UPDATE_COMPLETE", "", stack_outputs(),
                       {"ImageTag": "v0", "WorkerImageTag": "v0"}, {}, None, True)
-    out = io.StringIO()
-    tags, desired = current_image_tags(aws, stack, DEV, Console(out, out, False))
+    tags, desired = current_image_tags(ctx, stack)
     assert desired == 2
     assert tags["ImageTag"] == "v0" and "web runs v1, whose release failed; keeping v0" in out.getvalue()
 
@@ -185,8 +173,8 @@ def test_a_stale_picture_warns_but_does_not_block(tmp_path, monkeypatch):
     (target / "architecture.svg").unlink()
     monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(target))
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
-    out = io.StringIO()
-    outcome = stack_diff(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn))
+    outcome = stack_diff(ctx, EnvOptions())
     assert outcome is Outcome.NO_CHANGES
     assert "the pictures in generated/ are stale (architecture.dot, architecture.svg)" in out.getvalue()
 
@@ -262,7 +250,6 @@ def test_a_non_xml_500_from_the_endpoint_is_one_line():
 @pytest.mark.integration
 def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(dev_stack, tmp_path, monkeypatch):
     from portyfoul_infra.artifacts import generated
-    from portyfoul_infra.aws.clients import Aws
     from portyfoul_infra.verbs.stack import stack_diff
     real_render = generated.render
 
@@ -279,8 +266,8 @@ def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(dev_stac
     monkeypatch.setattr(generated, "render", renamed)
     monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(tmp_path))
     generated.refresh(tmp_path)
-    out = io.StringIO()
-    outcome = stack_diff(Aws("us-east-2"), DEV, Console(out, out, False), lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx()
+    outcome = stack_diff(ctx, EnvOptions())
     assert outcome is Outcome.REFUSED, out.getvalue()
     assert re.search(r"Modify\s+Database\s+AWS::RDS::DBInstance\s+True", out.getvalue())
     assert "Database (AWS::RDS::DBInstance) would be replaced" in out.getvalue()
@@ -295,8 +282,7 @@ def test_a_second_stack_update_refuses_while_another_awaits_its_confirmation():
                                 "ExecutionStatus": "AVAILABLE", "CreationTime": "2026-11-26T00:00:00Z"}]
     with pytest.raises(UserError, match="another stack-update is under way on portyfoul-infra: its change set "
                                         "portyfoul-update-20261126-000000-abc123"):
-        stack_update(FakeAws(cloudformation=cfn), DEV, Console(io.StringIO()), UpdateOptions(yes=True), None,
-                     lambda: 0.0, lambda s: None)
+        stack_update(make_ctx(FakeAws(cloudformation=cfn))[0], UpdateOptions(yes=True))
     assert not cfn.called("create_change_set")
 
 
@@ -305,7 +291,7 @@ def test_change_set_names_are_unique_within_a_second():
     names = set()
     for _ in range(5):
         cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
-        stack_diff(FakeAws(cloudformation=cfn), DEV, Console(io.StringIO()), lambda: 0.0, lambda s: None)
+        stack_diff(make_ctx(FakeAws(cloudformation=cfn))[0], EnvOptions())
         names.add(cfn.called("create_change_set")[0]["ChangeSetName"])
     assert len(names) == 5 and all(n.startswith("portyfoul-diff-") for n in names)
 
@@ -313,15 +299,14 @@ def test_change_set_names_are_unique_within_a_second():
 # ---------- 11. messages
 
 def test_a_restart_that_fails_after_config_set_names_the_old_value_not_awspevious():
-    from fake_ecs import fail, stack_outputs
     from portyfoul_infra.verbs.secrets import Readers, restart_services
+    from support.fake_ecs import fail, stack_outputs
     o = stack_outputs()
     ecs = FakeEcs(deploy={"worker": [fail]})
-    out = io.StringIO()
-    clock = VirtualClock()
+    ctx, out = make_ctx(release_clients(ecs))
     readers = Readers(o["ClusterName"], {"web": o["WebServiceName"], "worker": o["WorkerServiceName"]}, {})
-    outcome = restart_services(release_clients(ecs), readers, ["worker"], Console(out, out, False), clock.clock,
-                               clock.sleep, 600, 5.0, "'15': `invoke config-set price-update-interval 15` puts it back")
+    outcome = restart_services(ctx, readers, ["worker"], 600,
+                               "'15': `invoke config-set price-update-interval 15` puts it back")
     assert outcome is Outcome.NEEDS_HUMAN
     assert "AWSPREVIOUS" not in out.getvalue() and "invoke config-set price-update-interval 15" in out.getvalue()
 
@@ -361,7 +346,7 @@ def test_stack_status_never_says_stale_and_same_together(tmp_path, monkeypatch):
     shutil.copytree(generated_dir(), target)
     (target / "dev.json").write_text("{}\n")
     monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(target))
-    out = io.StringIO()
-    stack_status(FakeAws(cloudformation=FakeCloudFormation()), DEV, Console(out, out, False))
+    ctx, out = make_ctx(FakeAws(cloudformation=FakeCloudFormation()))
+    stack_status(ctx, EnvOptions())
     assert "generated/ is stale, so no comparison" in out.getvalue()
     assert "same as generated/" not in out.getvalue() and "DIFFERS" not in out.getvalue()

@@ -1,19 +1,17 @@
 """Production guardrails: one refusal listing every missing item, pinned accounts, autoscaling that stays,
 subscriptions that are confirmed, and a cost estimate that follows."""
 
-import io
 import re
 from dataclasses import replace
 
 import boto3
 import pytest
 
-from conftest import invoke
-from fakes import FakeAws, FakeCloudFormation
-
 from portyfoul_infra.config import ENVIRONMENTS, production_gaps
-from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
+from portyfoul_infra.options import EnvOptions
+from support import invoke, make_ctx
+from support.fakes import FakeAws, FakeCloudFormation
 
 DEV, PROD = ENVIRONMENTS["dev"], ENVIRONMENTS["prod"]
 CERT = "arn:aws:acm:us-east-2:946652103073:certificate/abc"
@@ -71,9 +69,8 @@ class FakeSns:
 def test_stack_status_shows_whether_the_alarm_subscription_is_confirmed(subscription, shown):
     from portyfoul_infra.verbs.stack import stack_status
     cfn = FakeCloudFormation(outputs={"AlarmTopicArn": "arn:aws:sns:us-east-2:946652103073:portyfoul-dev-alarms"})
-    out = io.StringIO()
-    stack_status(FakeAws(cloudformation=cfn, sns=FakeSns(subscription)), replace(DEV, alarm_email="ops@example.com"),
-                 Console(out, out, False))
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn, sns=FakeSns(subscription)), replace(DEV, alarm_email="ops@example.com"))
+    stack_status(ctx, EnvOptions())
     assert f"alarm e-mail  {shown}" in out.getvalue()
     assert "rollout step  at most 35 s per old task" in out.getvalue()
     assert "https         OFF (HTTP only)" in out.getvalue()
@@ -81,15 +78,15 @@ def test_stack_status_shows_whether_the_alarm_subscription_is_confirmed(subscrip
 
 def test_without_an_alarm_email_stack_status_says_nobody_is_notified():
     from portyfoul_infra.verbs.stack import stack_status
-    out = io.StringIO()
-    stack_status(FakeAws(cloudformation=FakeCloudFormation()), DEV, Console(out, out, False))
+    ctx, out = make_ctx(FakeAws(cloudformation=FakeCloudFormation()))
+    stack_status(ctx, EnvOptions())
     assert "alarm e-mail  none configured: alarms notify nobody (set alarm_email)" in out.getvalue()
 
 
 @pytest.mark.integration
 def test_stack_update_never_undoes_a_scale_out(released_stack):
     """Scale web to 4, release a new tag (a new task definition), stack-update: web still runs 4."""
-    from stacks import release_tag
+    from support.stacks import release_tag
     ecs = boto3.client("ecs", region_name="us-east-2")
     ecs.update_service(cluster="portyfoul-dev-cluster", service="portyfoul-dev-web-service", desiredCount=4)
     release_tag("demo0005")
@@ -106,11 +103,11 @@ def test_stack_update_never_undoes_a_scale_out(released_stack):
 
 
 def test_http_only_dev_is_warned_about(monkeypatch):
-    from fakes import resource_change
     from portyfoul_infra.verbs.stack import stack_diff
+    from support.fakes import resource_change
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
-    out = io.StringIO()
-    stack_diff(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn))
+    stack_diff(ctx, EnvOptions())
     assert "dev serves HTTP only: logins and JWTs cross the internet in clear text" in out.getvalue()
 
 

@@ -4,7 +4,6 @@ Against the local AWS where moto can answer (RunTask, snapshots, restores, delet
 with fakes and Stubbers where it cannot (ExecuteCommand and the plugin, drift detection, task exit codes).
 """
 
-import io
 import json
 import re
 from datetime import datetime, timezone
@@ -13,15 +12,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from conftest import invoke
-from fake_ecs import FakeEcs, release_clients, stack_outputs
-from fakes import FakeAws, FakeCloudFormation, VirtualClock, event
-
 from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import DeleteOptions, DriftOptions, RunOptions, ShellOptions
+from portyfoul_infra.options import DeleteOptions, DriftOptions, EnvOptions, RunOptions, ShellOptions
 from portyfoul_infra.outcomes import Outcome
+from support import Answers, invoke, make_ctx
+from support.fake_ecs import FakeEcs, release_clients, stack_outputs
+from support.fakes import FakeAws, FakeCloudFormation, event
 
 DEV = ENVIRONMENTS["dev"]
 TOKEN = "session-token-never-printed-7f3a"
@@ -38,6 +35,10 @@ class ExecEcs:
         return {"services": [{"serviceName": services[0], "status": "ACTIVE",
                               "taskDefinition": "arn:aws:ecs:us-east-2:946652103073:task-definition/portyfoul-dev-web-task:3"}]}
 
+    def describe_task_definition(self, taskDefinition):
+        return {"taskDefinition": {"taskDefinitionArn": taskDefinition, "family": "portyfoul-dev-web-task",
+                                   "containerDefinitions": [{"name": "web", "image": "portyfoul-dev:v1"}]}}
+
     def list_tasks(self, cluster, serviceName, desiredStatus):
         return {"taskArns": ["arn:aws:ecs:us-east-2:946652103073:task/portyfoul-dev-cluster/abc123"] if self.running else []}
 
@@ -51,16 +52,15 @@ class ExecEcs:
 
 
 def shell(ecs, plugin="/usr/local/bin/session-manager-plugin", code=0, **opts):
-    out = io.StringIO()
     runs = []
 
     def runner(cmd, stdin):
         runs.append(cmd)
         return code
 
-    aws = FakeAws(cloudformation=FakeCloudFormation(outputs=stack_outputs()), ecs=ecs)
+    ctx, out = make_ctx(FakeAws(cloudformation=FakeCloudFormation(outputs=stack_outputs()), ecs=ecs), runner=runner)
     from portyfoul_infra.verbs.shell import shell as body
-    outcome = body(aws, DEV, Console(out, out, False), ShellOptions(**opts), runner, which=lambda name: plugin)
+    outcome = body(ctx, ShellOptions(**opts), which=lambda name: plugin)
     return outcome, out.getvalue(), runs
 
 
@@ -104,10 +104,9 @@ def test_a_session_that_fails_needs_a_look():
 def run_fake(migration, **opts):
     ecs = FakeEcs(migration=migration)
     ecs.log_lines["web/web/migration"] = ["report: 42 portfolios", "done"]
-    out, clock = io.StringIO(), VirtualClock()
+    ctx, out = make_ctx(release_clients(ecs))
     from portyfoul_infra.verbs.shell import run as body
-    result = body(release_clients(ecs), DEV, Console(out, out, False),
-                  RunOptions(**{"command": ("npm", "run", "report"), **opts}), clock.clock, clock.sleep)
+    result = body(ctx, RunOptions(**{"command": ("npm", "run", "report"), **opts}))
     return result, out.getvalue(), ecs
 
 
@@ -189,11 +188,10 @@ def drift(drifts, status="DRIFTED"):
         **base, "DetectionStatus": "DETECTION_COMPLETE", "StackDriftStatus": status,
         "DriftedStackResourceCount": len(drifts)})
     stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": drifts})
-    out, clock = io.StringIO(), VirtualClock()
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn))
     from portyfoul_infra.verbs.drift import stack_drift
     with stub:
-        outcome = stack_drift(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), DriftOptions(),
-                              clock.clock, clock.sleep)
+        outcome = stack_drift(ctx, DriftOptions())
         stub.assert_no_pending_responses()
     return outcome, out.getvalue()
 
@@ -225,8 +223,8 @@ def test_stack_status_shows_the_last_drift_result():
             answer["Stacks"][0]["DriftInformation"] = {"StackDriftStatus": "DRIFTED", "LastCheckTimestamp": NOW}
             return answer
 
-    out = io.StringIO()
-    stack_status(FakeAws(cloudformation=DriftedCfn()), DEV, Console(out, out, False))
+    ctx, out = make_ctx(FakeAws(cloudformation=DriftedCfn()))
+    stack_status(ctx, EnvOptions())
     assert "drift         DRIFTED, checked 2026-11-26 00:00 UTC (`invoke stack-drift`)" in out.getvalue()
 
 
@@ -256,8 +254,7 @@ def test_stack_delete_keeps_what_holds_data_and_snapshots_the_database(dev_stack
 def test_production_needs_allow_production():
     from portyfoul_infra.verbs.teardown import stack_delete
     with pytest.raises(UserError, match="is production: deleting it needs --allow-production"):
-        stack_delete(FakeAws(), ENVIRONMENTS["prod"], Console(io.StringIO()), DeleteOptions(), None,
-                     lambda: 0.0, lambda s: None)
+        stack_delete(make_ctx(FakeAws(), "prod")[0], DeleteOptions(env="prod"))
 
 
 def test_a_deletion_that_fails_explains_and_puts_protection_back():
@@ -274,9 +271,8 @@ def test_a_deletion_that_fails_explains_and_puts_protection_back():
     cfn = Cfn(script=[("DELETE_IN_PROGRESS", [event("portyfoul-infra", "DELETE_IN_PROGRESS", "User Initiated")]),
                       ("DELETE_FAILED", [event("VPC", "DELETE_FAILED", "The vpc has dependencies", "AWS::EC2::VPC"),
                                          event("portyfoul-infra", "DELETE_FAILED")])])
-    out = io.StringIO()
-    outcome = stack_delete(FakeAws(cloudformation=cfn), DEV, Console(out, out, False),
-                           DeleteOptions(confirm="portyfoul-infra"), None, lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn))
+    outcome = stack_delete(ctx, DeleteOptions(confirm="portyfoul-infra"))
     assert outcome is Outcome.NEEDS_HUMAN
     assert "root cause: VPC (AWS::EC2::VPC) DELETE_FAILED: The vpc has dependencies" in out.getvalue()
     protection = cfn.called("update_termination_protection")
@@ -287,8 +283,7 @@ def test_typing_the_wrong_name_at_the_prompt_changes_nothing():
     from portyfoul_infra.verbs.teardown import stack_delete
     cfn = FakeCloudFormation()
     cfn.list_stack_resources = lambda **kw: {"StackResourceSummaries": []}
-    out = io.StringIO()
-    outcome = stack_delete(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), DeleteOptions(),
-                           lambda question, expected: False, lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn), prompt=Answers("not the name"))
+    outcome = stack_delete(ctx, DeleteOptions())
     assert outcome is Outcome.REFUSED and "not confirmed; nothing changed" in out.getvalue()
     assert not cfn.called("delete_stack") and not cfn.called("update_termination_protection")

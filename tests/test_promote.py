@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import replace
 
 import pytest
 
-from portyfoul_infra.aws.clients import Aws
-from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
-from portyfoul_infra.errors import UserError
 from portyfoul_infra.aws.images import find_image
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import ACCOUNT_ID
 from portyfoul_infra.options import PromoteOptions, UpdateOptions
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.verbs.promote import promote
 from portyfoul_infra.verbs.stack import stack_update
-from stacks import DEMO_TAG, FINNHUB_TEST_KEY, REGION, client, release_tag
+from support import make_ctx
+from support.stacks import DEMO_TAG, FINNHUB_TEST_KEY, client, release_tag
 
 DEV = ENVIRONMENTS["dev"]
 STAGING = replace(ENVIRONMENTS["staging"], account_id=ACCOUNT_ID)
@@ -48,27 +46,16 @@ class Docker:
         return 0
 
 
-def _clock():
-    now = {"t": 0.0}
-
-    def sleep(seconds):
-        now["t"] += max(seconds, 1.0)
-    return (lambda: now["t"]), sleep
-
-
 def _run(tag: str, docker: Docker, source=DEV, target=STAGING):
-    out = io.StringIO()
-    clock, sleep = _clock()
-    outcome = promote(Aws(REGION), source, target, Console(out, out, False),
-                      PromoteOptions(tag=tag, from_=source.name, to=target.name, poll_seconds=1), docker, clock, sleep)
+    ctx, out = make_ctx(env=target, runner=docker, poll_seconds=1, environments={source.name: source})
+    outcome = promote(ctx, PromoteOptions(tag=tag, from_=source.name, to=target.name))
     return outcome, out.getvalue()
 
 
 @pytest.fixture
 def staging_stack(released_stack):
-    out = io.StringIO()
-    outcome = stack_update(Aws(REGION), STAGING, Console(out, out, False), UpdateOptions(yes=True, poll_seconds=0),
-                           None, lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(env=STAGING, poll_seconds=0)
+    outcome = stack_update(ctx, UpdateOptions(env="staging", yes=True))
     assert outcome.ok, out.getvalue()
     client("secretsmanager").put_secret_value(SecretId="portyfoul/staging/finnhub-api-key",
                                               SecretString=FINNHUB_TEST_KEY)
@@ -123,5 +110,4 @@ def test_a_copy_with_another_digest_is_not_released(staging_stack):
 def test_promote_refuses_environments_in_different_accounts():
     other = replace(STAGING, account_id="111122223333")
     with pytest.raises(UserError, match="different accounts"):
-        promote(None, DEV, other, Console(io.StringIO()), PromoteOptions(tag="x"), Docker(), lambda: 0.0,
-                lambda s: None)
+        promote(make_ctx(object(), env=other, environments={"dev": DEV})[0], PromoteOptions(tag="x", from_="dev"))

@@ -1,21 +1,31 @@
 """release against a scripted ECS with a virtual clock: every way a deployment ends."""
 
-import io
 import re
 from dataclasses import replace
 
 import pytest
 
-from fake_ecs import (FakeEcr, FakeEcs, REPO_URI, circuit_breaker, complete, fail, progress, release_clients,
-                      replaced, stay, stopping, td_arn)
-from fakes import VirtualClock, throttle
-
 from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.options import ReleaseOptions
+from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.verbs.release import release
+from support import VirtualClock, make_ctx
+from support.fake_ecs import (
+    REPO_URI,
+    FakeEcr,
+    FakeEcs,
+    circuit_breaker,
+    complete,
+    fail,
+    progress,
+    release_clients,
+    replaced,
+    stay,
+    stopping,
+    td_arn,
+)
+from support.fakes import throttle
 
 DEV = ENVIRONMENTS["dev"]
 WEB1, WEB2 = td_arn("portyfoul-dev-web-task", 1), td_arn("portyfoul-dev-web-task", 2)
@@ -28,11 +38,11 @@ def no_docker(cmd, stdin):
 
 def run(ecs=None, env=DEV, clock=None, secrets=None, ecr=None, runner=no_docker, alarms=None, rds=None, **opts):
     ecs = ecs or FakeEcs()
-    out = io.StringIO()
     clock = clock or VirtualClock()
     aws = release_clients(ecs, secrets=secrets, ecr=ecr, alarms=alarms, rds=rds)
+    ctx, out = make_ctx(aws, env, clock=clock, runner=runner)
     options = ReleaseOptions(tag=opts.pop("tag", "v2"), no_build=opts.pop("no_build", True), **opts)
-    outcome = release(aws, env, Console(out, out, False), options, runner, clock.clock, clock.sleep)
+    outcome = release(ctx, options)
     return outcome, out.getvalue(), ecs, clock
 
 
@@ -187,8 +197,8 @@ def test_a_tag_missing_from_ecr_is_refused_before_anything_changes():
 
 
 def test_placeholder_secret_is_refused_and_optional_one_warned():
-    from fake_ecs import SET_SECRETS
     from portyfoul_infra.contract import PLACEHOLDER_VALUE
+    from support.fake_ecs import SET_SECRETS
     secrets = {**SET_SECRETS, "portyfoul/dev/finnhub-api-key": PLACEHOLDER_VALUE}
     ecs = FakeEcs()
     with pytest.raises(UserError, match="FINNHUB_API_KEY: secret portyfoul/dev/finnhub-api-key still holds its placeholder"):
@@ -267,14 +277,21 @@ def test_build_only_stops_after_the_local_build(tmp_path):
     assert ecs.called("register_task_definition") == []
 
 
-def test_an_existing_tag_is_not_rebuilt(tmp_path):
+def test_a_tag_already_in_ecr_is_released_as_it_is_without_building(tmp_path):
+    """Release tags are immutable: a re-run of a deploy job for the same tag releases the image that is there."""
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    with pytest.raises(UserError, match="already in ECR .* release tags are immutable"):
-        run(runner=lambda c, s: 0, no_build=False, app_dir=str(tmp_path))
+    commands = []
+    ecs = FakeEcs(deploy={"web": [complete], "worker": [complete]})
+    outcome, text, ecs, _ = run(ecs, runner=lambda c, s: commands.append(list(c)) or 0, no_build=False,
+                                app_dir=str(tmp_path))
+    assert outcome is Outcome.APPLIED, text
+    assert "tag v2 is already in ECR (sha256:abababababab): releasing that image without building" in text
+    assert not any(c[:3] == ["docker", "buildx", "build"] or c[:2] == ["docker", "push"] for c in commands)
+    assert on(ecs, "web") == WEB2 and on(ecs, "worker") == WORKER2
 
 
 def test_a_release_that_serves_5xx_is_rolled_back_by_its_alarm_and_the_alarm_is_named():
-    from fake_ecs import alarm_rollback
+    from support.fake_ecs import alarm_rollback
     ecs = FakeEcs(deploy={"web": [progress, alarm_rollback], "worker": [complete]})
     outcome, text, ecs, _ = run(ecs, alarms={"portyfoul-dev-web-5xx": "ALARM",
                                              "portyfoul-dev-web-unhealthy-targets": "OK"})
@@ -290,7 +307,7 @@ def test_the_release_output_states_the_rollout_bound():
 
 
 def test_migrate_takes_a_snapshot_first_named_with_env_time_and_tag():
-    from fake_ecs import FakeRds
+    from support.fake_ecs import FakeRds
     rds = FakeRds()
     outcome, text, ecs, _ = run(env=MIGRATING, migrate=True, rds=rds)
     assert outcome is Outcome.APPLIED
@@ -301,7 +318,7 @@ def test_migrate_takes_a_snapshot_first_named_with_env_time_and_tag():
 
 
 def test_migrate_with_no_snapshot_says_so():
-    from fake_ecs import FakeRds
+    from support.fake_ecs import FakeRds
     rds = FakeRds()
     outcome, text, _, _ = run(env=MIGRATING, migrate=True, no_snapshot=True, rds=rds)
     assert outcome is Outcome.APPLIED and rds.snapshots == {}
@@ -309,7 +326,7 @@ def test_migrate_with_no_snapshot_says_so():
 
 
 def test_a_snapshot_that_never_becomes_available_migrates_and_deploys_nothing():
-    from fake_ecs import FakeRds
+    from support.fake_ecs import FakeRds
     outcome, text, ecs, _ = run(env=MIGRATING, migrate=True, rds=FakeRds(stuck=True), timeout=60)
     assert outcome is Outcome.NEEDS_HUMAN and "nothing was migrated or deployed" in text
     assert ecs.called("run_task") == [] and ecs.called("update_service") == []

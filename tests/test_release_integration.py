@@ -12,10 +12,9 @@ import sys
 import boto3
 import pytest
 
-from conftest import ROOT, invoke
-from stacks import DEMO_TAG, release_tag, set_finnhub_key
-
 from portyfoul_infra.outcomes import Outcome
+from support import ROOT, invoke
+from support.stacks import DEMO_TAG, release_tag, set_finnhub_key
 
 pytestmark = pytest.mark.integration
 
@@ -196,19 +195,16 @@ def _log_line(message):
 
 def test_logs_follow_stops_cleanly_on_ctrl_c(dev_stack):
     _log_line("ready on port 3000")
-    import io
-    from portyfoul_infra.aws.clients import Aws
-    from portyfoul_infra.config import ENVIRONMENTS
-    from portyfoul_infra.console import Console
+    from portyfoul_infra.options import LogsOptions
     from portyfoul_infra.outcomes import Outcome
     from portyfoul_infra.verbs.logs import logs
-    from portyfoul_infra.options import LogsOptions
+    from support import VirtualClock, make_ctx
 
-    def interrupt(_seconds):
-        raise KeyboardInterrupt
+    class Interrupting(VirtualClock):
+        def sleep(self, seconds):
+            raise KeyboardInterrupt
 
-    out = io.StringIO()
-    outcome = logs(Aws("us-east-2"), ENVIRONMENTS["dev"], Console(out, out, False),
-                   LogsOptions(service="web", since="5m", follow=True), interrupt)
+    ctx, out = make_ctx(clock=Interrupting())
+    outcome = logs(ctx, LogsOptions(service="web", since="5m", follow=True))
     assert outcome is Outcome.NO_CHANGES
     assert "ready on port 3000" in out.getvalue()

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from helpers import of_type, props, refs_in
-
-from portyfoul_infra.contract import parameter_values as values_for
 from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.contract import parameter_values as values_for
+from support.template import of_type, props, refs_in
 
 STATEFUL = ("AWS::RDS::DBInstance", "AWS::SecretsManager::Secret", "AWS::ECR::Repository",
             "AWS::Logs::LogGroup", "AWS::RDS::DBSubnetGroup")

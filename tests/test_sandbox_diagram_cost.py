@@ -1,6 +1,5 @@
 """The sandbox end to end, the architecture picture, and the cost estimate."""
 
-import io
 import json
 import os
 import re
@@ -8,15 +7,20 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, invoke
-
-from portyfoul_infra.artifacts.generated import DOT_FILE, MERMAID_FILE, SVG_FILE
-from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
-from portyfoul_infra.artifacts.cost import PLAN_RANGE, estimate, render, total
+from portyfoul_infra.artifacts.cost import PLAN_RANGE, estimate, total
 from portyfoul_infra.artifacts.diagram import GROUP_ORDER, architecture, dot_digest
-from portyfoul_infra.artifacts.generated import README_BEGIN, README_END, compare, generated_dir, refresh
-
+from portyfoul_infra.artifacts.generated import (
+    DOT_FILE,
+    MERMAID_FILE,
+    README_BEGIN,
+    README_END,
+    SVG_FILE,
+    compare,
+    generated_dir,
+    refresh,
+)
+from portyfoul_infra.config import ENVIRONMENTS
+from support import ROOT, invoke, make_ctx
 
 # ---------- sandbox
 
@@ -103,8 +107,10 @@ def test_dev_lands_in_the_plans_range_and_the_lines_add_up(template):
     low, high = PLAN_RANGE
     assert low <= total(lines) <= high
     assert round(sum(l.monthly for l in lines), 2) == total(lines)
-    out = io.StringIO()
-    render(Console(out, out, False), template, ENVIRONMENTS["dev"])
+    from portyfoul_infra.options import EnvOptions
+    from portyfoul_infra.verbs.template import cost
+    ctx, out = make_ctx(object())
+    cost(ctx, EnvOptions())
     text = out.getvalue()
     printed = [float(m) for m in re.findall(r"^  \S.*?\s(-?\d+\.\d\d)$", text, re.M)]
     assert round(sum(printed[:-1]), 2) == printed[-1] == total(lines)  # rows, then the total row

@@ -7,21 +7,17 @@ generated values and placeholders included, as CloudFormation would. Every
 integration test starts from a freshly created stack (the dev_stack fixture).
 """
 
-import io
 from pathlib import Path
 
 import boto3
 import pytest
 
-from conftest import ROOT, invoke
-from fake_ecs import FakeEcs, complete, fail, release_clients, stack_outputs, stay
-from fakes import VirtualClock
-
-from portyfoul_infra.console import Console
+from portyfoul_infra.contract import PLACEHOLDER_VALUE
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.contract import PLACEHOLDER_VALUE
 from portyfoul_infra.verbs.secrets import Readers, restart_services, validate_secret_value
+from support import ROOT, invoke, make_ctx
+from support.fake_ecs import FakeEcs, complete, fail, release_clients, stack_outputs, stay
 
 FINNHUB_VALUE = "fh-test-6c1f0a7e93b2"
 
@@ -172,9 +168,8 @@ def _readers():
 
 def test_restart_forces_a_watched_deployment():
     ecs = FakeEcs(deploy={"web": [stay, complete], "worker": [complete]})
-    out, clock = io.StringIO(), VirtualClock()
-    outcome = restart_services(release_clients(ecs), _readers(), ["web", "worker"], Console(out, out, False),
-                               clock.clock, clock.sleep, 600, 5.0, "the secret's AWSPREVIOUS version")
+    ctx, out = make_ctx(release_clients(ecs))
+    outcome = restart_services(ctx, _readers(), ["web", "worker"], 600, "the secret's AWSPREVIOUS version")
     assert outcome is Outcome.APPLIED
     assert all(kw["taskDefinition"].endswith(":1") for kw in ecs.called("update_service"))
     assert "restarted: web, worker" in out.getvalue()
@@ -182,9 +177,8 @@ def test_restart_forces_a_watched_deployment():
 
 def test_a_restart_that_fails_needs_a_human():
     ecs = FakeEcs(deploy={"web": [fail]})
-    out, clock = io.StringIO(), VirtualClock()
-    outcome = restart_services(release_clients(ecs), _readers(), ["web"], Console(out, out, False),
-                               clock.clock, clock.sleep, 600, 5.0, "the secret's AWSPREVIOUS version")
+    ctx, out = make_ctx(release_clients(ecs))
+    outcome = restart_services(ctx, _readers(), ["web"], 600, "the secret's AWSPREVIOUS version")
     assert outcome is Outcome.NEEDS_HUMAN and "AWSPREVIOUS" in out.getvalue()
 
 

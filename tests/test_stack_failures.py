@@ -4,33 +4,27 @@ Each test asserts what the user sees, the outcome (exit code), and what was
 or was not done.
 """
 
-import io
 import json
 
 import pytest
 
-from fakes import FakeAws, FakeCloudFormation, VirtualClock, event, resource_change, throttle
-
-from portyfoul_infra.config import ENVIRONMENTS
-from portyfoul_infra.console import Console
 from portyfoul_infra.errors import UserError
+from portyfoul_infra.options import EnvOptions, UpdateOptions
 from portyfoul_infra.outcomes import Outcome
-from portyfoul_infra.options import UpdateOptions
 from portyfoul_infra.verbs.stack import stack_diff, stack_update
+from support import Answers, VirtualClock, make_ctx
+from support.fakes import FakeAws, FakeCloudFormation, event, resource_change, throttle
 
-DEV = ENVIRONMENTS["dev"]
 DB_REPLACED = resource_change("Database", "AWS::RDS::DBInstance", replacement="True", policy_action="ReplaceAndSnapshot",
                               details=("DBName",))
 WEB_TD = resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition", replacement="True")
 
 
-def run(cfn, yes=True, allow=(), confirm=None, **opts):
-    out, err = io.StringIO(), io.StringIO()
-    console = Console(stream=out, err=err, interactive=False)
+def run(cfn, yes=True, allow=(), prompt=None, **opts):
     clock = VirtualClock()
-    options = UpdateOptions(yes=yes, allow_replace=tuple(allow), **opts)
-    outcome = stack_update(FakeAws(cloudformation=cfn), DEV, console, options, confirm, clock.clock, clock.sleep)
-    return outcome, out.getvalue() + err.getvalue(), clock
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn), clock=clock, prompt=prompt)
+    outcome = stack_update(ctx, UpdateOptions(yes=yes, allow_replace=tuple(allow), **opts))
+    return outcome, out.getvalue(), clock
 
 
 def done(status="UPDATE_COMPLETE"):
@@ -131,9 +125,8 @@ def test_stateless_replacements_pass_and_access_changes_are_marked():
 
 def test_stack_diff_reports_the_guard_and_executes_nothing():
     cfn = FakeCloudFormation(changes=[DB_REPLACED])
-    out = io.StringIO()
-    clock = VirtualClock()
-    outcome = stack_diff(FakeAws(cloudformation=cfn), DEV, Console(out, out, False), clock.clock, clock.sleep)
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn))
+    outcome = stack_diff(ctx, EnvOptions())
     assert outcome is Outcome.REFUSED
     assert "would be replaced" in out.getvalue() and "preview only" in out.getvalue()
     assert cfn.called("execute_change_set") == [] and len(cfn.called("delete_change_set")) == 1
@@ -144,15 +137,15 @@ def test_stack_diff_reports_the_guard_and_executes_nothing():
 def test_without_a_terminal_yes_is_required_and_nothing_executes():
     cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
     with pytest.raises(UserError, match="no terminal to confirm on: rerun with --yes"):
-        run(cfn, yes=False, confirm=None)
+        run(cfn, yes=False, prompt=None)
     assert cfn.called("execute_change_set") == [] and len(cfn.called("delete_change_set")) == 1
 
 
 def test_declining_the_prompt_changes_nothing():
-    asked = []
+    person = Answers(False)
     cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
-    outcome, text, _ = run(cfn, yes=False, confirm=lambda q: asked.append(q) or False)
-    assert outcome is Outcome.REFUSED and asked == ["execute 1 change(s) on portyfoul-infra?"]
+    outcome, text, _ = run(cfn, yes=False, prompt=person)
+    assert outcome is Outcome.REFUSED and person.asked == ["execute 1 change(s) on portyfoul-infra?"]
     assert cfn.called("execute_change_set") == []
 
 

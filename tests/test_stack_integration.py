@@ -1,20 +1,17 @@
 """stack-update, stack-status and stack-diff through the real invoke tasks against moto on 127.0.0.1."""
 
-import io
 
 import boto3
 import pytest
-
-from conftest import invoke
 
 from portyfoul_infra.aws.clients import Aws
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import ACCOUNT_ID
-from portyfoul_infra.console import Console
-from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.options import UpdateOptions
+from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.verbs.stack import stack_update
+from support import invoke, make_ctx
 
 pytestmark = pytest.mark.integration
 
@@ -96,11 +93,9 @@ def test_an_environment_without_an_account_refuses_with_the_key_to_set(aws_env, 
 def test_credentials_for_another_account_are_refused_before_anything(aws_env):
     from dataclasses import replace
     other = replace(ENVIRONMENTS["dev"], account_id="111122223333")
-    out = io.StringIO()
     with pytest.raises(UserError, match="credentials are for account 946652103073, but environment dev lives in "
                                         "111122223333"):
-        stack_update(Aws("us-east-2"), other, Console(out, out, False), UpdateOptions(yes=True), None,
-                     lambda: 0.0, lambda s: None)
+        stack_update(make_ctx(env=other)[0], UpdateOptions(yes=True))
     assert _cfn(aws_env["AWS_ENDPOINT_URL"]).list_stacks()["StackSummaries"] == []
 
 
@@ -129,9 +124,8 @@ class CountingAws(Aws):
 
 def test_a_no_op_update_makes_few_api_calls(dev_stack):
     aws = CountingAws("us-east-2")
-    out = io.StringIO()
-    outcome = stack_update(aws, ENVIRONMENTS["dev"], Console(out, out, False), UpdateOptions(yes=True), None,
-                           lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(aws)
+    outcome = stack_update(ctx, UpdateOptions(yes=True))
     assert outcome is Outcome.NO_CHANGES, out.getvalue()
     print(f"no-op update: {len(aws.calls)} API calls: {aws.calls}")
     # 6 calls; 7 while the stack is still bootstrapping (one ECR look-up for the image), as here.
@@ -146,9 +140,8 @@ def test_large_templates_go_through_a_versioned_private_bucket(aws_env, local_aw
         DomainName="portyfoul.example.com", ValidationMethod="DNS")["CertificateArn"]
     env = replace(ENVIRONMENTS["prod"], account_id=ACCOUNT_ID, alarm_email="ops@example.com",
                   certificate_arn=certificate)  # the production checklist, complete
-    out = io.StringIO()
-    outcome = stack_update(Aws(region=env.region), env, Console(out, out, False),
-                           UpdateOptions(yes=True, inline_limit=1000), None, lambda: 0.0, lambda s: None)
+    ctx, out = make_ctx(env=env, poll_seconds=0)
+    outcome = stack_update(ctx, UpdateOptions(env="prod", yes=True, inline_limit=1000))
     assert outcome is Outcome.APPLIED, out.getvalue()
     assert f"uploaded to s3://{env.template_bucket}/" in out.getvalue()
     s3 = boto3.client("s3", region_name=env.region, endpoint_url=local_aws.endpoint)

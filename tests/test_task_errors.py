@@ -3,9 +3,8 @@
 import os
 import shutil
 
-from conftest import invoke
-
 from portyfoul_infra.artifacts.generated import generated_dir
+from support import invoke
 
 
 def _last_line(proc):

@@ -6,11 +6,21 @@ import copy
 
 import pytest
 
-from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.artifacts.generated import MERMAID_FILE, generated_dir
 from portyfoul_infra.artifacts.tiers import (
-    ALB, DATABASE, INTERNET, NAT, PRIVATE, PUBLIC, WEB, WORKER, network_flows, tier_view, to_mermaid,
+    ALB,
+    DATABASE,
+    INTERNET,
+    NAT,
+    PRIVATE,
+    PUBLIC,
+    WEB,
+    WORKER,
+    network_flows,
+    tier_view,
+    to_mermaid,
 )
+from portyfoul_infra.config import ENVIRONMENTS
 
 
 def check_plan_flows(flows):

@@ -6,10 +6,12 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..config import ENVIRONMENTS, Environment
-from ..console import Console
-from ..outcomes import Outcome
-from .pricing import HOURS_PER_MONTH as H, PRICES as P, PRICES_DATE, REGION, USAGE as U
+from ..config import Environment
+from ..errors import UserError
+from .generated import TEMPLATE_FILE
+from .pricing import HOURS_PER_MONTH as H
+from .pricing import PRICES as P
+from .pricing import USAGE as U
 
 PLAN_RANGE = (100, 120)
 
@@ -100,43 +102,8 @@ def options(template: dict, env: Environment) -> list[tuple[str, float]]:
     return [(label, round(value - base, 2)) for label, value in variants if not (label.startswith("Multi") and env.db_multi_az)]
 
 
-def render(console: Console, template: dict, env: Environment) -> Outcome:
-    lines = estimate(template, env)
-    console.heading(f"monthly estimate for {env.name} ({REGION}, on-demand prices of {PRICES_DATE}, "
-                    "see portyfoul_infra/pricing.py)")
-    console.table(("group", "item", "quantity", "USD/month"),
-                  [(l.group, l.item, l.quantity, f"{l.monthly:9.2f}") for l in lines]
-                  + [("total", "", "", f"{total(lines):9.2f}")])
-    if env.name == "dev":
-        low, high = PLAN_RANGE
-        console.line(f"  the plan estimates ${low}-{high} a month for dev")
-    groups: dict[str, float] = {}
-    for l in lines:
-        key = "NAT gateway" if l.group == "NAT gateway" or (l.group == "public IPv4") else l.group
-        groups[key] = groups.get(key, 0) + l.monthly
-    lever, amount = max(groups.items(), key=lambda kv: kv[1])
-    console.line(f"biggest lever: the {lever} (${amount:.2f}, {100 * amount / total(lines):.0f}%)"
-                 + (": the private tasks need it to reach ECR, Secrets Manager and the price APIs; running "
-                    "them in public subnets with public IPs removes it (each task then needs a public IPv4, $3.65 a month), at the cost of exposing the tasks"
-                    if lever == "NAT gateway" else ""))
-    console.line("optional features (what each adds):")
-    for label, delta in options(template, env):
-        console.line(f"  {label:<62}{delta:+8.2f}")
-    if env.name != "dev":
-        dev = {(l.group, l.item): l.monthly for l in estimate(template, ENVIRONMENTS["dev"])}
-        console.line("differences from dev:")
-        for l in lines:
-            delta = round(l.monthly - dev.get((l.group, l.item), 0), 2)
-            if delta:
-                console.line(f"  {l.group + ' ' + l.item:<62}{delta:+8.2f}")
-    return Outcome.NO_CHANGES
-
-
-def load_template(directory: Path) -> dict:
+def read_template(directory: Path) -> dict:
     """The generated template, or a one-line UserError when it is missing, empty or not a template."""
-    from ..errors import UserError
-    from .generated import TEMPLATE_FILE
-
     path = directory / TEMPLATE_FILE
     try:
         body = json.loads(path.read_text())
@@ -147,9 +114,3 @@ def load_template(directory: Path) -> dict:
     if not isinstance(body, dict) or not isinstance(body.get("Resources"), dict):
         raise UserError(f"{path} has no Resources: run `invoke build-template`")
     return body
-
-
-def cost(console: Console, env: Environment) -> Outcome:
-    """The cost task: the estimate for `env` from the generated template."""
-    from .generated import generated_dir
-    return render(console, load_template(generated_dir()), env)

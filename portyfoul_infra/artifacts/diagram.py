@@ -22,11 +22,6 @@ GROUP_ORDER = ("network", "load balancer", "web service", "worker service", "dat
                "secrets and parameters", "cluster and IAM", "monitoring")
 
 
-def references(value) -> set[str]:
-    """Every logical id or parameter referenced inside `value`: Ref, GetAtt, and ${X} in Sub."""
-    return referenced_ids(value)
-
-
 def architecture(template: dict) -> tuple[dict[str, list[tuple[str, str]]], list[tuple[str, str]]]:
     """(group -> [(logical id, type)], edges (from, to) meaning "from refers to to")."""
     resources = template["Resources"]
@@ -39,7 +34,7 @@ def architecture(template: dict) -> tuple[dict[str, list[tuple[str, str]]], list
                                    if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"}
     for lid, r in resources.items():
         depends = r.get("DependsOn", [])
-        targets = references(r.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
+        targets = referenced_ids(r.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
         edges |= {(lid, t) for t in targets if t in resources and t != lid}
     ordered = {g: groups[g] for g in (*GROUP_ORDER, *sorted(set(groups) - set(GROUP_ORDER))) if g in groups}
     return ordered, sorted(edges)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ENVIRONMENTS, Environment, describe
-from ..contract import INLINE_TEMPLATE_LIMIT, METADATA_KEY, parameter_values
+from ..contract import METADATA_KEY, parameter_values
 from ..errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

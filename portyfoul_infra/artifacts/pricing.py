@@ -8,11 +8,13 @@ List API; to refresh, compare each line with the page named beside it and
 update PRICES_DATE.
 """
 
+from typing import Any
+
 PRICES_DATE = "2025-11-15"
 REGION = "us-east-2"
 HOURS_PER_MONTH = 730
 
-PRICES = {
+PRICES: dict[str, Any] = {
     # Amazon VPC pricing: NAT gateway
     "nat_gateway_hour": 0.045,
     "nat_gateway_gb": 0.045,
@@ -51,7 +53,7 @@ PRICES = {
 }
 
 # Usage assumptions for a small deployment like the plan's; change them here, the estimate shows them.
-USAGE = {
+USAGE: dict[str, Any] = {
     "nat_gb": 20,                     # image pulls, price API calls, Secrets Manager
     "alb_lcu": 0.5,                   # average LCUs for light traffic
     "ecr_gb": 10,                     # the plan's figure: 10 tagged images

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from ..cfn_template import Resolver, referenced_ids
 from ..config import Environment
-from ..contract import CONFIG_PARAMETERS, parameter_values
+from ..contract import CONFIG_PARAMETERS, WEB_TASK_DEFINITION, WORKER_TASK_DEFINITION, parameter_values
+from ..contract import DATABASE as DATABASE_ID
 
 INTERNET, ALB, WEB, WORKER, DATABASE, NAT = "internet", "alb", "web", "worker", "database", "nat"
 ECR, SECRETS, PARAMETERS, PRICE_APIS, MONITORING = "ecr", "secrets", "parameters", "price_apis", "monitoring"
@@ -59,37 +60,9 @@ def network_flows(template: dict) -> set[tuple[str, str]]:
     the services registered in its target groups.
     """
     resources = template["Resources"]
-    members: dict[str, set[str]] = {}
-
-    def role(logical_id: str) -> str | None:
-        t = resources[logical_id]["Type"]
-        if t == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-            return ALB
-        if t == "AWS::RDS::DBInstance":
-            return DATABASE
-        if t == "AWS::ECS::Service":
-            return WORKER if "Worker" in logical_id else WEB
-        return None
-
-    for logical_id, r in resources.items():
-        who = role(logical_id)
-        if who is None:
-            continue
-        props = r.get("Properties", {})
-        groups = props.get("SecurityGroups") or props.get("VPCSecurityGroups") or props.get(
-            "NetworkConfiguration", {}).get("AwsvpcConfiguration", {}).get("SecurityGroups", [])
-        for g in referenced_ids(groups):
-            members.setdefault(g, set()).add(who)
-
-    rules: list[tuple[str, dict]] = []
-    for logical_id, r in resources.items():
-        if r["Type"] == "AWS::EC2::SecurityGroup":
-            rules += [(logical_id, rule) for rule in r.get("Properties", {}).get("SecurityGroupIngress", [])]
-        elif r["Type"] == "AWS::EC2::SecurityGroupIngress":
-            (target,) = referenced_ids(r["Properties"].get("GroupId")) or {""}
-            rules.append((target, r["Properties"]))
+    members = _group_members(resources)
     flows: set[tuple[str, str]] = set()
-    for group, rule in rules:
+    for group, rule in _ingress_rules(resources):
         sources: set[str] = set()
         if rule.get("CidrIp") in ("0.0.0.0/0",) or rule.get("CidrIpv6") in ("::/0",):
             sources = {INTERNET}
@@ -101,8 +74,44 @@ def network_flows(template: dict) -> set[tuple[str, str]]:
     # The load balancer forwards only to services registered in its target groups.
     routed = {WEB if "Worker" not in lid else WORKER for lid, r in resources.items()
               if r["Type"] == "AWS::ECS::Service" and r.get("Properties", {}).get("LoadBalancers")}
-    flows = {(a, b) for a, b in flows if a != ALB or b not in (WEB, WORKER) or b in routed}
-    return flows
+    return {(a, b) for a, b in flows if a != ALB or b not in (WEB, WORKER) or b in routed}
+
+
+def _role(logical_id: str, resource_type: str) -> str | None:
+    if resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+        return ALB
+    if resource_type == "AWS::RDS::DBInstance":
+        return DATABASE
+    if resource_type == "AWS::ECS::Service":
+        return WORKER if "Worker" in logical_id else WEB
+    return None
+
+
+def _group_members(resources: dict) -> dict[str, set[str]]:
+    """security group logical id -> the roles (alb, web, worker, database) of the resources that use it."""
+    members: dict[str, set[str]] = {}
+    for logical_id, r in resources.items():
+        who = _role(logical_id, r["Type"])
+        if who is None:
+            continue
+        props = r.get("Properties", {})
+        groups = props.get("SecurityGroups") or props.get("VPCSecurityGroups") or props.get(
+            "NetworkConfiguration", {}).get("AwsvpcConfiguration", {}).get("SecurityGroups", [])
+        for g in referenced_ids(groups):
+            members.setdefault(g, set()).add(who)
+    return members
+
+
+def _ingress_rules(resources: dict) -> list[tuple[str, dict]]:
+    """(security group logical id, rule): inline rules and separate ingress resources alike."""
+    rules: list[tuple[str, dict]] = []
+    for logical_id, r in resources.items():
+        if r["Type"] == "AWS::EC2::SecurityGroup":
+            rules += [(logical_id, rule) for rule in r.get("Properties", {}).get("SecurityGroupIngress", [])]
+        elif r["Type"] == "AWS::EC2::SecurityGroupIngress":
+            (target,) = referenced_ids(r["Properties"].get("GroupId")) or {""}
+            rules.append((target, r["Properties"]))
+    return rules
 
 
 # ---------------------------------------------------------------- the view
@@ -115,12 +124,12 @@ def tier_view(template: dict, env: Environment) -> TierView:
     def props(logical_id: str) -> dict:
         return r.value(res[logical_id].get("Properties", {}))
 
-    db = props("Database")
+    db = props(DATABASE_ID)
     https = env.https
     listeners = "HTTPS :443, HTTP :80 redirects" if https else "HTTP :80"
     alarms = sum(1 for x in res.values() if x["Type"] == "AWS::CloudWatch::Alarm")
     log_groups = sum(1 for x in res.values() if x["Type"] == "AWS::Logs::LogGroup")
-    reads = {key: _secrets_read(res, f"{key.title()}TaskDefinition") for key in (WEB, WORKER)}
+    reads = {WEB: _secrets_read(res, WEB_TASK_DEFINITION), WORKER: _secrets_read(res, WORKER_TASK_DEFINITION)}
     worker_capacity = "Fargate Spot" if env.worker_capacity == "FARGATE_SPOT" else "Fargate"
     nodes = [
         Node(INTERNET, "Internet (users)", "", "users"),

@@ -28,18 +28,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .wait import Backoff
-from ..context import Clock, Sleep
-from .clients import collect
-from ..errors import error_code
-from ..cfn_template import (
-    Resolver, canonical, create_only_properties, load_template, referenced_ids, rename_resources,
-)
+from ..cfn_template import Resolver, canonical, create_only_properties, load_template, referenced_ids, rename_resources
 from ..config import Environment
-from ..console import Console, elapsed
-from ..contract import METADATA_KEY
+from ..console import elapsed
+from ..context import Ctx
+from ..contract import METADATA_KEY, VALUE_PROPERTIES, secret_name_of
 from ..errors import UserError
+from .clients import collect
 from .stacks import StackInfo, describe_stack
+from .wait import poll_until
 
 # Where a resource's name lives, for the types whose name is their identity.
 NAME_PROPERTIES = {
@@ -63,18 +60,12 @@ NAME_PROPERTIES = {
     "AWS::CloudWatch::Dashboard": "DashboardName",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "PolicyName",
 }
-# Properties whose change writes a new value into a resource that holds data set by hand.
-VALUE_PROPERTIES = {
-    "AWS::SecretsManager::Secret": ("SecretString", "GenerateSecretString"),
-    "AWS::SSM::Parameter": ("Value",),
-}
 # Who uses a security group, strongest identity first.
 _SG_USERS = (
     ("AWS::RDS::DBInstance", ("VPCSecurityGroups", "VpcSecurityGroupIds")),
     ("AWS::ElasticLoadBalancingV2::LoadBalancer", ("SecurityGroups",)),
     ("AWS::ECS::Service", ("NetworkConfiguration",)),
 )
-IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
 
 
 # ---------------------------------------------------------------- reading the live stack
@@ -115,8 +106,7 @@ def name_from_physical_id(resource_type: str, physical_id: str) -> str:
     if not physical_id.startswith("arn:"):
         return physical_id
     if resource_type == "AWS::SecretsManager::Secret":
-        name = physical_id.split(":secret:", 1)[-1]
-        return name[:-7] if len(name) > 7 and name[-7] == "-" else name
+        return secret_name_of(physical_id)
     if resource_type in ("AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup"):
         return physical_id.split("/")[-2]
     if resource_type == "AWS::ECS::TaskDefinition":
@@ -185,7 +175,7 @@ class Side:
                 found.append(other)
         return found
 
-    def _identity(self, logical_id: str, t: str) -> tuple | None:
+    def _identity(self, logical_id: str, t: str) -> tuple | None:  # noqa: C901 (one branch per type)
         p = self.props(logical_id)
         if t in NAME_PROPERTIES:
             physical = self.physical_ids.get(logical_id)
@@ -197,15 +187,15 @@ class Side:
             return ("cidr", cidr) if isinstance(cidr, str) else None
         if t == "AWS::EC2::InternetGateway":
             attachments = self.referrers(logical_id, "AWS::EC2::VPCGatewayAttachment")
-            vpcs = {self.ref_key(self.props(a).get("VpcId")) for a in attachments} - {None}
-            return ("attached to", min(vpcs)) if len(vpcs) == 1 else None
+            vpc = _sole(self.ref_key(self.props(a).get("VpcId")) for a in attachments)
+            return ("attached to", vpc) if vpc else None
         if t == "AWS::EC2::VPCGatewayAttachment":
             return _of(("vpc", self.ref_key(p.get("VpcId"))))
         if t == "AWS::EC2::NatGateway":
             return _of(("subnet", self.ref_key(p.get("SubnetId"))))
         if t == "AWS::EC2::EIP":
-            nats = {self.key(n) for n in self.referrers(logical_id, "AWS::EC2::NatGateway")} - {None}
-            return ("for", min(nats)) if len(nats) == 1 else None
+            nat = _sole(self.key(n) for n in self.referrers(logical_id, "AWS::EC2::NatGateway"))
+            return ("for", nat) if nat else None
         if t == "AWS::EC2::RouteTable":
             subnets = frozenset(self.ref_key(self.props(a).get("SubnetId"))
                                 for a in self.referrers(logical_id, "AWS::EC2::SubnetRouteTableAssociation"))
@@ -234,10 +224,16 @@ class Side:
         if t == "AWS::SNS::Subscription":
             return _of(("topic", self.ref_key(p.get("TopicArn"))), str(p.get("Endpoint")))
         if t == "AWS::ApplicationAutoScaling::ScalableTarget":
-            services = {self.key(i) for i in referenced_ids(p) if self.resources.get(i, {}).get("Type") ==
-                        "AWS::ECS::Service"} - {None}
-            return ("service", min(services), p.get("ScalableDimension")) if len(services) == 1 else None
+            service = _sole(self.key(i) for i in referenced_ids(p)
+                            if self.resources.get(i, {}).get("Type") == "AWS::ECS::Service")
+            return ("service", service, p.get("ScalableDimension")) if service else None
         return None
+
+
+def _sole(keys: Iterable[tuple | None]) -> tuple | None:
+    """The one identity among `keys` (None ignored), or None when there is none or more than one."""
+    found = {k for k in keys if k is not None}
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def _of(*parts) -> tuple | None:
@@ -286,17 +282,7 @@ class AdoptionPlan:
 
 def match(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str]:
     """live logical id -> our logical id, by identity; refuses ambiguity and contradictions."""
-    unknown_old = sorted(set(overrides) - set(live.resources))
-    unknown_new = sorted(set(overrides.values()) - set(ours.resources))
-    if unknown_old:
-        raise UserError(f"--map {unknown_old[0]}=...: the live stack has no resource {unknown_old[0]!r}; "
-                        f"its logical IDs: {', '.join(sorted(live.resources))}")
-    if unknown_new:
-        raise UserError(f"--map ...={unknown_new[0]}: our template has no resource {unknown_new[0]!r}; "
-                        f"its logical IDs: {', '.join(sorted(ours.resources))}")
-    for old, new in overrides.items():
-        if live.type_of(old) != ours.type_of(new):
-            raise UserError(f"--map {old}={new}: {old} is {live.type_of(old)} but {new} is {ours.type_of(new)}")
+    _check_overrides(live, ours, overrides)
     by_key: dict[tuple, list[str]] = {}
     for logical_id in ours.resources:
         k = ours.key(logical_id)
@@ -319,12 +305,27 @@ def match(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str
         claimed.setdefault(new, []).append(old)
     for new, olds in sorted(claimed.items()):
         if len(olds) > 1:
+            key = ours.key(new)
             problems.append(f"{' and '.join(sorted(olds))} all match our {new} "
-                            f"({ours.key(new)[1:] if ours.key(new) else ''}); settle it with --map OLD={new} "
-                            "for the one to keep")
+                            f"({key[1:] if key else ''}); settle it with --map OLD={new} for the one to keep")
     if problems:
         raise UserError("cannot match the live stack unambiguously: " + "; ".join(problems))
     return mapping
+
+
+def _check_overrides(live: Side, ours: Side, overrides: Mapping[str, str]) -> None:
+    """Every --map names a live resource and one of ours, of the same type."""
+    unknown_old = sorted(set(overrides) - set(live.resources))
+    unknown_new = sorted(set(overrides.values()) - set(ours.resources))
+    if unknown_old:
+        raise UserError(f"--map {unknown_old[0]}=...: the live stack has no resource {unknown_old[0]!r}; "
+                        f"its logical IDs: {', '.join(sorted(live.resources))}")
+    if unknown_new:
+        raise UserError(f"--map ...={unknown_new[0]}: our template has no resource {unknown_new[0]!r}; "
+                        f"its logical IDs: {', '.join(sorted(ours.resources))}")
+    for old, new in overrides.items():
+        if live.type_of(old) != ours.type_of(new):
+            raise UserError(f"--map {old}={new}: {old} is {live.type_of(old)} but {new} is {ours.type_of(new)}")
 
 
 def plan(live: Side, ours: Side, mapping: Mapping[str, str], region: str) -> AdoptionPlan:
@@ -400,14 +401,6 @@ def pin_values(deployed: dict, ours: dict) -> tuple[dict, list[str]]:
 
 # ---------------------------------------------------------------- the refactor
 
-@dataclass(frozen=True)
-class RefactorResult:
-    status: str                # CREATE_FAILED | EXECUTE_COMPLETE | EXECUTE_FAILED | ROLLBACK_* | TIMED_OUT ...
-    reason: str
-    executed: bool             # whether ExecuteStackRefactor was called
-    refactor_id: str = ""
-
-
 def refactor_body(live: LiveStack, renames: Mapping[str, str]) -> str:
     return json.dumps(rename_resources(live.template, renames), sort_keys=True, separators=(",", ":"))
 
@@ -423,30 +416,24 @@ def create_refactor(cfn, live: LiveStack, renames: Mapping[str, str], descriptio
     )["StackRefactorId"]
 
 
-def wait_refactor(cfn, refactor_id: str, field_name: str, done: Iterable[str], console: Console, clock: Clock,
-                  sleep: Sleep, timeout: float, poll: float) -> dict:
+def wait_refactor(ctx: Ctx, refactor_id: str, field_name: str, done: Iterable[str], timeout: float,
+                  poll: float = 5.0) -> dict:
     """DescribeStackRefactor until `field_name` (Status or ExecutionStatus) leaves its in-progress states."""
-    start = clock()
-    backoff = Backoff(poll)
-    done = set(done)
-    last = ""
-    throttled = lambda d: console.status(f"throttled by AWS; backing off {d:.0f}s")  # noqa: E731
-    while True:
-        described = backoff.call(lambda: cfn.describe_stack_refactor(StackRefactorId=refactor_id), sleep, throttled)
+    cfn, finished = ctx.client("cloudformation"), set(done)
+    shown = {"state": ""}
+    label = field_name[0].lower() + field_name[1:]
+
+    def show(described: dict, now: float) -> None:
         state = described.get(field_name, "")
-        if state != last:
-            console.line(f"{elapsed(clock() - start):>6}  refactor {field_name[0].lower() + field_name[1:]} {state}")
-            last = state
-        if state in done:
-            return described
-        if clock() - start > timeout:
-            return {**described, field_name: "TIMED_OUT"}
-        sleep(poll)
+        if state != shown["state"]:
+            ctx.console.line(f"{elapsed(now):>6}  refactor {label} {state}")
+            shown["state"] = state
+
+    polled = poll_until(ctx, lambda: cfn.describe_stack_refactor(StackRefactorId=refactor_id),
+                        lambda described: described.get(field_name, "") in finished, timeout=timeout, interval=poll,
+                        on_poll=show, waiting=f"refactor {label} ...")
+    return {**polled.value, field_name: "TIMED_OUT"} if polled.timed_out else polled.value
 
 
 def refactor_actions(cfn, refactor_id: str) -> list[dict]:
     return collect(cfn.list_stack_refactor_actions, "StackRefactorActions", StackRefactorId=refactor_id)
-
-
-def is_refused_by_aws(exc: Exception) -> bool:
-    return error_code(exc) in ("ValidationError", "ValidationException", "InvalidInput")

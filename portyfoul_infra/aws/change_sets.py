@@ -1,9 +1,11 @@
 """Change sets and the policy that guards them: what would change, and whether it may.
 
-A change set is created, read (every page), judged by the data-loss guard,
-shown as a table, then executed or deleted. Stateful resources (the
-database, secrets, repository, log groups, network) may be replaced or
-removed only when `--allow-replace` names them.
+One runner serves every stack this tool changes (the application stack and
+the deploy-role stack): a change set is created (the body inline, or through
+the template bucket when it is too large), read (every page), judged by the
+data-loss guard, shown as a table, then executed and watched, or deleted.
+Stateful resources (the database, secrets, repository, log groups, network)
+may be replaced or removed only when `--allow-replace` names them.
 """
 
 from __future__ import annotations
@@ -14,40 +16,21 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
-from .. import __version__
-from .wait import Backoff
-from .clients import ClientSource, collect
-from ..context import Clock, Sleep
-from ..config import Environment
 from ..console import Console
+from ..context import Ctx
+from ..contract import INLINE_TEMPLATE_LIMIT, POLICY_PROTECTED, STATEFUL_TYPES, VALUE_PROPERTIES
 from ..errors import UserError
-from .stacks import describe_stack, upload_template
+from .clients import collect
+from .stacks import EventStream, WatchResult, describe_stack, upload_template, watch
+from .wait import poll_until
 
-if TYPE_CHECKING:
-    from ..artifacts.generated import GeneratedReport
-
-# Resources whose replacement or removal loses data or breaks everything that points at them: the database
-# and what it stands on (subnet group, parameter group), secrets and the attachment that fills in the
-# database secret's host, SSM parameters (config-set values), images, logs, the network.
-STATEFUL_TYPES = frozenset({
-    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBParameterGroup", "AWS::SecretsManager::Secret",
-    "AWS::SecretsManager::SecretTargetAttachment", "AWS::SSM::Parameter", "AWS::ECR::Repository",
-    "AWS::Logs::LogGroup", "AWS::EC2::VPC", "AWS::EC2::Subnet",
-})
-# Properties whose modification writes a new value over one set by hand (secrets-set, config-set, rotation).
-VALUE_PROPERTIES = {
-    "AWS::SecretsManager::Secret": frozenset({"SecretString", "GenerateSecretString"}),
-    "AWS::SSM::Parameter": frozenset({"Value"}),
-}
 # Changes to these can widen who may do what, or who may connect.
 ACCESS_TYPES = frozenset({
     "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::EC2::SecurityGroup",
     "AWS::EC2::SecurityGroupIngress", "AWS::SecretsManager::ResourcePolicy", "AWS::ECR::RepositoryPolicy",
 })
-# The stack policy set on creation denies replacing or deleting these.
-POLICY_PROTECTED = ("Database",)
 
 NO_CHANGE_REASONS = ("didn't contain changes", "No updates are to be performed")
 
@@ -93,6 +76,11 @@ class Change:
         if not self.details:
             return "Properties" in self.scope
         return bool(props & set(self.details))
+
+    @property
+    def guarded(self) -> bool:
+        """What the data-loss guard stops unless named: a stateful resource removed, replaced, or re-valued."""
+        return self.stateful and (self.action == "Remove" or self.replaces or self.rewrites_value)
 
     @property
     def widens_access(self) -> bool:
@@ -150,17 +138,15 @@ def read_change_set(cfn, stack_name: str, change_set_id: str) -> tuple[str, str,
             return status, reason, changes
 
 
-def wait_for_change_set(cfn, stack_name: str, change_set_id: str, clock: Clock, sleep: Sleep,
+def wait_for_change_set(ctx: Ctx, stack_name: str, change_set_id: str,
                         timeout: float = 600) -> tuple[str, str, list[Change]]:
-    start = clock()
-    backoff = Backoff(2.0, ceiling=30.0)
-    while True:
-        status, reason, changes = backoff.call(lambda: read_change_set(cfn, stack_name, change_set_id), sleep)
-        if status in ("CREATE_COMPLETE", "FAILED"):
-            return status, reason, changes
-        if clock() - start > timeout:
-            raise UserError(f"change set still {status} after {timeout:.0f}s")
-        sleep(backoff.delay)
+    cfn = ctx.client("cloudformation")
+    polled = poll_until(ctx, lambda: read_change_set(cfn, stack_name, change_set_id),
+                        lambda answer: answer[0] in ("CREATE_COMPLETE", "FAILED"), timeout=timeout, interval=2.0,
+                        waiting="CloudFormation is computing the change set ...", ceiling=30.0)
+    if polled.timed_out:
+        raise UserError(f"change set still {polled.value[0]} after {timeout:.0f}s")
+    return polled.value
 
 
 def is_empty_change_set(status: str, reason: str) -> bool:
@@ -184,16 +170,17 @@ class Violation:
 def guard(changes: Iterable[Change], allow_replace: Iterable[str] = ()) -> tuple[list[Violation], list[Violation]]:
     """(blocked, allowed): stateful resources a change set would replace, remove or overwrite with a new value."""
     allow = set(allow_replace)
-    blocked, allowed = [], []
+    blocked: list[Violation] = []
+    allowed: list[Violation] = []
     for c in changes:
-        if c.stateful and (c.action == "Remove" or c.replaces or c.rewrites_value):
+        if c.guarded:
             (allowed if c.logical_id in allow else blocked).append(Violation(c))
     return blocked, allowed
 
 
 def unknown_allowances(changes: Iterable[Change], allow_replace: Iterable[str]) -> list[str]:
     """--allow-replace IDs that name no guarded change in this change set (a typo, or nothing to allow)."""
-    guarded = {c.logical_id for c in changes if c.stateful and (c.action == "Remove" or c.replaces or c.rewrites_value)}
+    guarded = {c.logical_id for c in changes if c.guarded}
     return sorted(set(allow_replace) - guarded)
 
 
@@ -201,7 +188,7 @@ def render_changes(console: Console, changes: list[Change]) -> None:
     rows = []
     for c in sorted(changes, key=lambda c: (c.action != "Remove", not c.replaces, c.logical_id)):
         flags = []
-        if c.stateful and (c.replaces or c.action == "Remove" or c.rewrites_value):
+        if c.guarded:
             flags.append("DATA")
         if c.widens_access:
             flags.append("access")
@@ -211,6 +198,25 @@ def render_changes(console: Console, changes: list[Change]) -> None:
     n_access = sum(1 for c in changes if c.widens_access)
     if n_access:
         console.warn(f"{n_access} change(s) may widen access (IAM or security group ingress): review them")
+
+
+UPDATE_PREFIX, DIFF_PREFIX = "portyfoul-update-", "portyfoul-diff-"
+
+
+@dataclass(frozen=True)
+class ChangeSetRequest:
+    """What to ask CloudFormation for: a stack, a body, its parameters and tags."""
+    stack_name: str
+    body: str
+    change_set_type: str             # CREATE | UPDATE
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    description: str = ""
+    content_hash: str = ""
+    prefix: str = UPDATE_PREFIX
+    role_arn: str = ""                 # a CloudFormation execution role (--cfn-role)
+    template_bucket: str = ""          # where a body over the inline limit is uploaded ("" refuses one)
+    inline_limit: int = INLINE_TEMPLATE_LIMIT
 
 
 @dataclass
@@ -224,50 +230,73 @@ class ChangeSetPlan:
     foreign: bool = False       # the deployed template was not built by this tool (adopt it first)
 
 
-UPDATE_PREFIX, DIFF_PREFIX = "portyfoul-update-", "portyfoul-diff-"
-
 
 def pending_updates(cfn, stack_id: str) -> list[dict]:
     """Change sets another stack-update created and has not executed or deleted yet (it awaits its y/N)."""
-    return [c for c in collect(cfn.list_change_sets, "Summaries", StackName=stack_id) if c.get("ChangeSetName", "").startswith(UPDATE_PREFIX)
+    return [c for c in collect(cfn.list_change_sets, "Summaries", StackName=stack_id)
+            if c.get("ChangeSetName", "").startswith(UPDATE_PREFIX)
             and c.get("ExecutionStatus") in ("AVAILABLE", "EXECUTE_IN_PROGRESS", "UNAVAILABLE")
             and c.get("Status") in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_COMPLETE")]
 
 
-def plan_change_set(aws: ClientSource, env: Environment, report: GeneratedReport, body: str, change_set_type: str,
-                    parameters: dict[str, str], console: Console, clock: Clock, sleep: Sleep,
-                    inline_limit: int, prefix: str = UPDATE_PREFIX, role_arn: str = "") -> ChangeSetPlan:
-    """Create the change set and wait for CloudFormation to describe it; the caller executes or deletes it."""
-    cfn = aws.client("cloudformation")
-    tags = {**env.stack_tags, "TemplateVersion": __version__, "TemplateHash": report.content_hash}
-    kwargs = {
-        "StackName": env.stack_name,
+def create_change_set(ctx: Ctx, request: ChangeSetRequest) -> ChangeSetPlan:
+    """Create the change set and wait for CloudFormation to describe it; the caller executes or deletes it.
+
+    A change set CloudFormation rejects is deleted (with the empty stack a rejected CREATE leaves) and
+    refused; one with no changes comes back with `empty` set, for the caller to delete.
+    """
+    cfn = ctx.client("cloudformation")
+    body = request.body.encode()
+    kwargs: dict[str, Any] = {
+        "StackName": request.stack_name,
         # Unique even when two updates start in the same second.
-        "ChangeSetName": f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}",
-        "ChangeSetType": change_set_type,
-        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+        "ChangeSetName": f"{request.prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime(ctx.wall()))}-"
+                         f"{secrets.token_hex(3)}",
+        "ChangeSetType": request.change_set_type,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(request.parameters.items())],
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
-        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-        "Description": f"portyfoul-infra {__version__} {report.content_hash[:19]}",
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())],
     }
-    if role_arn:
-        kwargs["RoleARN"] = role_arn
-    if len(body.encode()) > inline_limit:
-        key = f"{env.stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.json"
-        kwargs["TemplateURL"] = upload_template(aws.client("s3"), env.template_bucket, env.region, key, body)
-        console.line(f"template is {len(body.encode()):,} bytes (> {inline_limit:,} inline): "
-                     f"uploaded to s3://{env.template_bucket}/{key}")
+    if request.description:
+        kwargs["Description"] = request.description[:1024]
+    if request.role_arn:
+        kwargs["RoleARN"] = request.role_arn
+    if len(body) > request.inline_limit:
+        if not request.template_bucket:
+            raise UserError(f"the template is {len(body):,} bytes, over CloudFormation's {request.inline_limit:,}-"
+                            "byte inline limit, and this stack has no template bucket")
+        key = f"{request.stack_name}/{hashlib.sha256(body).hexdigest()}.json"
+        kwargs["TemplateURL"] = upload_template(ctx, request.template_bucket, key, request.body)
+        ctx.console.line(f"template is {len(body):,} bytes (> {request.inline_limit:,} inline): "
+                         f"uploaded to s3://{request.template_bucket}/{key}")
     else:
-        kwargs["TemplateBody"] = body
+        kwargs["TemplateBody"] = request.body
     created = cfn.create_change_set(**kwargs)
-    status, reason, changes = wait_for_change_set(cfn, env.stack_name, created["Id"], clock, sleep)
-    plan = ChangeSetPlan(created["Id"], change_set_type, created["StackId"], report.content_hash, changes)
+    status, reason, changes = wait_for_change_set(ctx, request.stack_name, created["Id"])
+    plan = ChangeSetPlan(created["Id"], request.change_set_type, created["StackId"], request.content_hash, changes)
     if is_empty_change_set(status, reason):
         plan.empty = True
     elif status == "FAILED":
         delete_change_set(cfn, plan)
         raise UserError(f"CloudFormation rejected the change set: {reason}")
     return plan
+
+
+def execute_change_set(ctx: Ctx, plan: ChangeSetPlan, timeout: float, next_step: str,
+                       poll_seconds: float = 5.0) -> WatchResult:
+    """Execute the change set and follow the stack's events until the operation ends (or the deadline)."""
+    cfn = ctx.client("cloudformation")
+    stream = EventStream(cfn, plan.stack_id)
+    stream.mark()
+    cfn.execute_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
+    ctx.record(f"started executing the change set on {_stack_name(plan)}", next_step)
+    return watch(ctx, plan.stack_id, stream, timeout, poll_seconds)
+
+
+def _stack_name(plan: ChangeSetPlan) -> str:
+    """The stack's name, from its ID (arn:...:stack/NAME/uuid)."""
+    parts = plan.stack_id.split("/")
+    return parts[1] if len(parts) > 2 else plan.stack_id
 
 
 def delete_change_set(cfn, plan: ChangeSetPlan) -> None:

@@ -1,4 +1,5 @@
-"""The one place AWS clients are made: region from config, endpoint from AWS_ENDPOINT_URL, standard retries.
+"""The one place AWS clients are made (region from config, endpoint from AWS_ENDPOINT_URL, standard retries),
+the account check every command starts with, and paging.
 
 boto3 itself honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>), so a
 local moto server and real AWS are reached the same way. Tests hand the
@@ -9,15 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any
 
+from ..config import Environment
+from ..context import ClientSource, Ctx
 from ..errors import UserError
 
-if TYPE_CHECKING:
-    from ..config import Environment
-    from ..console import Console
-
-RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+RETRY_MODE, MAX_ATTEMPTS = "standard", 8
 # botocore's DEBUG logging dumps whole requests and responses: GetSecretValue answers, PutSecretValue bodies,
 # ECR tokens. `invoke -d` and INVOKE_DEBUG=1 turn the root logger to DEBUG, so these stay at INFO always.
 WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
@@ -34,14 +33,6 @@ def keep_wire_logging_quiet() -> None:
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("portyfoul_infra").debug(
             "botocore request and response logging stays off: it would print secret values")
-
-
-class ClientSource(Protocol):
-    region: str
-
-    def client(self, name: str) -> Any: ...
-
-    def require_credentials(self) -> None: ...
 
 
 @dataclass
@@ -63,8 +54,8 @@ class Aws:
     def client(self, name: str):
         if name not in self._clients:
             from botocore.config import Config
-            retries = {"mode": os.environ.get("AWS_RETRY_MODE") or RETRY_CONFIG["mode"],
-                       "max_attempts": _int_env("AWS_MAX_ATTEMPTS", RETRY_CONFIG["max_attempts"])}
+            retries = {"mode": os.environ.get("AWS_RETRY_MODE") or RETRY_MODE,
+                       "max_attempts": _int_env("AWS_MAX_ATTEMPTS", MAX_ATTEMPTS)}
             self._clients[name] = self.session.client(
                 name, config=Config(retries=retries, user_agent_extra="portyfoul-infra"))
         return self._clients[name]
@@ -94,7 +85,7 @@ def connect(region: str) -> Aws:
     return Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None)
 
 
-def verify_account(aws: ClientSource, env: "Environment") -> str:
+def verify_account(aws: ClientSource, env: Environment) -> str:
     """The credentials' account, refused (UserError) unless it is the one the environment names."""
     if not env.account_id:
         raise UserError(f"environment {env.name} names no AWS account: set account_id for {env.name!r} in "
@@ -107,10 +98,11 @@ def verify_account(aws: ClientSource, env: "Environment") -> str:
     return account
 
 
-def print_header(aws: ClientSource, env: "Environment", console: "Console") -> str:
+def print_header(ctx: Ctx) -> str:
     """Environment, account, region and stack, before anything else; the account is checked. Returns it."""
-    account = verify_account(aws, env)
-    console.heading(f"environment {env.name} · account {account} · region {env.region} · "
+    env = ctx.env
+    account = verify_account(ctx.aws, env)
+    ctx.console.heading(f"environment {env.name} · account {account} · region {env.region} · "
                     f"stack {env.stack_name}{endpoint_note()}")
     return account
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Callable
 
-from .wait import Backoff
-from ..console import Console, elapsed
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
+from ..console import elapsed
+from ..context import Ctx
+from .wait import poll_until
 
 
 class State(enum.Enum):
@@ -87,23 +84,20 @@ class _Seen:
     rows: dict[str, tuple] = field(default_factory=dict)
 
 
-def watch_deployments(ecs, cluster: str, targets: list[Target], console: Console, clock: Clock, sleep: Sleep,
-                      deadline_seconds: float, poll_seconds: float = 5.0, label: str = "deploy") -> list[Target]:
+def watch_deployments(ctx: Ctx, cluster: str, targets: list[Target], deadline_seconds: float,
+                      poll_seconds: float = 5.0, label: str = "deploy") -> list[Target]:
     """Poll until every target succeeded or failed, or the one deadline passes. Mutates and returns targets."""
-    start = clock()
+    ecs, console = ctx.client("ecs"), ctx.console
     seen = _Seen()
-    # Events already on the service belong to earlier operations.
-    first = ecs.describe_services(cluster=cluster, services=[t.service for t in targets])["services"]
-    for svc in first:
-        seen.events.update(e["id"] for e in svc.get("events", []))
-    backoff = Backoff(poll_seconds)
     names = [t.service for t in targets]
-    throttled = lambda d: console.status(f"throttled by ECS; backing off {d:.0f}s")  # noqa: E731
-    while True:
-        services = backoff.call(
-            lambda: {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=names)["services"]},
-            sleep, throttled)
-        now = clock() - start
+    # Events already on the service belong to earlier operations.
+    for svc in ecs.describe_services(cluster=cluster, services=names)["services"]:
+        seen.events.update(e["id"] for e in svc.get("events", []))
+
+    def fetch() -> dict[str, dict]:
+        return {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=names)["services"]}
+
+    def show(services: dict[str, dict], now: float) -> None:
         for t in targets:
             svc = services.get(t.service)
             if svc is None:
@@ -117,20 +111,21 @@ def watch_deployments(ecs, cluster: str, targets: list[Target], console: Console
                 continue
             t.state, t.reason = assess(t, svc)
             t.seconds = now
-            ours = next((d for d in svc.get("deployments", []) if d.get("id") == t.deployment_id), {})
+            ours: dict = next((d for d in svc.get("deployments", []) if d.get("id") == t.deployment_id), {})
             row = (ours.get("desiredCount", svc.get("desiredCount")), ours.get("runningCount", svc.get("runningCount")),
                    ours.get("pendingCount", svc.get("pendingCount")), ours.get("failedTasks", 0))
             if seen.rows.get(t.key) != (row, t.state):
                 seen.rows[t.key] = (row, t.state)
                 colour = {State.SUCCEEDED: "green", State.FAILED: "red"}.get(t.state)
-                console.line(f"{elapsed(now):>6}  {t.key:<7} {label} {short_td(t.task_definition):<28} desired {row[0]} "
-                             f"running {row[1]} pending {row[2]} failed {row[3]}  {t.state.value}", colour)
-        if all(t.state is not State.IN_PROGRESS for t in targets):
-            return targets
-        if now >= deadline_seconds:
-            for t in targets:
-                if t.state is State.IN_PROGRESS:
-                    t.state, t.reason, t.seconds = State.TIMED_OUT, f"not complete after {deadline_seconds:.0f}s", now
-            return targets
-        console.status(f"{elapsed(now):>6}  waiting for " + ", ".join(t.key for t in targets if t.state is State.IN_PROGRESS))
-        sleep(min(poll_seconds, max(deadline_seconds - now, 0.1)))
+                console.line(f"{elapsed(now):>6}  {t.key:<7} {label} {short_td(t.task_definition):<28} "
+                             f"desired {row[0]} running {row[1]} pending {row[2]} failed {row[3]}  {t.state.value}",
+                             colour)
+
+    polled = poll_until(ctx, fetch, lambda _: all(t.state is not State.IN_PROGRESS for t in targets),
+                        timeout=deadline_seconds, interval=poll_seconds, on_poll=show,
+                        waiting="waiting for " + ", ".join(t.key for t in targets))
+    if polled.timed_out:
+        for t in targets:
+            if t.state is State.IN_PROGRESS:
+                t.state, t.reason, t.seconds = State.TIMED_OUT, f"not complete after {deadline_seconds:.0f}s", polled.seconds
+    return targets

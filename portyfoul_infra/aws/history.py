@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
-from ..errors import error_code
 from ..config import Environment
+from ..context import Ctx
+from ..errors import error_code
 
 HISTORY_PARAMETER = "release-history"
 MAX_BYTES = 4096
 IN_PROGRESS, SUCCEEDED, FAILED = "in progress", "succeeded", "failed"
-Wall = Callable[[], float]
 
 
 @dataclass
@@ -56,8 +55,9 @@ def parameter_name(env: Environment) -> str:
     return f"{env.parameter_prefix}/{HISTORY_PARAMETER}"
 
 
-def load(ssm, env: Environment) -> list[ReleaseRecord]:
-    """Newest first; [] when there is no history yet (or it is unreadable, which is said by the caller)."""
+def load(ctx: Ctx, env: Environment | None = None) -> list[ReleaseRecord]:
+    """The context's environment's history (or `env`'s), newest first; [] when there is none yet."""
+    ssm, env = ctx.client("ssm"), env or ctx.env
     try:
         value = ssm.get_parameter(Name=parameter_name(env))["Parameter"]["Value"]
     except Exception as e:
@@ -70,29 +70,28 @@ def load(ssm, env: Environment) -> list[ReleaseRecord]:
         return []
 
 
-def _save(ssm, env: Environment, records: list[ReleaseRecord]) -> None:
+def _save(ctx: Ctx, records: list[ReleaseRecord]) -> None:
     kept = list(records)
     while True:
         text = json.dumps([asdict(r) for r in kept], separators=(",", ":"), sort_keys=True)
         if len(text.encode()) <= MAX_BYTES or len(kept) <= 1:
             break
         kept.pop()
-    ssm.put_parameter(Name=parameter_name(env), Value=text, Type="String", Overwrite=True,
+    ctx.client("ssm").put_parameter(Name=parameter_name(ctx.env), Value=text, Type="String", Overwrite=True,
                       Description="portyfoul-infra release history (newest first); written by release and rollback")
 
 
-def start(ssm, env: Environment, kind: str, tag: str, digest: str, services: dict[str, ServiceChange],
-          wall: Wall = time.time) -> ReleaseRecord:
+def start(ctx: Ctx, kind: str, tag: str, digest: str, services: dict[str, ServiceChange]) -> ReleaseRecord:
     """Record a deployment as in progress, before it starts."""
-    now = wall()
+    now = ctx.wall()
     record = ReleaseRecord(id=f"{int(now * 1000):x}", kind=kind, tag=tag, digest=digest,
                            at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), services=services)
-    _save(ssm, env, [record, *load(ssm, env)])
+    _save(ctx, [record, *load(ctx)])
     return record
 
 
-def finish(ssm, env: Environment, record: ReleaseRecord, outcome: str, note: str = "") -> None:
-    records = load(ssm, env)
+def finish(ctx: Ctx, record: ReleaseRecord, outcome: str, note: str = "") -> None:
+    records = load(ctx)
     for r in records:
         if r.id == record.id:
             r.outcome, r.note = outcome, note[:120]
@@ -100,7 +99,7 @@ def finish(ssm, env: Environment, record: ReleaseRecord, outcome: str, note: str
     else:
         record.outcome, record.note = outcome, note[:120]
         records.insert(0, record)
-    _save(ssm, env, records)
+    _save(ctx, records)
 
 
 def last_good(records: list[ReleaseRecord], service: str, running: str, running_tag: str,

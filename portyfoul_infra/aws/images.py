@@ -1,21 +1,14 @@
-"""Images: find one in ECR, build it for the task's platform, push it. Docker runs through an injected runner."""
+"""Images: find one in ECR, build it for the task's platform, push it. Docker runs through the context's runner."""
 
 from __future__ import annotations
 
 import base64
 import shutil
 import subprocess
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Sequence
 
-from .clients import ClientSource
-from ..errors import error_code
-from ..console import Console
-from ..errors import UserError
-
-if TYPE_CHECKING:
-    from .release import Context
-
-Runner = Callable[[Sequence[str], str | None], int]
+from ..context import Ctx, Runner
+from ..errors import UserError, error_code
 
 
 def find_image(ecr, repository: str, tag: str) -> str | None:
@@ -38,30 +31,33 @@ def subprocess_runner(cmd: Sequence[str], stdin: str | None) -> int:
     return subprocess.run(list(cmd), input=stdin, text=True, stdout=None, stderr=None).returncode
 
 
-def build_image(ctx: Context, tag: str, app_dir: str, runner: Runner, console: Console) -> None:
-    image = f"{ctx.repository_uri}:{tag}"
-    cmd = ["docker", "buildx", "build", "--platform", ctx.platform, "--load",
-           "-t", image, "-t", f"{ctx.repository_uri}:latest", app_dir]
-    console.line("$ " + " ".join(cmd))
-    if runner(cmd, None) != 0:
-        raise UserError(f"docker build failed for {image}; nothing was pushed or deployed")
+def run_shown(ctx: Ctx, cmd: Sequence[str], failure: str) -> None:
+    """Print the command, run it, and refuse with `failure` if it does not exit 0."""
+    ctx.console.line("$ " + " ".join(cmd))
+    if ctx.runner(cmd, None) != 0:
+        raise UserError(failure)
 
 
-def docker_login(aws: ClientSource, runner: Runner, console: Console) -> None:
+def build_image(ctx: Ctx, repository_uri: str, platform: str, tag: str, app_dir: str) -> None:
+    image = f"{repository_uri}:{tag}"
+    run_shown(ctx, ["docker", "buildx", "build", "--platform", platform, "--load", "-t", image,
+                    "-t", f"{repository_uri}:latest", app_dir],
+              f"docker build failed for {image}; nothing was pushed or deployed")
+
+
+def docker_login(ctx: Ctx) -> None:
     """docker login to the account's ECR registry; the password goes to stdin, never to argv or the output."""
-    auth = aws.client("ecr").get_authorization_token()["authorizationData"][0]
+    auth = ctx.client("ecr").get_authorization_token()["authorizationData"][0]
     user, password = base64.b64decode(auth["authorizationToken"]).decode().split(":", 1)
     registry = auth["proxyEndpoint"].split("://", 1)[-1]
-    console.line(f"$ docker login --username {user} --password-stdin {registry}")
-    if runner(["docker", "login", "--username", user, "--password-stdin", registry], password) != 0:
+    ctx.console.line(f"$ docker login --username {user} --password-stdin {registry}")
+    if ctx.runner(["docker", "login", "--username", user, "--password-stdin", registry], password) != 0:
         raise UserError(f"docker login to {registry} failed; nothing was pushed or deployed")
     del password
 
 
-def push_image(aws: ClientSource, ctx: Context, tag: str, runner: Runner, console: Console) -> None:
-    docker_login(aws, runner, console)
+def push_image(ctx: Ctx, repository_uri: str, tag: str) -> None:
+    docker_login(ctx)
     for t in (tag, "latest"):
-        cmd = ["docker", "push", f"{ctx.repository_uri}:{t}"]
-        console.line("$ " + " ".join(cmd))
-        if runner(cmd, None) != 0:
-            raise UserError(f"docker push {ctx.repository_uri}:{t} failed; nothing was deployed")
+        run_shown(ctx, ["docker", "push", f"{repository_uri}:{t}"],
+                  f"docker push {repository_uri}:{t} failed; nothing was deployed")

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .clients import ClientSource
-from ..context import Clock, Sleep
-from ..errors import error_code
 from ..console import Console, elapsed
-from ..outcomes import JOURNAL
+from ..context import ClientSource, Ctx
+from ..errors import error_code
+from .wait import poll_until
 
 
 @dataclass(frozen=True)
@@ -40,10 +39,10 @@ class OneOffResult:
         return self.started and self.exit_code == 0 and not self.timed_out
 
 
-def run_one_off(aws: ClientSource, job: OneOff, command: Sequence[str], console: Console, clock: Clock,
-                sleep: Sleep, timeout: float, poll: float = 5.0, label: str = "task") -> OneOffResult:
+def run_one_off(ctx: Ctx, job: OneOff, command: Sequence[str], timeout: float, poll: float = 5.0,
+                label: str = "task") -> OneOffResult:
     """Start the task, stream its log lines as they come, wait for it to stop (or stop it at the deadline)."""
-    ecs = aws.client("ecs")
+    ecs = ctx.client("ecs")
     started = ecs.run_task(
         cluster=job.cluster, taskDefinition=job.task_definition, launchType="FARGATE", count=1,
         networkConfiguration=job.network or {}, startedBy=job.started_by,
@@ -53,27 +52,28 @@ def run_one_off(aws: ClientSource, job: OneOff, command: Sequence[str], console:
         reason = (started.get("failures") or [{}])[0].get("reason", "no task started")
         return OneOffResult(False, None, reason)
     task_arn = started["tasks"][0]["taskArn"]
-    JOURNAL.record(f"started the one-off {label} {task_arn.rsplit('/', 1)[-1]}",
-                   f"`aws ecs stop-task --cluster {job.cluster} --task {task_arn.rsplit('/', 1)[-1]}` if it must stop")
-    stream = f"{job.log_prefix}/{job.container}/{task_arn.rsplit('/', 1)[-1]}"
-    logs = _LogFollower(aws, job.log_group, stream, console)
-    start = clock()
-    status = ""
-    while True:
-        task = ecs.describe_tasks(cluster=job.cluster, tasks=[task_arn])["tasks"][0]
-        if task.get("lastStatus") != status:
-            status = task.get("lastStatus", "?")
-            console.line(f"{elapsed(clock() - start):>6}  {label} {status}", "dim")
+    task_id = task_arn.rsplit("/", 1)[-1]
+    ctx.record(f"started the one-off {label} {task_id}",
+               f"`aws ecs stop-task --cluster {job.cluster} --task {task_id}` if it must stop")
+    logs = _LogFollower(ctx.aws, job.log_group, f"{job.log_prefix}/{job.container}/{task_id}", ctx.console)
+    shown = {"status": ""}
+
+    def show(task: dict, now: float) -> None:
+        if task.get("lastStatus") != shown["status"]:
+            shown["status"] = task.get("lastStatus", "?")
+            ctx.console.line(f"{elapsed(now):>6}  {label} {shown['status']}", "dim")
         logs.poll()
-        if status == "STOPPED":
-            break
-        if clock() - start > timeout:
-            ecs.stop_task(cluster=job.cluster, task=task_arn, reason=f"portyfoul: {label} timed out")
-            logs.poll()
-            return OneOffResult(True, None, f"still {status} after {timeout:.0f}s; stopped it", timed_out=True)
-        sleep(poll)
+
+    polled = poll_until(ctx, lambda: ecs.describe_tasks(cluster=job.cluster, tasks=[task_arn])["tasks"][0],
+                        lambda task: task.get("lastStatus") == "STOPPED", timeout=timeout, interval=poll,
+                        on_poll=show, waiting=f"{label} running ...")
+    if polled.timed_out:
+        ecs.stop_task(cluster=job.cluster, task=task_arn, reason=f"portyfoul: {label} timed out")
+        logs.poll()
+        return OneOffResult(True, None, f"still {shown['status']} after {timeout:.0f}s; stopped it", timed_out=True)
     logs.poll()
-    container = next((c for c in task.get("containers", []) if c.get("name") == job.container), {})
+    task = polled.value
+    container: dict = next((c for c in task.get("containers", []) if c.get("name") == job.container), {})
     reason = container.get("reason") or task.get("stoppedReason") or ""
     return OneOffResult(True, container.get("exitCode"), reason)
 

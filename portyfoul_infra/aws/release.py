@@ -1,118 +1,144 @@
-"""Release: register new task definitions, migrate, deploy web and worker, watch, roll back, diagnose.
+"""Release and rollback: a read-only plan, then the steps that change things, each recorded as it happens.
 
-Building and pushing the image is images.py's. Everything takes its
-clients, clock and sleep, so the tests drive it with fakes and a virtual
-clock. The rollback targets (the revisions running before the release) are
-checked ACTIVE before anything changes, and are never pruned.
+plan_release is the preflight: it reads the stack, the live services (the
+rollback targets, which must be ACTIVE), the secrets they read, the image in
+ECR and what building needs, and refuses (UserError, nothing changed) when a
+release could not safely start. apply_release then builds and pushes,
+registers new task definition revisions (the live ones copied whole, only the
+image swapped), migrates after a snapshot, deploys web and worker together,
+watches them against one deadline, and on failure diagnoses and rolls every
+touched service back. rollback is planned and applied the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from pathlib import Path
 
-from .. import contract as out
-from .clients import ClientSource, collect
-from ..context import Clock, Sleep
-from ..errors import error_code
-from ..config import PLATFORMS, Environment
-from ..console import Console
-from ..contract import SERVICES, ServiceRef
-from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
-from ..errors import UserError
+from ..config import PLATFORMS
+from ..console import elapsed
+from ..context import Ctx
+from ..contract import APP_SECRETS, REPOSITORY_NAME, REPOSITORY_URI, is_placeholder, secret_name_of
+from ..errors import UserError, error_code
+from ..outcomes import Outcome
+from . import history
+from .clients import collect
+from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
+from .images import build_image, docker_available, docker_login, find_image, push_image, run_shown
 from .oneoff import OneOff, run_one_off
-from ..outcomes import JOURNAL
+from .services import LiveService, LiveServices, read_services
+from .snapshots import take_snapshot
 from .stacks import require_stack
+
+# ---------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """What the operator asked for, already checked for sense (verbs/release.py)."""
+    tag: str
+    keys: tuple[str, ...]
+    build: bool = True                 # build and push; False: the image must already be in ECR
+    build_only: bool = False
+    migrate: bool = False
+    snapshot: bool = True              # before migrating
+    app_dir: str = ""
+    timeout: float = 600
+    copy_from: str = ""                # promote: the source image (repository@digest) copied in by digest
 
 
 @dataclass
-class LiveService:
-    ref: ServiceRef
-    name: str
-    task_definition_arn: str
-    task_definition: dict
-    tags: list
-    log_group: str
-    network: dict
-    desired_count: int = 0
+class ReleasePlan:
+    request: ReleaseRequest
+    live: LiveServices                 # what runs now: the rollback targets
+    repository_uri: str
+    repository_name: str
+    platform: str
+    digest: str | None                 # the image's digest when it is in ECR already
+    build: bool                        # whether apply builds and pushes
+    warnings: list[str] = field(default_factory=list)
+    copy: bool = False                 # whether apply copies request.copy_from in first (promote)
 
     @property
     def image(self) -> str:
-        return container_of(self.task_definition, self.ref.container)["image"]
+        return f"{self.repository_uri}:{self.request.tag}"
+
+    @property
+    def services(self) -> list[LiveService]:
+        return [self.live.services[k] for k in self.request.keys]
 
 
-@dataclass
-class Context:
-    env: Environment
-    cluster: str
-    repository_uri: str
-    repository_name: str
-    services: list[LiveService]
-    platform: str
-    warnings: list[str] = field(default_factory=list)
-
-
-def container_of(td: dict, name: str) -> dict:
-    for c in td.get("containerDefinitions", []):
-        if c["name"] == name:
-            return c
-    raise UserError(f"task definition {short_td(td.get('taskDefinitionArn'))} has no container named {name!r}")
-
-
-# ---------------------------------------------------------------- preflight
-
-def load_context(aws: ClientSource, env: Environment, keys: list[str]) -> Context:
-    """Read the stack and services; refuse (UserError) when the release could not safely start."""
-    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
+def plan_release(ctx: Ctx, request: ReleaseRequest) -> ReleasePlan:
+    """Read everything a release needs and refuse (UserError) when it could not safely start. Changes nothing."""
+    env = ctx.env
+    stack = require_stack(ctx)
     if not stack.status.endswith("_COMPLETE") or stack.status == "ROLLBACK_COMPLETE":
         raise UserError(f"stack {env.stack_name} is {stack.status}; a release needs a stable stack (*_COMPLETE)")
-    missing = [k for k in (out.CLUSTER_NAME, out.REPOSITORY_URI, out.REPOSITORY_NAME) if not stack.outputs.get(k)]
+    missing = [k for k in ("ClusterName", REPOSITORY_URI, REPOSITORY_NAME) if not stack.outputs.get(k)]
     if missing:
         raise UserError(f"stack {env.stack_name} lacks outputs {', '.join(missing)}: run `invoke stack-update` first")
-    cluster = stack.outputs[out.CLUSTER_NAME]
-    ecs = aws.client("ecs")
-    names = out.service_names(stack.outputs, keys)
-    described = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=list(names.values()))["services"]}
-    problems: list[str] = []
-    live: list[LiveService] = []
-    for key, name in names.items():
-        svc = described.get(name)
-        if svc is None or svc.get("status") != "ACTIVE":
-            problems.append(f"service {name or key} is not ACTIVE in {cluster}")
-            continue
-        busy = in_progress(svc)
-        if busy:
-            problems.append(f"service {name} has a deployment in progress ({busy}); wait for it to finish")
-        described_td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"], include=["TAGS"])
-        td = described_td["taskDefinition"]
-        if td.get("status") != "ACTIVE":
-            problems.append(f"{short_td(td['taskDefinitionArn'])} (the rollback target for {key}) is {td.get('status')}")
-        live.append(LiveService(SERVICES[key], name, svc["taskDefinition"], td, described_td.get("tags", []),
-                                stack.outputs.get(SERVICES[key].log_output, ""), svc.get("networkConfiguration", {}),
-                                svc.get("desiredCount", 0)))
+    live = read_services(ctx, list(request.keys), stack=stack, with_tags=True)
+    problems = [f"service {k} is not ACTIVE in {live.cluster}" for k in live.missing]
+    for s in live:
+        if s.busy:
+            problems.append(f"service {s.name} has a deployment in progress ({s.busy}); wait for it to finish")
+        if s.task_definition.get("status") != "ACTIVE":
+            problems.append(f"{short_td(s.task_definition_arn)} (the rollback target for {s.key}) is "
+                            f"{s.task_definition.get('status')}")
     if problems:
         raise UserError("preflight: " + "; ".join(problems))
     archs = {s.task_definition.get("runtimePlatform", {}).get("cpuArchitecture", "X86_64") for s in live}
     if len(archs) > 1:
         raise UserError(f"the task definitions disagree on CPU architecture ({', '.join(sorted(archs))})")
-    return Context(env, cluster, stack.outputs[out.REPOSITORY_URI], stack.outputs[out.REPOSITORY_NAME], live,
-                   PLATFORMS[archs.pop()])
+    plan = ReleasePlan(request, live, stack.outputs[REPOSITORY_URI], stack.outputs[REPOSITORY_NAME],
+                       PLATFORMS[archs.pop()], None, request.build)
+    plan.warnings += check_secrets(ctx, plan.services)
+    _choose_image_source(ctx, plan)
+    return plan
 
 
-def check_secrets(aws: ClientSource, ctx: Context) -> list[str]:
+def _choose_image_source(ctx: Ctx, plan: ReleasePlan) -> None:
+    """Whether apply copies (promote), builds, or releases the image ECR already has; refuses what cannot work."""
+    request = plan.request
+    plan.digest = find_image(ctx.client("ecr"), plan.repository_name, request.tag)
+    if request.copy_from:
+        wanted = request.copy_from.rsplit("@", 1)[-1]
+        if plan.digest not in (None, wanted):
+            raise UserError(f"{plan.repository_name}:{request.tag} exists with another digest ({plan.digest[:19]}); "
+                            "release tags are immutable")
+        plan.copy, plan.digest, plan.build = plan.digest is None, wanted, False
+        return
+    if not request.build and plan.digest is None:
+        raise UserError(f"tag {request.tag} is not in ECR repository {plan.repository_name}; build and push it "
+                        "(drop --no-build)")
+    if request.build and plan.digest is not None and not request.build_only:
+        # Release tags are immutable: the tag names the image that is there, so it is released as it is.
+        plan.build = False
+        plan.warnings.append(f"tag {request.tag} is already in ECR ({plan.digest[:19]}): releasing that image "
+                             "without building (release tags are immutable)")
+    if plan.build:
+        if not (Path(request.app_dir) / "Dockerfile").is_file():
+            raise UserError(f"no Dockerfile in {request.app_dir}; pass --app-dir or --no-build")
+        if not docker_available(ctx.runner):
+            raise UserError("docker with buildx is not available; install it, or deploy an image already in ECR "
+                            "with --no-build")
+
+
+def check_secrets(ctx: Ctx, services: list[LiveService]) -> list[str]:
     """Every secret and parameter the task definitions reference exists and is not a placeholder.
 
     Values are compared and dropped here; they are never printed or kept.
     Returns warnings (optional secrets); raises UserError for required ones.
     """
-    optional = {s.env_var for s in out.APP_SECRETS if not s.required}
-    sm, ssm = aws.client("secretsmanager"), aws.client("ssm")
+    optional = {s.env_var for s in APP_SECRETS if not s.required}
+    sm, ssm = ctx.client("secretsmanager"), ctx.client("ssm")
     refs: dict[str, set[str]] = {}
-    for s in ctx.services:
+    for s in services:
         for c in s.task_definition.get("containerDefinitions", []):
             for sec in c.get("secrets", []):
                 refs.setdefault(sec["valueFrom"], set()).add(sec["name"])
-    errors, warnings = [], []
+    errors: list[str] = []
+    warnings: list[str] = []
     for value_from, env_vars in sorted(refs.items()):
         label = "/".join(sorted(env_vars))
         is_optional = env_vars <= optional
@@ -126,13 +152,14 @@ def check_secrets(aws: ClientSource, ctx: Context) -> list[str]:
             value = sm.get_secret_value(SecretId=secret_id).get("SecretString", "")
         except Exception as e:
             if error_code(e) in ("ResourceNotFoundException", "AccessDeniedException"):
-                (warnings if is_optional else errors).append(f"{label}: secret {_secret_name(secret_id)} does not exist")
+                (warnings if is_optional else errors).append(f"{label}: secret {secret_name_of(secret_id)} does not exist")
                 continue
             raise
-        placeholder = out.is_placeholder(value)
+        placeholder = is_placeholder(value)
         del value
         if placeholder:
-            msg = f"{label}: secret {_secret_name(secret_id)} still holds its placeholder; set it with `invoke secrets-set`"
+            msg = (f"{label}: secret {secret_name_of(secret_id)} still holds its placeholder; set it with "
+                   "`invoke secrets-set`")
             (warnings if is_optional else errors).append(msg)
     if errors:
         raise UserError("preflight: " + "; ".join(errors))
@@ -145,27 +172,103 @@ def _secret_id(value_from: str) -> str:
     return ":".join(parts[:7]) if value_from.startswith("arn:") and len(parts) > 7 else value_from
 
 
-def _secret_name(secret_id: str) -> str:
-    name = secret_id.split(":secret:", 1)[-1]
-    # ARNs end in -XXXXXX (six random characters) after the name.
-    return name[:-7] if len(name) > 7 and name[-7] == "-" else name
+def describe_release(ctx: Ctx, plan: ReleasePlan) -> None:
+    """What apply_release will do, before it does it (and all that --dry-run does)."""
+    request, console = plan.request, ctx.console
+    for w in plan.warnings:
+        console.warn(w)
+    source = ("copy by digest " + (plan.digest or "")[:19] if plan.copy else
+              f"existing image {plan.digest[:19]}" if plan.digest and not plan.build else "build and push")
+    console.line(f"release {request.tag} to {', '.join(request.keys)} · platform {plan.platform} · {source} · "
+                 f"migrate {'yes' if request.migrate else 'no'}")
+    for s in plan.services:
+        console.line(f"  {s.key:<7} {s.name}: {short_td(s.task_definition_arn)} ({s.tag}) -> {request.tag}")
+    console.line(f"  rollout: each old web task leaves within {ctx.env.rollout_step_seconds} s of its replacement "
+                 f"passing health checks; alarms and the circuit breaker roll back a bad release")
 
 
-# ---------------------------------------------------------------- task definitions
+# ---------------------------------------------------------------- applying it
+
+def apply_release(ctx: Ctx, plan: ReleasePlan) -> Outcome:
+    """Build, register, migrate, deploy, watch; roll back and diagnose on failure. Every change is recorded."""
+    start = ctx.clock()
+    request, env = plan.request, ctx.env
+    if plan.copy:
+        outcome = copy_image(ctx, plan)
+        if outcome is not None:
+            return outcome
+    if plan.build:
+        build_image(ctx, plan.repository_uri, plan.platform, request.tag, request.app_dir)
+        if request.build_only:
+            ctx.console.ok(f"built {plan.image} for {plan.platform}; nothing pushed or deployed (--build-only)")
+            return Outcome.APPLIED
+        push_image(ctx, plan.repository_uri, request.tag)
+        ctx.record(f"pushed {plan.image}", f"`invoke release --tag {request.tag} --env {env.name}` deploys the "
+                   "pushed image")
+        plan.digest = find_image(ctx.client("ecr"), plan.repository_name, request.tag)
+        if plan.digest is None:
+            raise UserError(f"pushed {plan.image}, but ECR does not list it; nothing was deployed")
+    ctx.console.line(f"image {plan.image} {plan.digest}")
+    new_arns = register_revisions(ctx, plan)
+    if request.migrate:
+        outcome = migrate(ctx, plan, new_arns["web"])
+        if outcome is not None:
+            return outcome
+    record = history.start(ctx, "release", request.tag, plan.digest or "", {
+        s.key: history.ServiceChange(previous=s.task_definition_arn, deployed=new_arns[s.key])
+        for s in plan.services})
+    targets = deploy(ctx, plan.live, plan.services, new_arns,
+                     f"`invoke release-status --env {env.name}`, then `invoke rollback --env {env.name}` if needed")
+    interrupted = watch_or_interrupt(ctx, plan.live.cluster, targets, request.timeout)
+    if all(t.state is State.SUCCEEDED for t in targets):
+        history.finish(ctx, record, history.SUCCEEDED)
+        return _succeeded(ctx, plan, targets, ctx.clock() - start)
+    return roll_back_and_diagnose(ctx, plan, targets, record, interrupted)
+
+
+def copy_image(ctx: Ctx, plan: ReleasePlan) -> Outcome | None:
+    """Promote's copy: the source image by digest into this repository under the tag; verified by digest."""
+    source, wanted = plan.request.copy_from, plan.request.copy_from.rsplit("@", 1)[-1]
+    docker_login(ctx)
+    for cmd in (["docker", "pull", source], ["docker", "tag", source, plan.image], ["docker", "push", plan.image]):
+        run_shown(ctx, cmd, f"`{' '.join(cmd)}` failed; nothing was deployed")
+    ctx.record(f"copied {plan.request.tag} into {plan.repository_name}", f"`invoke release-status --env {ctx.env.name}`")
+    copied = find_image(ctx.client("ecr"), plan.repository_name, plan.request.tag)
+    if copied != wanted:
+        ctx.console.error(f"the copy in {plan.repository_name} has digest {str(copied)[:19]}, not {wanted[:19]}: "
+                          "not released")
+        return Outcome.NEEDS_HUMAN
+    ctx.console.ok(f"{ctx.env.name} has {plan.request.tag} with the same digest {wanted[:19]}")
+    return None
+
+
+def register_revisions(ctx: Ctx, plan: ReleasePlan) -> dict[str, str]:
+    """key -> the new task definition revision for the plan's image (inactive until deployed)."""
+    ecs = ctx.client("ecs")
+    new_arns: dict[str, str] = {}
+    for s in plan.services:
+        new_arns[s.key], diff = register_revision(ecs, s, plan.image)
+        ctx.record(f"registered {short_td(new_arns[s.key])} (inactive until deployed)",
+                   f"`invoke release-status --env {ctx.env.name}`")
+        for line in diff:
+            ctx.console.line(line)
+    return new_arns
+
 
 def register_revision(ecs, live: LiveService, image: str) -> tuple[str, list[str]]:
     """Copy the live task definition whole, swap the image of our container only; (new ARN, diff lines)."""
     accepted = set(ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members)
     td = {k: v for k, v in live.task_definition.items() if k in accepted}
     containers = [dict(c) for c in td["containerDefinitions"]]
+    old_image = live.image
     for c in containers:
         if c["name"] == live.ref.container:
-            old_image, c["image"] = c["image"], image
+            c["image"] = image
     td["containerDefinitions"] = containers
     if live.tags:
-        td["tags"] = live.tags
+        td["tags"] = list(live.tags)
     new = ecs.register_task_definition(**td)["taskDefinition"]
-    diff = [f"{live.ref.key}: {short_td(live.task_definition_arn)} -> {short_td(new['taskDefinitionArn'])}",
+    diff = [f"{live.key}: {short_td(live.task_definition_arn)} -> {short_td(new['taskDefinitionArn'])}",
             f"  - image {old_image}", f"  + image {image}"]
     return new["taskDefinitionArn"], diff
 
@@ -184,29 +287,46 @@ def active_revisions(ecs, family: str) -> list[str]:
 
 def prune_revisions(ecs, family: str, keep: int, protect: set[str]) -> list[str]:
     """Deregister ACTIVE revisions beyond the newest `keep`, never one in `protect`."""
-    arns = active_revisions(ecs, family)
     removed = []
-    for arn in arns[keep:]:
+    for arn in active_revisions(ecs, family)[keep:]:
         if arn not in protect:
             ecs.deregister_task_definition(taskDefinition=arn)
             removed.append(arn)
     return removed
 
 
-# ---------------------------------------------------------------- migration
+def migrate(ctx: Ctx, plan: ReleasePlan, task_definition: str) -> Outcome | None:
+    """Snapshot (unless --no-snapshot), then the migration; None to go on deploying, else how the release ends."""
+    request = plan.request
+    if not request.snapshot:
+        ctx.console.warn("--no-snapshot: migrating without a database snapshot first")
+    else:
+        name = take_snapshot(ctx, plan.live.stack, request.timeout)
+        if name is None:
+            ctx.console.error("the snapshot before the migration did not become available: nothing was migrated "
+                              "or deployed (`invoke db-snapshots`)")
+            return Outcome.NEEDS_HUMAN
+        ctx.console.line(f"snapshot {name} taken before migrating")
+    if not run_migration(ctx, plan.live, plan.live.services["web"], task_definition, ctx.env.migration_command,
+                         request.timeout):
+        ctx.console.line("nothing was deployed: the services still run their previous revisions")
+        return Outcome.ROLLED_BACK
+    return None
 
-def one_off_from(ctx: Context, live: LiveService, task_definition: str, started_by: str) -> OneOff:
-    """A one-off task like `live`'s: its network, secrets, configuration and log group; `task_definition`'s image."""
-    return OneOff(ctx.cluster, task_definition, live.ref.container, live.network or {}, live.log_group, live.ref.key,
-                  started_by)
+
+def one_off_from(live: LiveServices, service: LiveService, task_definition: str, started_by: str) -> OneOff:
+    """A one-off task like `service`'s: its network, secrets, configuration and log group; `task_definition`'s image."""
+    return OneOff(live.cluster, task_definition, service.ref.container, service.network, service.log_group,
+                  service.key, started_by)
 
 
-def run_migration(aws: ClientSource, ctx: Context, web: LiveService, task_definition: str, command: Sequence[str],
-                  console: Console, clock: Clock, sleep: Sleep, timeout: float, poll: float = 5.0) -> bool:
+def run_migration(ctx: Ctx, live: LiveServices, web: LiveService, task_definition: str, command: tuple[str, ...],
+                  timeout: float, poll: float = 5.0) -> bool:
     """A one-off Fargate task from the new web revision; True only if the container exited 0."""
+    console = ctx.console
     console.line(f"migrating: {' '.join(command)} (one-off task from {short_td(task_definition)})")
-    result = run_one_off(aws, one_off_from(ctx, web, task_definition, "portyfoul-migrate"), command, console, clock,
-                         sleep, timeout, poll, label="migration task")
+    result = run_one_off(ctx, one_off_from(live, web, task_definition, "portyfoul-migrate"), command, timeout, poll,
+                         label="migration task")
     if not result.started:
         console.error(f"migration task did not start: {result.reason}")
         return False
@@ -221,82 +341,106 @@ def run_migration(aws: ClientSource, ctx: Context, web: LiveService, task_defini
     return True
 
 
-def print_log_tail(aws: ClientSource, group: str, stream: str, console: Console, lines: int = 20) -> None:
-    if not group:
-        return
-    try:
-        events = aws.client("logs").get_log_events(logGroupName=group, logStreamName=stream, limit=lines,
-                                                   startFromHead=False)["events"]
-    except Exception as e:
-        if error_code(e) == "ResourceNotFoundException":
-            console.line(f"  (no log stream {stream})", "dim")
-            return
-        raise
-    for e in events:
-        console.line(f"  | {e['message'].rstrip()}", "dim")
-
-
-# ---------------------------------------------------------------- deploy, watch, roll back
-
-def deploy(ecs, ctx: Context, new_arns: dict[str, str], next_step: str = "`invoke release-status`") -> list[Target]:
+def deploy(ctx: Ctx, live: LiveServices, services: list[LiveService], new_arns: dict[str, str],
+           next_step: str) -> list[Target]:
+    ecs = ctx.client("ecs")
     targets = []
-    for s in ctx.services:
-        svc = ecs.update_service(cluster=ctx.cluster, service=s.name, taskDefinition=new_arns[s.ref.key])["service"]
-        JOURNAL.record(f"started deploying {short_td(new_arns[s.ref.key])} to {s.ref.key}", next_step)
-        targets.append(Target(s.ref.key, s.name, new_arns[s.ref.key], s.task_definition_arn,
-                              deployment_id_for(svc, new_arns[s.ref.key])))
+    for s in services:
+        svc = ecs.update_service(cluster=live.cluster, service=s.name, taskDefinition=new_arns[s.key])["service"]
+        ctx.record(f"started deploying {short_td(new_arns[s.key])} to {s.key}", next_step)
+        targets.append(Target(s.key, s.name, new_arns[s.key], s.task_definition_arn,
+                              deployment_id_for(svc, new_arns[s.key])))
     return targets
 
 
-def roll_back(aws: ClientSource, ctx: Context, targets: list[Target], console: Console, clock: Clock, sleep: Sleep,
-              deadline: float, poll: float) -> list[Target]:
+def watch_or_interrupt(ctx: Ctx, cluster: str, targets: list[Target], timeout: float) -> bool:
+    """Watch the deployments; True when Ctrl-C ended the watch (what was still in progress counts as failed)."""
+    try:
+        watch_deployments(ctx, cluster, targets, timeout)
+    except KeyboardInterrupt:
+        for t in targets:
+            if t.state is State.IN_PROGRESS:
+                t.state, t.reason = State.FAILED, "interrupted (Ctrl-C)"
+        return True
+    return False
+
+
+def roll_back_and_diagnose(ctx: Ctx, plan: ReleasePlan, targets: list[Target], record: history.ReleaseRecord,
+                           interrupted: bool) -> Outcome:
+    """A failure, timeout or Ctrl-C: say why, put every touched service back, watch that, record how it ended."""
+    console = ctx.console
+    failure = "; ".join(f"{t.key}: {t.reason}" for t in targets if t.state is not State.SUCCEEDED)
+    for t in targets:
+        if t.state is not State.SUCCEEDED:
+            console.error(f"{t.key}: {t.state.value}: {t.reason}")
+    diagnose(ctx, plan, [t for t in targets if t.state is not State.SUCCEEDED])
+    try:
+        back = roll_back(ctx, plan.live.cluster, targets, plan.request.timeout)
+    except KeyboardInterrupt:
+        history.finish(ctx, record, history.FAILED, f"{failure}; rollback interrupted")
+        console.error("interrupted during rollback: check `invoke release-status`")
+        return Outcome.NEEDS_HUMAN
+    stuck = [b for b in back if b.state is not State.SUCCEEDED]
+    history.finish(ctx, record, history.FAILED, failure + ("; rollback failed" if stuck else "; rolled back"))
+    if stuck:
+        for b in stuck:
+            console.error(f"{b.key}: rollback to {short_td(b.task_definition)} {b.state.value}: {b.reason}")
+        console.error("rollback failed: needs a human (`invoke release-status`, `invoke logs`)")
+        return Outcome.NEEDS_HUMAN
+    console.line("rolled back: " + ", ".join(f"{b.key} on {short_td(b.task_definition)}" for b in back))
+    if interrupted:
+        console.line("release interrupted and rolled back")
+    return Outcome.ROLLED_BACK
+
+
+def roll_back(ctx: Ctx, cluster: str, targets: list[Target], deadline: float) -> list[Target]:
     """Put every touched service back on its previous revision and watch that."""
-    ecs = aws.client("ecs")
+    ecs, console = ctx.client("ecs"), ctx.console
     back: list[Target] = []
     for t in targets:
-        svc = ecs.describe_services(cluster=ctx.cluster, services=[t.service])["services"][0]
-        primary = next((d for d in svc["deployments"] if d.get("status") == "PRIMARY"), {})
+        svc = ecs.describe_services(cluster=cluster, services=[t.service])["services"][0]
+        primary: dict = next((d for d in svc["deployments"] if d.get("status") == "PRIMARY"), {})
         if primary.get("taskDefinition") == t.previous and primary.get("rolloutState") == "COMPLETED":
             console.line(f"{t.key}: already back on {short_td(t.previous)} (ECS rolled it back)")
             back.append(Target(t.key, t.service, t.previous, t.task_definition, primary["id"], State.SUCCEEDED))
             continue
         console.line(f"{t.key}: rolling back to {short_td(t.previous)}")
-        updated = ecs.update_service(cluster=ctx.cluster, service=t.service, taskDefinition=t.previous)["service"]
-        JOURNAL.record(f"started rolling {t.key} back to {short_td(t.previous)}", "`invoke release-status`")
+        updated = ecs.update_service(cluster=cluster, service=t.service, taskDefinition=t.previous)["service"]
+        ctx.record(f"started rolling {t.key} back to {short_td(t.previous)}", "`invoke release-status`")
         back.append(Target(t.key, t.service, t.previous, t.task_definition, deployment_id_for(updated, t.previous)))
     pending = [b for b in back if b.state is State.IN_PROGRESS]
     if pending:
-        watch_deployments(ecs, ctx.cluster, pending, console, clock, sleep, deadline, poll, label="rollback")
+        watch_deployments(ctx, cluster, pending, deadline, label="rollback")
     return back
 
 
-def firing_alarms(aws: ClientSource, ctx: Context, targets: list[Target]) -> dict[str, list[dict]]:
+def firing_alarms(ctx: Ctx, cluster: str, targets: list[Target]) -> dict[str, list[dict]]:
     """key -> the deployment alarms of that service now in ALARM (the ones that roll a release back)."""
-    ecs = aws.client("ecs")
-    services = ecs.describe_services(cluster=ctx.cluster, services=[t.service for t in targets]).get("services", [])
+    ecs = ctx.client("ecs")
+    services = ecs.describe_services(cluster=cluster, services=[t.service for t in targets]).get("services", [])
     names = {s["serviceName"]: s.get("deploymentConfiguration", {}).get("alarms", {}).get("alarmNames", [])
              for s in services}
     wanted = sorted({n for ns in names.values() for n in ns})
     if not wanted:
         return {}
-    alarms = aws.client("cloudwatch").describe_alarms(AlarmNames=wanted, StateValue="ALARM").get("MetricAlarms", [])
+    alarms = ctx.client("cloudwatch").describe_alarms(AlarmNames=wanted, StateValue="ALARM").get("MetricAlarms", [])
     return {t.key: [a for a in alarms if a["AlarmName"] in names.get(t.service, [])] for t in targets}
 
 
-def diagnose(aws: ClientSource, ctx: Context, targets: list[Target], console: Console, limit: int = 3) -> None:
+def diagnose(ctx: Ctx, plan: ReleasePlan, targets: list[Target], limit: int = 3) -> None:
     """Why the release failed: deployment alarms in ALARM, stopped tasks' reasons, exit codes, last log lines."""
-    ecs = aws.client("ecs")
-    for key, alarms in firing_alarms(aws, ctx, targets).items():
+    ecs, console, cluster = ctx.client("ecs"), ctx.console, plan.live.cluster
+    for key, alarms in firing_alarms(ctx, cluster, targets).items():
         for a in alarms:
             console.error(f"{key}: alarm {a['AlarmName']} is in ALARM, and it rolls a deployment back: "
                           f"{a.get('StateReason', '')[:200]}")
     for t in targets:
-        live = next(s for s in ctx.services if s.ref.key == t.key)
-        arns = ecs.list_tasks(cluster=ctx.cluster, serviceName=t.service, desiredStatus="STOPPED").get("taskArns", [])
+        live = plan.live.services[t.key]
+        arns = ecs.list_tasks(cluster=cluster, serviceName=t.service, desiredStatus="STOPPED").get("taskArns", [])
         if not arns:
             console.line(f"{t.key}: no stopped tasks to diagnose")
             continue
-        tasks = ecs.describe_tasks(cluster=ctx.cluster, tasks=arns[:100])["tasks"]
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"]
         failed = [x for x in tasks if x.get("taskDefinitionArn") == t.task_definition][:limit]
         for task in failed:
             task_id = task["taskArn"].rsplit("/", 1)[-1]
@@ -305,5 +449,111 @@ def diagnose(aws: ClientSource, ctx: Context, targets: list[Target], console: Co
                 console.line(f"  container {c['name']}: exit code {c.get('exitCode', 'none')}"
                              + (f" ({c['reason']})" if c.get("reason") else ""))
                 if "exec format error" in (c.get("reason") or "") + (task.get("stoppedReason") or ""):
-                    console.line(f"  hint: the image was built for another CPU architecture than {ctx.platform}")
-            print_log_tail(aws, live.log_group, f"{t.key}/{live.ref.container}/{task_id}", console, lines=10)
+                    console.line(f"  hint: the image was built for another CPU architecture than {plan.platform}")
+            print_log_tail(ctx, live.log_group, f"{t.key}/{live.ref.container}/{task_id}", lines=10)
+
+
+def print_log_tail(ctx: Ctx, group: str, stream: str, lines: int = 20) -> None:
+    if not group:
+        return
+    try:
+        events = ctx.client("logs").get_log_events(logGroupName=group, logStreamName=stream, limit=lines,
+                                                   startFromHead=False)["events"]
+    except Exception as e:
+        if error_code(e) == "ResourceNotFoundException":
+            ctx.console.line(f"  (no log stream {stream})", "dim")
+            return
+        raise
+    for event in events:
+        ctx.console.line(f"  | {event['message'].rstrip()}", "dim")
+
+
+def _succeeded(ctx: Ctx, plan: ReleasePlan, targets: list[Target], seconds: float) -> Outcome:
+    ecs, env, console = ctx.client("ecs"), ctx.env, ctx.console
+    for s in plan.services:
+        t = next(t for t in targets if t.key == s.key)
+        removed = prune_revisions(ecs, s.task_definition["family"], env.keep_task_definition_revisions,
+                                  {t.task_definition, t.previous})
+        if removed:
+            console.line(f"{s.key}: deregistered {len(removed)} revision(s) beyond the newest "
+                         f"{env.keep_task_definition_revisions}")
+    console.ok(f"released {plan.request.tag} ({(plan.digest or '')[:19]}) in {elapsed(seconds)}")
+    idle = [s.key for s in plan.services if s.desired_count == 0]
+    if idle:
+        console.warn(f"{', '.join(idle)} run no tasks yet (the stack is bootstrapping): "
+                     f"run `invoke stack-update --env {env.name}` to start them on this release")
+    for t in targets:
+        console.line(f"  {t.key:<7} {short_td(t.task_definition)} ({elapsed(t.seconds)}); rollback target "
+                     f"{short_td(t.previous)} kept ACTIVE")
+    return Outcome.APPLIED
+
+
+# ---------------------------------------------------------------- rollback
+
+
+@dataclass(frozen=True)
+class RollbackStep:
+    """One service going back: from what it runs now to a release that succeeded."""
+    service: LiveService
+    target: history.ReleaseRecord
+
+    @property
+    def to(self) -> str:
+        return self.target.services[self.service.key].deployed
+
+
+def plan_rollback(ctx: Ctx, keys: list[str], to: str = "") -> tuple[LiveServices, list[RollbackStep]]:
+    """For each service, the newest release that succeeded and differs from what runs now (or `to`'s)."""
+    env = ctx.env
+    live = read_services(ctx, keys)
+    records = history.load(ctx)
+    if not records:
+        raise UserError(f"no release history for {env.name} yet ({history.parameter_name(env)}): rollback goes to the "
+                        "last release that succeeded, and none is recorded; release a known-good tag instead")
+    ecs = ctx.client("ecs")
+    steps = []
+    for key in keys:
+        svc = live.one(key)
+        if svc.busy:
+            raise UserError(f"{key}: a deployment is in progress ({svc.busy}); wait for it (`invoke release-status "
+                            f"--env {env.name}`), then run rollback again")
+        target = history.last_good(records, key, svc.task_definition_arn, svc.tag, to)
+        if target is None:
+            wanted = f"no release of {to[:40]} that succeeded" if to else \
+                "nothing to roll back to: no earlier release that succeeded and differs from what runs now"
+            raise UserError(f"{key}: {wanted} (it runs {svc.tag}); the history holds: "
+                            + (", ".join(sorted({f"{r.tag} ({r.outcome})" for r in records if key in r.services}))
+                               or "none"))
+        step = RollbackStep(svc, target)
+        if to and step.to == svc.task_definition_arn:
+            raise UserError(f"{key} already runs {to[:40]} ({short_td(svc.task_definition_arn)})")
+        status = ecs.describe_task_definition(taskDefinition=step.to)["taskDefinition"].get("status")
+        if status != "ACTIVE":
+            raise UserError(f"{key}: {short_td(step.to)} (release {target.tag}) is {status}; it can no longer run")
+        steps.append(step)
+    return live, steps
+
+
+def apply_rollback(ctx: Ctx, live: LiveServices, steps: list[RollbackStep], timeout: float) -> Outcome:
+    env, console, ecs = ctx.env, ctx.console, ctx.client("ecs")
+    first = steps[0].target
+    record = history.start(ctx, "rollback", first.tag, first.digest, {
+        s.service.key: history.ServiceChange(previous=s.service.task_definition_arn, deployed=s.to) for s in steps})
+    watched = []
+    for s in steps:
+        updated = ecs.update_service(cluster=live.cluster, service=s.service.name, taskDefinition=s.to)["service"]
+        ctx.record(f"started rolling {s.service.key} back to {short_td(s.to)}",
+                   f"`invoke release-status --env {env.name}`")
+        watched.append(Target(s.service.key, s.service.name, s.to, s.service.task_definition_arn,
+                              deployment_id_for(updated, s.to)))
+    watch_deployments(ctx, live.cluster, watched, timeout, label="rollback")
+    if all(t.state is State.SUCCEEDED for t in watched):
+        history.finish(ctx, record, history.SUCCEEDED)
+        console.ok("rolled back: " + ", ".join(f"{t.key} on {s.target.tag} ({short_td(t.task_definition)})"
+                                              for t, s in zip(watched, steps, strict=True)))
+        return Outcome.APPLIED
+    failed = [t for t in watched if t.state is not State.SUCCEEDED]
+    for t in failed:
+        console.error(f"{t.key}: {t.state.value}: {t.reason}")
+    history.finish(ctx, record, history.FAILED, "; ".join(f"{t.key}: {t.reason}" for t in failed))
+    return Outcome.NEEDS_HUMAN

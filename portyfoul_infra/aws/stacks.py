@@ -1,9 +1,8 @@
 """Reading a stack and following one of its operations: status, events, root cause, outcome.
 
-Every function here takes its clients, clock and sleep as arguments and
-prints only through a Console, so tests drive it with fakes and a virtual
-clock. Change sets and the data-loss policy are change_set.py's; the task
-bodies in stack_tasks.py put the pieces in order.
+What waits takes a Ctx (clients, clock, sleep, console), so tests drive it
+with fakes and a virtual clock. Change sets and the guards are
+change_sets.py's; the verbs in verbs/stack.py put the pieces in order.
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .wait import Backoff
-from ..context import Clock, Sleep
-from ..errors import error_code
+from ..config import Environment
 from ..console import Console, elapsed
+from ..context import Ctx
 from ..contract import METADATA_KEY
-from ..errors import UserError
-from ..outcomes import JOURNAL, Outcome
+from ..errors import UserError, error_code
+from ..outcomes import Outcome
+from .wait import poll_until
 
 OK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
                        "IMPORT_ROLLBACK_COMPLETE"})
@@ -68,10 +67,12 @@ def describe_stack(cfn, name: str) -> StackInfo | None:
     )
 
 
-def require_stack(cfn, name: str, env_name: str) -> StackInfo:
-    stack = describe_stack(cfn, name)
+def require_stack(ctx: Ctx, env: Environment | None = None) -> StackInfo:
+    """The environment's stack (the context's, or `env`'s), or a UserError saying how to create it."""
+    env = env or ctx.env
+    stack = describe_stack(ctx.client("cloudformation"), env.stack_name)
     if stack is None:
-        raise UserError(f"stack {name} does not exist; create it with `invoke stack-update --env {env_name}`")
+        raise UserError(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
     return stack
 
 
@@ -176,29 +177,27 @@ class WatchResult:
     timed_out: bool = False
 
 
-def watch(cfn, stack: StackInfo, stream: EventStream, console: Console, clock: Clock, sleep: Sleep,
-          timeout: float, poll_seconds: float = 5.0) -> WatchResult:
+def watch(ctx: Ctx, stack_id: str, stream: EventStream, timeout: float, poll_seconds: float = 5.0) -> WatchResult:
     """Stream this operation's events until the stack leaves *_IN_PROGRESS (or the deadline passes)."""
-    start = clock()
+    cfn = ctx.client("cloudformation")
     result = WatchResult(status="")
-    backoff = Backoff(poll_seconds)
-    throttled = lambda d: console.status(f"throttled by AWS; backing off {d:.0f}s")  # noqa: E731
-    while True:
-        events, current = backoff.call(lambda: (stream.poll(), describe_stack(cfn, stack.stack_id)), sleep, throttled)
-        now = clock() - start
+
+    def fetch() -> tuple[list[StackEvent], StackInfo | None]:
+        return stream.poll(), describe_stack(cfn, stack_id)
+
+    def show(answer: tuple[list[StackEvent], StackInfo | None], now: float) -> None:
+        events, current = answer
         for e in events:
             result.events.append(e)
             reason = f"  {e.reason}" if e.reason else ""
             colour = "red" if e.status.endswith("FAILED") else ("green" if e.status.endswith("COMPLETE") else None)
-            console.line(f"{elapsed(now):>6}  {e.status:<28} {e.resource_type:<42} {e.logical_id}{reason}", colour)
+            ctx.console.line(f"{elapsed(now):>6}  {e.status:<28} {e.resource_type:<42} {e.logical_id}{reason}", colour)
         result.status = current.status if current else "DELETE_COMPLETE"
-        if not result.status.endswith("_IN_PROGRESS"):
-            return result
-        if now > timeout:
-            result.timed_out = True
-            return result
-        console.status(f"{elapsed(now):>6}  {result.status} ...")
-        sleep(poll_seconds)
+
+    polled = poll_until(ctx, fetch, lambda _: not result.status.endswith("_IN_PROGRESS"), timeout=timeout,
+                        interval=poll_seconds, on_poll=show, waiting="stack operation in progress ...")
+    result.timed_out = polled.timed_out
+    return result
 
 
 def outcome_of(status: str) -> Outcome:
@@ -218,8 +217,9 @@ def report_failure(console: Console, result: WatchResult, stack_name: str) -> No
 
 # ---------------------------------------------------------------- templates too big for a body
 
-def upload_template(s3, bucket: str, region: str, key: str, body: str) -> str:
+def upload_template(ctx: Ctx, bucket: str, key: str, body: str) -> str:
     """Upload to a versioned, private bucket (created on first use); returns the TemplateURL."""
+    s3, region = ctx.client("s3"), ctx.env.region
     try:
         s3.head_bucket(Bucket=bucket)
     except Exception as e:
@@ -229,7 +229,7 @@ def upload_template(s3, bucket: str, region: str, key: str, body: str) -> str:
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         s3.create_bucket(**kwargs)
-        JOURNAL.record(f"created the template bucket {bucket}", "run the same command again")
+        ctx.record(f"created the template bucket {bucket}", "run the same command again")
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

@@ -128,8 +128,8 @@ def patch_moto() -> None:
 
     CloudFormationResponse.update_termination_protection = update_termination_protection
 
-    from moto.ecs import models as ecs_models
     from moto.core.utils import utcnow
+    from moto.ecs import models as ecs_models
     from moto.moto_api._internal import mock_random
 
     def _complete(service) -> None:
@@ -213,9 +213,9 @@ HANG_SUFFIX = "-hang"     # the tasks never become healthy: the deployment stays
 
 def _stop_crashed_tasks(backend, service, count: int) -> None:
     """Tasks of the new revision that started and stopped, as ECS reports a crashing container."""
-    from moto.ecs.models import Task
-
     import copy
+
+    from moto.ecs.models import Task
 
     cluster = backend._get_cluster(service.cluster_name)
     # A stopped task has no network interface left to attach: skip moto's awsvpc ENI set-up.

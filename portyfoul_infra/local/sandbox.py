@@ -13,18 +13,33 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from ..artifacts.generated import REPO_ROOT, refresh
 from ..aws.clients import Aws
-from ..context import Clock, Sleep
+from ..aws.stacks import describe_stack
 from ..config import ENVIRONMENTS
-from ..console import Console
+from ..context import Ctx
+from ..contract import REPOSITORY_NAME, REPOSITORY_URI
 from ..errors import UserError
-from ..artifacts.generated import REPO_ROOT
-from ..options import AdoptOptions, ReleaseOptions, RollbackOptions, SandboxOptions, SecretsSetOptions, UpdateOptions
+from ..options import (
+    AdoptOptions,
+    EnvOptions,
+    ReleaseOptions,
+    RollbackOptions,
+    SandboxOptions,
+    SecretsSetOptions,
+    UpdateOptions,
+)
 from ..outcomes import Outcome
 from . import server as local_aws
+
+# name -> the verb's body (tasks.body_of): the sandbox runs the verbs a user runs, handed to it by tasks.py.
+Verbs = Callable[[str], Callable[[Ctx, Any], Outcome]]
+# The sandbox's waits poll this often: the local AWS answers at once.
+SANDBOX_POLL_SECONDS = 0.2
 
 DEMO_TAG = "demo0001"
 CRASH_TAG = "demo0002-crash"
@@ -34,11 +49,9 @@ SANDBOX_FINNHUB_KEY = "sandbox-finnhub-key-set-by-hand"
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 
 
-def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
+def sandbox(ctx: Ctx, opts: SandboxOptions, verbs: Verbs,
             wait_forever: Callable[[], None] | None = None) -> Outcome:
-    from ..artifacts.generated import refresh
-
-    env = ENVIRONMENTS["dev"]
+    env, console = ENVIRONMENTS["dev"], ctx.console
     console.heading("sandbox: against a local AWS (moto) on 127.0.0.1; nothing leaves this machine")
     console.heading("build the template (into a temporary directory: generated/ is left as it is)")
     scratch = tempfile.TemporaryDirectory(prefix="portyfoul-sandbox-")
@@ -56,9 +69,10 @@ def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
     os.environ.pop("AWS_PROFILE", None)
     try:
         console.line(f"  local AWS on {server.endpoint}")
-        aws = Aws(region=env.region)
+        local = replace(ctx, aws=Aws(region=env.region), env=env, poll_seconds=SANDBOX_POLL_SECONDS,
+                        runner=lambda cmd, stdin: 1)
         scenario = {"lifecycle": _lifecycle, "adopt": _adoption, "failed-release": _failed_release}[opts.scenario]
-        steps = scenario(aws, env, console, clock, sleep)
+        steps = scenario(local, verbs)
         for number, (title, step) in enumerate(steps, 1):
             console.heading(f"{number}/{len(steps)} {title}")
             outcome = step()
@@ -91,34 +105,29 @@ def sandbox(console: Console, opts: SandboxOptions, clock: Clock, sleep: Sleep,
 Step = tuple[str, Callable[[], Outcome]]
 
 
-def _lifecycle(aws, env, console, clock, sleep) -> list[Step]:
+def _lifecycle(ctx: Ctx, verbs: Verbs) -> list[Step]:
     """Create the dev stack, set a key, release a seeded image, start the services, show the status."""
-    from ..verbs.release import release, release_status
-    from ..verbs.secrets import secrets_set
-    from ..verbs.stack import stack_status, stack_update
-
-    update = UpdateOptions(yes=True, poll_seconds=0.2)
+    update = UpdateOptions(yes=True)
+    stand_in_key = replace(ctx, read_secret=lambda _: "sandbox-stand-in-key")
     return [
         ("create the dev stack (stack-update --yes): no image yet, so the services start with no tasks",
-         lambda: stack_update(aws, env, console, update, None, clock, sleep)),
+         lambda: verbs("stack_update")(ctx, update)),
         ("set a stand-in Finnhub key (secrets-set finnhub-api-key)",
-         lambda: secrets_set(aws, env, console, SecretsSetOptions(name="finnhub-api-key"),
-                             lambda _: "sandbox-stand-in-key", clock, sleep)),
+         lambda: verbs("secrets_set")(stand_in_key, SecretsSetOptions(name="finnhub-api-key"))),
         (f"seed image {DEMO_TAG} into the local ECR and release it (release --tag {DEMO_TAG} --no-build)",
-         lambda: _seed_and_release(aws, env, console, clock, sleep, release)),
-        ("start the services on the release (stack-update --yes)",
-         lambda: stack_update(aws, env, console, update, None, clock, sleep)),
-        ("release-status", lambda: release_status(aws, env, console)),
-        ("stack-status", lambda: stack_status(aws, env, console)),
+         lambda: _seed_and_release(ctx, verbs)),
+        ("start the services on the release (stack-update --yes)", lambda: verbs("stack_update")(ctx, update)),
+        ("release-status", lambda: verbs("release_status")(ctx, EnvOptions())),
+        ("stack-status", lambda: verbs("stack_status")(ctx, EnvOptions())),
     ]
 
 
-def _failed_release(aws, env, console, clock, sleep) -> list[Step]:
+def _failed_release(ctx: Ctx, verbs: Verbs) -> list[Step]:
     """The lifecycle, then a release that crashes, a good one, and a rollback that lands on the last good one.
 
     The local AWS treats an image tag ending in -crash as a container that exits 1 at start (MOTO_GAPS).
     """
-    from ..verbs.release import release, release_status, rollback
+    env, console = ctx.env, ctx.console
 
     def expect(outcome: Outcome, wanted: Outcome) -> Outcome:
         if outcome is wanted:
@@ -127,51 +136,47 @@ def _failed_release(aws, env, console, clock, sleep) -> list[Step]:
         return Outcome.NEEDS_HUMAN
 
     def release_of(tag: str) -> Callable[[], Outcome]:
-        local_aws.seed_image(aws.client("ecr"), f"{env.project}-{env.name}", tag)
-        return lambda: release(aws, env, console, ReleaseOptions(tag=tag, no_build=True, poll_seconds=0.2),
-                               lambda cmd, stdin: 1, clock, sleep)
+        local_aws.seed_image(ctx.client("ecr"), f"{env.project}-{env.name}", tag)
+        return lambda: verbs("release")(ctx, ReleaseOptions(tag=tag, no_build=True))
 
     return [
-        *_lifecycle(aws, env, console, clock, sleep)[:4],
+        *_lifecycle(ctx, verbs)[:4],
         (f"release {CRASH_TAG}: its container exits at start; ECS rolls back, the release says why (exit 3)",
          lambda: expect(release_of(CRASH_TAG)(), Outcome.ROLLED_BACK)),
         (f"release {GOOD_TAG}: a good one", lambda: release_of(GOOD_TAG)()),
         (f"rollback: back to the last good release before {GOOD_TAG}, never to {CRASH_TAG}",
-         lambda: rollback(aws, env, console, RollbackOptions(poll_seconds=0.2), clock, sleep)),
-        ("release-status: what runs, and the history", lambda: release_status(aws, env, console)),
+         lambda: verbs("rollback")(ctx, RollbackOptions())),
+        ("release-status: what runs, and the history", lambda: verbs("release_status")(ctx, EnvOptions())),
     ]
 
 
-def _adoption(aws, env, console, clock, sleep) -> list[Step]:
+def _adoption(ctx: Ctx, verbs: Verbs) -> list[Step]:
     """Stand in for the live hand-built stack, adopt it, converge, and show that nothing was lost."""
-    from ..verbs.adopt import adopt
-    from ..verbs.stack import stack_diff, stack_update
-
     state: dict[str, dict] = {}
     return [
         (f"create a stand-in for the live stack from {LIVE_FIXTURE.relative_to(REPO_ROOT)} "
          "(the plan's phases 1-6, hand-written, other logical IDs)",
-         lambda: _create_live_stand_in(aws, env, console, state)),
+         lambda: _create_live_stand_in(ctx, state)),
         ("stack-diff before adoption: what a plain stack-update would do to it",
-         lambda: _expect_refusal(stack_diff(aws, env, console, clock, sleep), console)),
+         lambda: _expect_refusal(verbs("stack_diff")(ctx, EnvOptions()), ctx)),
         ("adopt --yes: rename its logical IDs to ours in place",
-         lambda: adopt(aws, env, console, AdoptOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
-        ("adopt again: nothing left to rename",
-         lambda: adopt(aws, env, console, AdoptOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
+         lambda: verbs("adopt")(ctx, AdoptOptions(yes=True))),
+        ("adopt again: nothing left to rename", lambda: verbs("adopt")(ctx, AdoptOptions(yes=True))),
         ("stack-update --yes: converge under the data-loss guard, values pinned",
-         lambda: stack_update(aws, env, console, UpdateOptions(yes=True, poll_seconds=0.2), None, clock, sleep)),
+         lambda: verbs("stack_update")(ctx, UpdateOptions(yes=True))),
         ("compare: physical IDs and secret values before and after",
-         lambda: _compare_after_adoption(aws, env, console, state)),
+         lambda: _compare_after_adoption(ctx, state)),
     ]
 
 
-def _create_live_stand_in(aws, env, console, state: dict) -> Outcome:
-    cfn = aws.client("cloudformation")
+def _create_live_stand_in(ctx: Ctx, state: dict) -> Outcome:
+    env, console = ctx.env, ctx.console
+    cfn = ctx.client("cloudformation")
     cfn.create_stack(StackName=env.stack_name, TemplateBody=LIVE_FIXTURE.read_text(),
                      Capabilities=["CAPABILITY_NAMED_IAM"], Parameters=[
                          {"ParameterKey": "ProjectName", "ParameterValue": env.project},
                          {"ParameterKey": "Environment", "ParameterValue": env.name}])
-    sm = aws.client("secretsmanager")
+    sm = ctx.client("secretsmanager")
     sm.put_secret_value(SecretId=f"{env.secret_prefix}/finnhub-api-key", SecretString=SANDBOX_FINNHUB_KEY)
     console.line(f"  created {env.stack_name}; set a Finnhub key by hand, as the owners would have")
     state["before"] = _physical_ids(cfn, env)
@@ -181,7 +186,8 @@ def _create_live_stand_in(aws, env, console, state: dict) -> Outcome:
     return Outcome.APPLIED
 
 
-def _expect_refusal(outcome: Outcome, console: Console) -> Outcome:
+def _expect_refusal(outcome: Outcome, ctx: Ctx) -> Outcome:
+    console = ctx.console
     if outcome is Outcome.REFUSED:
         console.line("  refused, as it should be: the stateful resources sit under foreign logical IDs")
         return Outcome.APPLIED
@@ -216,8 +222,9 @@ def _secret_fingerprints(sm, env) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _compare_after_adoption(aws, env, console, state: dict) -> Outcome:
-    after = _physical_ids(aws.client("cloudformation"), env)
+def _compare_after_adoption(ctx: Ctx, state: dict) -> Outcome:
+    env, console = ctx.env, ctx.console
+    after = _physical_ids(ctx.client("cloudformation"), env)
     rows, lost = [], []
     for (rtype, physical), old_id in sorted(state["before"].items(), key=lambda kv: (kv[0][0], kv[1])):
         new_id = after.get((rtype, physical))
@@ -225,7 +232,7 @@ def _compare_after_adoption(aws, env, console, state: dict) -> Outcome:
         if new_id is None:
             lost.append(old_id)
     console.table(("type", "live logical id", "now", "physical id (kept)"), rows)
-    values = _secret_fingerprints(aws.client("secretsmanager"), env)
+    values = _secret_fingerprints(ctx.client("secretsmanager"), env)
     changed = sorted(name for name, fingerprint in state["values"].items() if values.get(name) != fingerprint)
     console.line(f"  secrets: {len(state['values']) - len(changed)} of {len(state['values'])} kept their value "
                  "and version" + (f"; CHANGED: {', '.join(changed)}" if changed else ""))
@@ -235,14 +242,13 @@ def _compare_after_adoption(aws, env, console, state: dict) -> Outcome:
     return Outcome.APPLIED
 
 
-def _seed_and_release(aws, env, console, clock, sleep, release) -> Outcome:
-    from .. import contract as out
-    from ..aws.stacks import describe_stack
-    stack = describe_stack(aws.client("cloudformation"), env.stack_name)
-    digest = local_aws.seed_image(aws.client("ecr"), stack.outputs[out.REPOSITORY_NAME], DEMO_TAG)
-    console.line(f"  seeded {stack.outputs[out.REPOSITORY_URI]}:{DEMO_TAG} ({digest[:19]})")
-    return release(aws, env, console, ReleaseOptions(tag=DEMO_TAG, no_build=True, poll_seconds=0.2),
-                   lambda cmd, stdin: 1, clock, sleep)
+def _seed_and_release(ctx: Ctx, verbs: Verbs) -> Outcome:
+    stack = describe_stack(ctx.client("cloudformation"), ctx.env.stack_name)
+    if stack is None:
+        raise UserError(f"stack {ctx.env.stack_name} does not exist")
+    digest = local_aws.seed_image(ctx.client("ecr"), stack.outputs[REPOSITORY_NAME], DEMO_TAG)
+    ctx.console.line(f"  seeded {stack.outputs[REPOSITORY_URI]}:{DEMO_TAG} ({digest[:19]})")
+    return verbs("release")(ctx, ReleaseOptions(tag=DEMO_TAG, no_build=True))
 
 
 def _wait_forever() -> None:

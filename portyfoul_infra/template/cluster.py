@@ -17,14 +17,13 @@ from awacs import secretsmanager as aw_secrets
 from awacs import ssm as aw_ssm
 from awacs import ssmmessages as aw_ssmmessages
 from awacs import sts as aw_sts
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, ArnLike
-from troposphere import AccountId, Sub, Template
-from troposphere import ecs, iam, logs
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import AccountId, Sub, Template, ecs, iam, logs
 
+from .database import Database
 from .parameters import Params
 from .registry import Registry
 from .secrets import Secrets
-from .database import Database
 
 CLUSTER = "Cluster"
 EXECUTION_ROLE = "TaskExecutionRole"

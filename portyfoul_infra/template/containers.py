@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Ref, Region, Sub, Template
-from troposphere import ecs
+from troposphere import GetAtt, Ref, Region, Sub, Template, ecs
 
+from ..contract import ServiceRef, config_env_vars
 from .cluster import Cluster
 from .database import DB_NAME, Database, secret_key_arn
 from .parameters import Params
@@ -21,14 +21,13 @@ from .secrets import Secrets
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    name: str                      # container and service suffix: "web" or "worker"
+    service: ServiceRef            # the contract's service: its container's name, and the key in every name
     family_logical_id: str
     image_tag: Ref                 # the stack parameter holding this service's tag
     cpu: Ref
     memory: Ref
     log_group: object
     environment: dict[str, object]
-    ssm_env: tuple[str, ...]       # env vars read from SSM parameters at task start
     port: int | None = None
     health_check: object = None    # an ecs.HealthCheck, an If(...) of one, or None
 
@@ -61,17 +60,17 @@ def add_task_definition(
     database: Database, secrets: Secrets,
 ) -> ecs.TaskDefinition:
     container = ecs.ContainerDefinition(
-        Name=spec.name,
+        Name=spec.service.container,
         Image=Sub("${Uri}:${Tag}", Uri=GetAtt(registry.repository, "RepositoryUri"), Tag=spec.image_tag),
         Essential=True,
         Environment=[ecs.Environment(Name=k, Value=v) for k, v in sorted(spec.environment.items())],
-        Secrets=container_secrets(database, secrets, spec.ssm_env),
+        Secrets=container_secrets(database, secrets, config_env_vars(spec.service.key)),
         LogConfiguration=ecs.LogConfiguration(
             LogDriver="awslogs",
             Options={
                 "awslogs-group": Ref(spec.log_group),
                 "awslogs-region": Region,
-                "awslogs-stream-prefix": spec.name,
+                "awslogs-stream-prefix": spec.service.key,
             },
         ),
     )
@@ -81,7 +80,7 @@ def add_task_definition(
         container.HealthCheck = spec.health_check
     return t.add_resource(ecs.TaskDefinition(
         spec.family_logical_id,
-        Family=Sub("${ProjectName}-${Environment}-" + spec.name + "-task"),
+        Family=Sub("${ProjectName}-${Environment}-" + spec.service.key + "-task"),
         Cpu=spec.cpu,
         Memory=spec.memory,
         NetworkMode="awsvpc",

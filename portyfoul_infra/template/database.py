@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from troposphere import Sub, Tags, Template
-from troposphere import ec2, rds, secretsmanager
+from troposphere import Sub, Tags, Template, ec2, rds, secretsmanager
 
+from ..contract import DATABASE as DB_INSTANCE
 from .network import Network
 from .parameters import Params
 
@@ -20,7 +20,6 @@ DB_SUBNET_GROUP = "DatabaseSubnetGroup"
 DB_PARAMETER_GROUP = "DatabaseParameterGroup"
 DB_SECRET = "DatabaseSecret"
 DB_SECRET_ATTACHMENT = "DatabaseSecretAttachment"
-DB_INSTANCE = "Database"
 SERVICES_TO_DATABASE = "ServicesToDatabaseEgress"
 
 DB_NAME = "portyfoul"

@@ -28,8 +28,7 @@ from awacs import secretsmanager as aw_secrets
 from awacs import ssm as aw_ssm
 from awacs import sts as aw_sts
 from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import Equals, GetAtt, If, Output, Parameter, Ref, Sub, Template
-from troposphere import iam
+from troposphere import Equals, GetAtt, If, Output, Parameter, Ref, Sub, Template, iam
 
 from .. import contract as out
 

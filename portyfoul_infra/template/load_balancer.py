@@ -14,9 +14,26 @@ from dataclasses import dataclass
 
 from awacs import s3 as aw_s3
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
-from troposphere import Condition, Equals, FindInMap, GetAtt, If, Not, NoValue, Or, Ref, Region, Select, Sub, Tags, Template
+from troposphere import (
+    Condition,
+    Equals,
+    FindInMap,
+    GetAtt,
+    If,
+    Not,
+    NoValue,
+    Or,
+    Ref,
+    Region,
+    Select,
+    Sub,
+    Tags,
+    Template,
+    ec2,
+    route53,
+    s3,
+)
 from troposphere import certificatemanager as acm
-from troposphere import ec2, route53, s3
 from troposphere import elasticloadbalancingv2 as elb
 
 from .network import Network

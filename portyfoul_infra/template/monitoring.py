@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from troposphere import Equals, Not, Sub, Template
-from troposphere import cloudwatch, sns
+from troposphere import Equals, Not, Sub, Template, cloudwatch, sns
 
 from .cluster import Cluster
 from .containers import WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM, WORKER_NOT_RUNNING_ALARM, alarm_name

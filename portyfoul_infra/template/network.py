@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAZs, Select, Sub, Tags, Template
-from troposphere import ec2
+from troposphere import GetAZs, Select, Sub, Tags, Template, ec2
 
 from .parameters import Params
 

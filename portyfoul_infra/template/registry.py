@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from troposphere import Sub, Template
-from troposphere import ecr
+from troposphere import Sub, Template, ecr
 
 REPOSITORY = "Repository"
 MUTABLE_TAG = "latest"

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Sub, Template
-from troposphere import secretsmanager, ssm
+from troposphere import Sub, Template, secretsmanager, ssm
 
 from ..contract import APP_SECRETS, CONFIG_PARAMETERS, PLACEHOLDER_VALUE, AppSecret, ConfigParameter
 from .parameters import Params
@@ -65,15 +64,14 @@ def add_secrets(t: Template, p: Params) -> Secrets:
         ))
         app_secrets.append(SecretResource(spec, resource))
 
-    values = {"price-update-interval": p.PriceUpdateIntervalMinutes, "environment": p.Environment}
     parameters = []
-    for spec in CONFIG_PARAMETERS:
-        resource = t.add_resource(ssm.Parameter(
-            spec.logical_id,
-            Name=Sub("/${ProjectName}/${Environment}/" + spec.short_name),
+    for setting in CONFIG_PARAMETERS:
+        parameter = t.add_resource(ssm.Parameter(
+            setting.logical_id,
+            Name=Sub("/${ProjectName}/${Environment}/" + setting.short_name),
             Type="String",
-            Value=values[spec.short_name],
-            Description=f"Portyfoul {spec.short_name}; change with `invoke config-set {spec.short_name} VALUE`",
+            Value=getattr(p, setting.stack_parameter),
+            Description=f"Portyfoul {setting.short_name}; change with `invoke config-set {setting.short_name} VALUE`",
         ))
-        parameters.append(ParameterResource(spec, resource))
+        parameters.append(ParameterResource(setting, parameter))
     return Secrets(app_secrets=tuple(app_secrets), parameters=tuple(parameters))

@@ -32,13 +32,13 @@ SUPPRESSIONS: dict[str, tuple[tuple[str, str], ...]] = {
                         "storage and connections"),
     ),
     "HttpListener": (
-        ("CKV_AWS_2", "HTTP serves only until a certificate is configured (CertificateArn); "
-                      "then this listener redirects to HTTPS"),
+        ("CKV_AWS_2", "HTTP serves only until HTTPS is configured (CertificateArn, or DomainName and "
+                      "HostedZoneId); then this listener redirects to HTTPS"),
         ("CKV_AWS_103", "Plain HTTP listener has no TLS policy; the HTTPS listener uses " 
                         "ELBSecurityPolicy-TLS13-1-2-2021-06"),
     ),
-    "LoadBalancer": (("CKV_AWS_91", "Access logs need a log bucket the plan does not have; "
-                                    "ALB metrics and 5xx alarms cover errors"),),
+    "LoadBalancer": (("CKV_AWS_91", "Access logs are on in prod (AccessLogs parameter, an encrypted bucket); off "
+                                    "in dev and staging for cost, where ALB metrics and 5xx alarms cover errors"),),
     "LoadBalancerSecurityGroup": (("CKV_AWS_260", "The public web entry point: port 80 must be open to the internet "
                                                   "(it redirects to 443 once a certificate is configured)"),),
     "Repository": (

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import If, Sub, Template
+from troposphere import If, Sub, Template, ecs
 from troposphere import applicationautoscaling as aas
-from troposphere import ecs
 
+from ..contract import SERVICES, WEB_TASK_DEFINITION
 from .cluster import Cluster
 from .containers import (
-    WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM, ContainerSpec, add_task_definition, database_environment, deployment_configuration, http_health_check, private_network,
+    WEB_5XX_ALARM,
+    WEB_UNHEALTHY_ALARM,
+    ContainerSpec,
+    add_task_definition,
+    database_environment,
+    deployment_configuration,
+    http_health_check,
+    private_network,
 )
 from .database import Database
 from .load_balancer import CONTAINER_PORT, LoadBalancer
@@ -19,11 +26,9 @@ from .parameters import BOOTSTRAPPING, Params
 from .registry import Registry
 from .secrets import Secrets
 
-WEB_TASK_DEFINITION = "WebTaskDefinition"
 WEB_SERVICE = "WebService"
 WEB_SCALABLE_TARGET = "WebScalableTarget"
 WEB_SCALING_POLICY = "WebCpuScalingPolicy"
-CONTAINER_NAME = "web"
 HEALTH_CHECK_GRACE_SECONDS = 60
 
 
@@ -38,14 +43,13 @@ def add_web_service(
     cluster: Cluster, database: Database, secrets: Secrets,
 ) -> WebService:
     spec = ContainerSpec(
-        name=CONTAINER_NAME,
+        service=SERVICES["web"],
         family_logical_id=WEB_TASK_DEFINITION,
         image_tag=p.ImageTag,
         cpu=p.WebCpu,
         memory=p.WebMemory,
         log_group=cluster.web_log_group,
         environment={"NODE_ENV": "production", "PRICE_UPDATE_WORKER_ENABLED": "false", **database_environment(database)},
-        ssm_env=(),
         port=CONTAINER_PORT,
         health_check=http_health_check(CONTAINER_PORT, p.HealthCheckPath),
     )
@@ -61,7 +65,7 @@ def add_web_service(
         DesiredCount=If(BOOTSTRAPPING, 0, p.WebDesiredCount),
         NetworkConfiguration=private_network(network.private_subnets, lb.service_security_group),
         LoadBalancers=[ecs.LoadBalancer(
-            ContainerName=CONTAINER_NAME, ContainerPort=CONTAINER_PORT, TargetGroupArn=lb.target_group.ref())],
+            ContainerName=SERVICES["web"].container, ContainerPort=CONTAINER_PORT, TargetGroupArn=lb.target_group.ref())],
         HealthCheckGracePeriodSeconds=HEALTH_CHECK_GRACE_SECONDS,
         DeploymentConfiguration=deployment_configuration(200, 100, (WEB_5XX_ALARM, WEB_UNHEALTHY_ALARM)),
         EnableECSManagedTags=True,

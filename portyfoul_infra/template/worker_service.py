@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Equals, If, Not, NoValue, Sub, Template
-from troposphere import ecs
+from troposphere import Equals, If, Not, NoValue, Sub, Template, ecs
 
+from ..contract import SERVICES, WORKER_TASK_DEFINITION
 from .cluster import Cluster
 from .containers import (
-    CONTAINER_HEALTH, WORKER_NOT_RUNNING_ALARM, ContainerSpec, add_task_definition, database_environment, deployment_configuration, private_network,
+    CONTAINER_HEALTH,
+    WORKER_NOT_RUNNING_ALARM,
+    ContainerSpec,
+    add_task_definition,
+    database_environment,
+    deployment_configuration,
+    private_network,
 )
 from .database import Database
 from .load_balancer import LoadBalancer
@@ -23,10 +29,8 @@ from .parameters import BOOTSTRAPPING, Params
 from .registry import Registry
 from .secrets import Secrets
 
-WORKER_TASK_DEFINITION = "WorkerTaskDefinition"
 WORKER_SERVICE = "WorkerService"
 HAS_WORKER_HEALTH_CHECK = "HasWorkerHealthCheck"
-CONTAINER_NAME = "worker"
 DESIRED_COUNT = 1
 
 
@@ -41,14 +45,13 @@ def add_worker_service(
     cluster: Cluster, database: Database, secrets: Secrets,
 ) -> WorkerService:
     spec = ContainerSpec(
-        name=CONTAINER_NAME,
+        service=SERVICES["worker"],
         family_logical_id=WORKER_TASK_DEFINITION,
         image_tag=p.WorkerImageTag,
         cpu=p.WorkerCpu,
         memory=p.WorkerMemory,
         log_group=cluster.worker_log_group,
         environment={"NODE_ENV": "production", "PRICE_UPDATE_WORKER_ENABLED": "true", **database_environment(database)},
-        ssm_env=("PRICE_UPDATE_INTERVAL_MINUTES",),
         health_check=If(HAS_WORKER_HEALTH_CHECK, ecs.HealthCheck(
             Command=["CMD-SHELL", p.WorkerHealthCommand], **CONTAINER_HEALTH), NoValue),
     )

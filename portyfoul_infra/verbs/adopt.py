@@ -9,34 +9,38 @@ rejects changes nothing either. See adoption.py for how resources are matched.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from ..aws.adoption import (
-    AdoptionPlan, LiveStack, Side, create_refactor, match, plan, read_live_stack, refactor_actions, wait_refactor,
-)
-from ..aws.clients import ClientSource, print_header
-from ..context import Clock, Sleep
-from ..errors import error_code
-from ..cfn_template import Resolver
-from ..aws.change_sets import STATEFUL_TYPES
-from ..config import Environment
-from ..console import Console
-from ..contract import parameter_values
-from ..errors import UserError
 from ..artifacts.generated import ensure_fresh
+from ..aws.adoption import (
+    AdoptionPlan,
+    LiveStack,
+    Side,
+    create_refactor,
+    match,
+    plan,
+    read_live_stack,
+    refactor_actions,
+    wait_refactor,
+)
+from ..aws.clients import print_header
+from ..cfn_template import Resolver
+from ..console import shorten
+from ..context import Ctx
+from ..contract import STATEFUL_TYPES, parameter_values
+from ..errors import UserError, error_code
 from ..options import AdoptOptions
-from ..outcomes import JOURNAL, Confirm, Outcome, refused_unless_confirmed
+from ..outcomes import Outcome
 
 CREATE_DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
 EXECUTE_DONE = ("EXECUTE_COMPLETE", "EXECUTE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "OBSOLETE")
 
 
-def adopt(aws: ClientSource, env: Environment, console: Console, opts: AdoptOptions, confirm: Confirm | None,
-          clock: Clock, sleep: Sleep) -> Outcome:
+def adopt(ctx: Ctx, opts: AdoptOptions) -> Outcome:
+    env, console = ctx.env, ctx.console
     overrides = opts.overrides()
     report = ensure_fresh()
-    account = print_header(aws, env, console)
-    cfn = aws.client("cloudformation")
+    account = print_header(ctx)
+    cfn = ctx.client("cloudformation")
     live = read_live_stack(cfn, env)
     if live.policy:
         raise UserError(
@@ -47,7 +51,7 @@ def adopt(aws: ClientSource, env: Environment, console: Console, opts: AdoptOpti
     ours_template = json.loads(report.deploy_body)
     ours = Side("ours", ours_template, Resolver(ours_template, parameter_values(env), pseudo))
     theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo),
-                  live.physical_ids, facts=_ec2_facts(aws.client("ec2")))
+                  live.physical_ids, facts=_ec2_facts(ctx.client("ec2")))
     mapping = match(theirs, ours, overrides)
     the_plan = plan(theirs, ours, mapping, env.region)
     if the_plan.already_adopted:
@@ -55,23 +59,21 @@ def adopt(aws: ClientSource, env: Environment, console: Console, opts: AdoptOpti
                    f"IDs, {len(the_plan.live_only)} only in the live stack, {len(the_plan.ours_only)} still to create; "
                    f"`invoke stack-diff --env {env.name}` shows what stack-update would change")
         return Outcome.NO_CHANGES
-    render_plan(console, the_plan, env)
+    render_plan(ctx, the_plan)
 
-    refused = refused_unless_confirmed(
-        f"rename {len(the_plan.renames)} logical ID(s) in {env.stack_name} (no resource is touched)?", opts.yes,
-        confirm, console)
+    refused = ctx.confirmed(
+        f"rename {len(the_plan.renames)} logical ID(s) in {env.stack_name} (no resource is touched)?", opts.yes)
     if refused:
         return refused
-    return _refactor(cfn, env, live, the_plan, console, opts, clock, sleep)
+    return _refactor(ctx, live, the_plan, opts)
 
 
-def _refactor(cfn, env: Environment, live: LiveStack, the_plan: AdoptionPlan, console: Console,
-              opts: AdoptOptions, clock: Clock, sleep: Sleep) -> Outcome:
+def _refactor(ctx: Ctx, live: LiveStack, the_plan: AdoptionPlan, opts: AdoptOptions) -> Outcome:
+    env, console, cfn = ctx.env, ctx.console, ctx.client("cloudformation")
     refactor_id = create_refactor(cfn, live, the_plan.renames,
                                   f"portyfoul-infra adopt: {len(the_plan.renames)} logical IDs renamed")
     console.line(f"stack refactor {refactor_id}")
-    created = wait_refactor(cfn, refactor_id, "Status", CREATE_DONE, console, clock, sleep, opts.timeout,
-                            opts.poll_seconds)
+    created = wait_refactor(ctx, refactor_id, "Status", CREATE_DONE, opts.timeout)
     if created.get("Status") != "CREATE_COMPLETE":
         console.error(f"CloudFormation rejected the refactor: {created.get('StatusReason') or created.get('Status')}")
         console.line(f"nothing changed: {env.stack_name} keeps its logical IDs")
@@ -82,11 +84,10 @@ def _refactor(cfn, env: Environment, live: LiveStack, the_plan: AdoptionPlan, co
          a.get("ResourceMapping", {}).get("Destination", {}).get("LogicalResourceId", ""),
          a.get("PhysicalResourceId", "")) for a in actions])
     cfn.execute_stack_refactor(StackRefactorId=refactor_id)
-    JOURNAL.record(f"asked CloudFormation to execute the stack refactor {refactor_id}",
+    ctx.record(f"asked CloudFormation to execute the stack refactor {refactor_id}",
                    f"`invoke adopt --env {env.name}` again: it shows what is renamed and continues")
     try:
-        done = wait_refactor(cfn, refactor_id, "ExecutionStatus", EXECUTE_DONE, console, clock, sleep,
-                             opts.timeout, opts.poll_seconds)
+        done = wait_refactor(ctx, refactor_id, "ExecutionStatus", EXECUTE_DONE, opts.timeout)
     except KeyboardInterrupt:
         console.warn(f"interrupted: the refactor {refactor_id} carries on in CloudFormation; "
                      f"run `invoke adopt --env {env.name}` again to see where it stands")
@@ -129,12 +130,8 @@ def _ec2_facts(ec2):
 
 # ---------------------------------------------------------------- the plan, printed
 
-def _short(value: Any, width: int = 44) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def render_plan(console: Console, p: AdoptionPlan, env: Environment) -> None:
+def render_plan(ctx: Ctx, p: AdoptionPlan) -> None:
+    console = ctx.console
     console.heading(f"renames ({len(p.renames)}): live logical ID -> ours; the resources themselves stay as they are")
     if p.renames:
         console.table(("live", "ours", "physical id"),
@@ -153,7 +150,7 @@ def render_plan(console: Console, p: AdoptionPlan, env: Environment) -> None:
         console.heading(f"property differences the converging stack-update applies ({len(p.differences)})")
         rows = []
         for d in p.differences:
-            live, ours = ("(set by hand)", "(ours)") if d.value else (_short(d.live), _short(d.ours))
+            live, ours = ("(set by hand)", "(ours)") if d.value else (shorten(d.live, 44), shorten(d.ours, 44))
             rows.append((d.logical_id, d.prop, live, ours, d.describe()))
         console.table(("resource", "property", "live", "ours", "flags"), rows)
     replaced = sorted({d.logical_id for d in p.differences if d.replaces})

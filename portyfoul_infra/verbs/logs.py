@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 
-from ..aws.clients import ClientSource, verify_account
-from ..context import Clock, Sleep
-from ..config import Environment
-from ..console import Console
+from ..aws.clients import collect, print_header
+from ..aws.stacks import require_stack
+from ..aws.wait import poll_until
+from ..context import Ctx
 from ..contract import SERVICES, service_keys
 from ..errors import UserError
 from ..options import LogsOptions
 from ..outcomes import Outcome
-from ..aws.stacks import require_stack
 
 # CloudWatch Logs keeps events for at most ten years; --since is bounded well within that.
 MAX_SINCE_SECONDS = 90 * 86_400
@@ -32,36 +32,37 @@ def parse_since(text: str) -> float:
     return seconds
 
 
-def logs(aws: ClientSource, env: Environment, console: Console, opts: LogsOptions, sleep: Sleep,
-         now: Clock = time.time, max_polls: int | None = None) -> Outcome:
+def logs(ctx: Ctx, opts: LogsOptions) -> Outcome:
     keys = service_keys(opts.service)
     since = parse_since(opts.since)
-    verify_account(aws, env)
-    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
+    print_header(ctx)
+    stack = require_stack(ctx)
     groups = {k: stack.outputs[SERVICES[k].log_output] for k in keys}
-    client = aws.client("logs")
-    start_ms = int((now() - since) * 1000)
+    client = ctx.client("logs")
+    window = {"start_ms": int((ctx.wall() - since) * 1000), "shown": 0}
     seen: set[str] = set()
-    polls = 0
-    while True:
+
+    def fetch() -> list[tuple[int, str, dict]]:
         events = []
         for key, group in groups.items():
-            kwargs = {"logGroupName": group, "startTime": start_ms}
-            while True:
-                page = client.filter_log_events(**kwargs)
-                events += [(e["timestamp"], key, e) for e in page.get("events", []) if e["eventId"] not in seen]
-                if not page.get("nextToken"):
-                    break
-                kwargs["nextToken"] = page["nextToken"]
-        for ts, key, e in sorted(events, key=lambda x: x[0]):
+            page = collect(client.filter_log_events, "events", logGroupName=group, startTime=window["start_ms"])
+            events += [(e["timestamp"], key, e) for e in page if e["eventId"] not in seen]
+        return sorted(events, key=lambda x: x[0])
+
+    def show(events: list[tuple[int, str, dict]], now: float) -> None:
+        for ts, key, e in events:
             seen.add(e["eventId"])
             stamp = time.strftime("%H:%M:%S", time.gmtime(ts / 1000))
-            console.line(f"{stamp} {key:<6} {e['logStreamName'].rsplit('/', 1)[-1][:8]} {e['message'].rstrip()}")
-            start_ms = max(start_ms, ts)
-        polls += 1
-        if not opts.follow or (max_polls is not None and polls >= max_polls):
-            return Outcome.NO_CHANGES
-        try:
-            sleep(2.0)
-        except KeyboardInterrupt:  # the way to stop --follow
-            return Outcome.NO_CHANGES
+            ctx.console.line(f"{stamp} {key:<6} {e['logStreamName'].rsplit('/', 1)[-1][:8]} {e['message'].rstrip()}")
+            window["start_ms"] = max(window["start_ms"], ts)
+        window["shown"] += len(events)
+
+    try:
+        poll_until(ctx, fetch, lambda _: not opts.follow, timeout=math.inf, interval=2.0, on_poll=show,
+                   waiting="following; Ctrl-C stops")
+    except KeyboardInterrupt:  # the way to stop --follow
+        pass
+    if not window["shown"]:
+        ctx.console.line(f"no log events from {', '.join(keys)} in the last {opts.since}"
+                         + (" (followed until stopped)" if opts.follow else ""))
+    return Outcome.NO_CHANGES

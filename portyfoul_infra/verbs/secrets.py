@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable
 
-from .. import contract as out
-from ..aws.clients import ClientSource, print_header
-from ..context import Clock, Sleep
-from ..errors import error_code
-from ..config import Environment
-from ..console import Console
-from ..contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeholder, service_names
+from ..aws.clients import print_header
 from ..aws.deployments import State, Target, deployment_id_for, watch_deployments
-from ..errors import UserError
-from ..options import ConfigSetOptions, SecretsRotateOptions, SecretsSetOptions
-from ..outcomes import JOURNAL, Outcome
-from ..aws.stacks import require_stack
-
-ReadValue = Callable[[str], str]
+from ..aws.services import read_services
+from ..config import Environment
+from ..context import Ctx
+from ..contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeholder
+from ..errors import UserError, error_code
+from ..options import ConfigSetOptions, EnvOptions, SecretsRotateOptions, SecretsSetOptions
+from ..outcomes import Outcome
 
 ROTATABLE = {"jwt-secret": "every signed-in user is signed out once the services restart"}
 
@@ -71,20 +65,14 @@ class Readers:
         return sorted(keys)
 
 
-def load_readers(aws: ClientSource, env: Environment) -> Readers:
-    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
-    cluster = stack.outputs.get(out.CLUSTER_NAME, "")
-    services = service_names(stack.outputs)
+def load_readers(ctx: Ctx) -> Readers:
+    live = read_services(ctx)
     refs: dict[str, set[str]] = {}
-    if cluster and all(services.values()):
-        ecs = aws.client("ecs")
-        for svc in ecs.describe_services(cluster=cluster, services=list(services.values()))["services"]:
-            key = next(k for k, n in services.items() if n == svc["serviceName"])
-            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-            for c in td.get("containerDefinitions", []):
-                for s in c.get("secrets", []):
-                    refs.setdefault(s["valueFrom"], set()).add(key)
-    return Readers(cluster, services, refs)
+    for svc in live:
+        for c in svc.task_definition.get("containerDefinitions", []):
+            for secret in c.get("secrets", []):
+                refs.setdefault(secret["valueFrom"], set()).add(svc.key)
+    return Readers(live.cluster, {k: v.name for k, v in live.services.items()}, refs)
 
 
 # ---------------------------------------------------------------- secrets-check
@@ -101,8 +89,8 @@ class Status:
         return self.item.required and self.state != "set"
 
 
-def check(aws: ClientSource, env: Environment, readers: Readers) -> list[Status]:
-    sm, ssm = aws.client("secretsmanager"), aws.client("ssm")
+def check(ctx: Ctx, readers: Readers) -> list[Status]:
+    sm, ssm, env = ctx.client("secretsmanager"), ctx.client("ssm"), ctx.env
     statuses = []
     for item in catalogue(env):
         if item.kind == "parameter":
@@ -144,9 +132,10 @@ def _when(ts) -> str:
     return ts.strftime("%Y-%m-%d %H:%M") if hasattr(ts, "strftime") else str(ts or "-")
 
 
-def secrets_check(aws: ClientSource, env: Environment, console: Console) -> Outcome:
-    print_header(aws, env, console)
-    statuses = check(aws, env, load_readers(aws, env))
+def secrets_check(ctx: Ctx, opts: EnvOptions) -> Outcome:
+    console = ctx.console
+    print_header(ctx)
+    statuses = check(ctx, load_readers(ctx))
     console.table(("name", "kind", "required", "state", "last changed", "read by"), [
         (s.item.name, s.item.kind, "yes" if s.item.required else "optional", s.state, s.changed,
          ", ".join(s.readers) or "-") for s in statuses])
@@ -186,42 +175,41 @@ def validate_secret_value(value: str) -> str:
     return value
 
 
-def secrets_set(aws: ClientSource, env: Environment, console: Console, opts: SecretsSetOptions,
-                read_value: ReadValue, clock: Clock, sleep: Sleep) -> Outcome:
-    item = find_item(env, opts.name, "secret")
+def secrets_set(ctx: Ctx, opts: SecretsSetOptions) -> Outcome:
+    item = find_item(ctx.env, opts.name, "secret")
     if not item.settable:
         raise UserError(f"{opts.name} is managed with the database (RDS master credentials); it cannot be set here")
-    print_header(aws, env, console)
-    readers = load_readers(aws, env)
-    value = validate_secret_value(read_value(f"new value for {item.name} (input hidden): "))
-    arn, version = _put_secret(aws, item, value)
+    print_header(ctx)
+    readers = load_readers(ctx)
+    value = validate_secret_value(ctx.read_secret(f"new value for {item.name} (input hidden): "))
+    arn, version = _put_secret(ctx, item, value)
     del value
-    console.ok(f"{item.name}: new version {version} written")
-    return _after_write(console, arn, readers, opts, aws, clock, sleep, "the secret's AWSPREVIOUS version")
+    ctx.console.ok(f"{item.name}: new version {version} written")
+    return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
 
 
-def secrets_rotate(aws: ClientSource, env: Environment, console: Console, opts: SecretsRotateOptions,
-                   clock: Clock, sleep: Sleep) -> Outcome:
-    short = opts.name
+def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
+    short, console = opts.name, ctx.console
     if short not in ROTATABLE:
         raise UserError(f"only {', '.join(ROTATABLE)} can be rotated here; set API keys with `invoke secrets-set`")
-    item = find_item(env, short, "secret")
-    print_header(aws, env, console)
-    readers = load_readers(aws, env)
+    item = find_item(ctx.env, short, "secret")
+    print_header(ctx)
+    readers = load_readers(ctx)
     console.warn(f"rotating {short}: {ROTATABLE[short]}")
-    value = aws.client("secretsmanager").get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]
-    arn, version = _put_secret(aws, item, value)
+    value = ctx.client("secretsmanager").get_random_password(PasswordLength=64,
+                                                             ExcludePunctuation=True)["RandomPassword"]
+    arn, version = _put_secret(ctx, item, value)
     del value
     console.ok(f"{item.name}: rotated, new version {version}")
-    return _after_write(console, arn, readers, opts, aws, clock, sleep, "the secret's AWSPREVIOUS version")
+    return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
 
 
-def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
+def _put_secret(ctx: Ctx, item: Item, value: str) -> tuple[str, str]:
     """(ARN, new version id)."""
-    sm = aws.client("secretsmanager")
+    sm = ctx.client("secretsmanager")
     try:
         written = sm.put_secret_value(SecretId=item.name, SecretString=value)
-        JOURNAL.record(f"wrote a new version of {item.name}", "`invoke secrets-check` to see it")
+        ctx.record(f"wrote a new version of {item.name}", "`invoke secrets-check` to see it")
         return written["ARN"], written["VersionId"]
     except Exception as e:
         if error_code(e) == "ResourceNotFoundException":
@@ -232,12 +220,13 @@ def _put_secret(aws: ClientSource, item: Item, value: str) -> tuple[str, str]:
         raise
 
 
-def _after_write(console, ref: str, readers: Readers, opts, aws, clock, sleep, previous: str) -> Outcome:
+def _after_write(ctx: Ctx, ref: str, readers: Readers, opts: SecretsSetOptions | SecretsRotateOptions | ConfigSetOptions,
+                 previous: str) -> Outcome:
     """Who reads `ref` (a secret ARN or parameter name), and restart them if `opts.restart`.
 
     `previous` says where the value before this write can be found, for the message if the restart fails.
     """
-    keys = readers.of(ref)
+    keys, console = readers.of(ref), ctx.console
     if not keys:
         console.line("no service reads it yet")
         return Outcome.APPLIED
@@ -245,21 +234,20 @@ def _after_write(console, ref: str, readers: Readers, opts, aws, clock, sleep, p
         console.line(f"read by {', '.join(keys)} at task start: running tasks keep the old value until "
                      f"they restart (rerun with --restart, or release)")
         return Outcome.APPLIED
-    return restart_services(aws, readers, keys, console, clock, sleep, opts.timeout, opts.poll_seconds, previous)
+    return restart_services(ctx, readers, keys, opts.timeout, previous)
 
 
-def restart_services(aws: ClientSource, readers: Readers, keys: list[str], console: Console, clock: Clock,
-                     sleep: Sleep, timeout: float, poll: float, previous: str) -> Outcome:
+def restart_services(ctx: Ctx, readers: Readers, keys: list[str], timeout: float, previous: str) -> Outcome:
     """A forced new deployment of each service, watched like a release."""
-    ecs = aws.client("ecs")
+    ecs, console = ctx.client("ecs"), ctx.console
     targets = []
     for key in keys:
         svc = ecs.update_service(cluster=readers.cluster, service=readers.services[key], forceNewDeployment=True)["service"]
-        JOURNAL.record(f"forced a new deployment of {key}", "`invoke release-status` to follow it")
+        ctx.record(f"forced a new deployment of {key}", "`invoke release-status` to follow it")
         td = svc["taskDefinition"]
         targets.append(Target(key, svc["serviceName"], td, td, deployment_id_for(svc, td)))
         console.line(f"{key}: restarting ({svc['serviceName']})")
-    watch_deployments(ecs, readers.cluster, targets, console, clock, sleep, timeout, poll, label="restart")
+    watch_deployments(ctx, readers.cluster, targets, timeout, label="restart")
     failed = [t for t in targets if t.state is not State.SUCCEEDED]
     if failed:
         for t in failed:
@@ -273,16 +261,11 @@ def restart_services(aws: ClientSource, readers: Readers, keys: list[str], conso
 
 # ---------------------------------------------------------------- non-secret configuration
 
-_VALIDATORS = {
-    "price-update-interval": (lambda v: v.isdigit() and 1 <= int(v) <= 1440,
-                              "a whole number of minutes from 1 to 1440 (a day)"),
-}
-
-
-def config_show(aws: ClientSource, env: Environment, console: Console) -> Outcome:
-    print_header(aws, env, console)
-    readers = load_readers(aws, env)
-    ssm = aws.client("ssm")
+def config_show(ctx: Ctx, opts: EnvOptions) -> Outcome:
+    env, console = ctx.env, ctx.console
+    print_header(ctx)
+    readers = load_readers(ctx)
+    ssm = ctx.client("ssm")
     rows = []
     for item in catalogue(env):
         if item.kind != "parameter":
@@ -299,18 +282,16 @@ def config_show(aws: ClientSource, env: Environment, console: Console) -> Outcom
     return Outcome.NO_CHANGES
 
 
-def config_set(aws: ClientSource, env: Environment, console: Console, opts: ConfigSetOptions, clock: Clock,
-               sleep: Sleep) -> Outcome:
+def config_set(ctx: Ctx, opts: ConfigSetOptions) -> Outcome:
+    env, console = ctx.env, ctx.console
     key, value = opts.key, opts.value
     item = find_item(env, key, "parameter")
     if not item.settable:
         raise UserError(f"{key} names the environment the stack was created for; it cannot be changed")
-    valid, meaning = _VALIDATORS[key]
-    if not valid(value):
-        raise UserError(f"{key} must be {meaning}; got {value[:40]!r}")
-    print_header(aws, env, console)
-    readers = load_readers(aws, env)
-    ssm = aws.client("ssm")
+    value = next(p for p in CONFIG_PARAMETERS if p.short_name == key).validate(value)
+    print_header(ctx)
+    readers = load_readers(ctx)
+    ssm = ctx.client("ssm")
     try:
         old = ssm.get_parameter(Name=item.name)["Parameter"]["Value"]
     except Exception as e:
@@ -319,7 +300,7 @@ def config_set(aws: ClientSource, env: Environment, console: Console, opts: Conf
                             f"CloudFormation?); `invoke stack-update --env {env.name}` recreates it") from None
         raise
     ssm.put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
-    JOURNAL.record(f"set {item.name} to {value}", f"`invoke config-show --env {env.name}`")
+    ctx.record(f"set {item.name} to {value}", f"`invoke config-show --env {env.name}`")
     console.ok(f"{item.name} = {value} (was {old})")
-    return _after_write(console, item.name, readers, opts, aws, clock, sleep,
+    return _after_write(ctx, item.name, readers, opts,
                         f"{old!r}: `invoke config-set {key} {old} --env {env.name}` puts it back")

@@ -12,57 +12,49 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-from typing import Callable, Sequence
+from typing import Callable
 
-from .. import contract as out
-from ..aws.clients import ClientSource, print_header
-from ..context import Clock, Sleep
-from ..config import Environment
-from ..console import Console
-from ..contract import SERVICES, service_names
-from ..errors import UserError
+from ..aws.clients import print_header
 from ..aws.oneoff import OneOff, run_one_off
+from ..aws.services import LiveService, LiveServices, read_services
+from ..context import Ctx
+from ..contract import SERVICES
+from ..errors import UserError
 from ..options import RunOptions, ShellOptions
 from ..outcomes import Outcome
-from ..aws.stacks import require_stack
 
 PLUGIN = "session-manager-plugin"
 PLUGIN_HINT = ("the AWS Session Manager plugin is not installed (`session-manager-plugin` is not on PATH): "
                "install it as the AWS documentation 'Install the Session Manager plugin for the AWS CLI' says, "
                "then run this again")
-Runner = Callable[[Sequence[str], str | None], int]
 Which = Callable[[str], "str | None"]
 
 
-def _service(aws: ClientSource, env: Environment, key: str) -> tuple[str, dict]:
-    """(cluster, the ECS service description) for web or worker; UserError when it is not there."""
+def _service(ctx: Ctx, key: str) -> tuple[LiveServices, LiveService]:
+    """The running services and the one for web or worker; UserError when it is not there."""
     if key not in SERVICES:
         raise UserError(f"unknown service {key!r}; choose web or worker")
-    stack = require_stack(aws.client("cloudformation"), env.stack_name, env.name)
-    cluster = stack.outputs.get(out.CLUSTER_NAME, "")
-    name = service_names(stack.outputs).get(key, "")
-    if not cluster or not name:
-        raise UserError(f"stack {env.stack_name} has no {key} service outputs: run `invoke stack-update` first")
-    described = aws.client("ecs").describe_services(cluster=cluster, services=[name]).get("services", [])
-    if not described or described[0].get("status") != "ACTIVE":
-        raise UserError(f"service {name} is not ACTIVE in {cluster}")
-    return cluster, {**described[0], "_log_group": stack.outputs.get(SERVICES[key].log_output, "")}
+    live = read_services(ctx, [key])
+    if not live.cluster:
+        raise UserError(f"stack {ctx.env.stack_name} has no {key} service outputs: run `invoke stack-update` first")
+    return live, live.one(key)
 
 
 # ---------------------------------------------------------------- shell
 
-def shell(aws: ClientSource, env: Environment, console: Console, opts: ShellOptions, runner: Runner,
-          which: Which = shutil.which) -> Outcome:
+def shell(ctx: Ctx, opts: ShellOptions, which: Which = shutil.which) -> Outcome:
+    env, console = ctx.env, ctx.console
     plugin = which(PLUGIN)
     if not plugin:
         raise UserError(PLUGIN_HINT)
-    print_header(aws, env, console)
-    cluster, svc = _service(aws, env, opts.service)
-    ecs = aws.client("ecs")
+    print_header(ctx)
+    live, svc = _service(ctx, opts.service)
+    cluster = live.cluster
+    ecs = ctx.client("ecs")
     if opts.task:
         arns = [opts.task]
     else:
-        arns = ecs.list_tasks(cluster=cluster, serviceName=svc["serviceName"], desiredStatus="RUNNING").get("taskArns", [])
+        arns = ecs.list_tasks(cluster=cluster, serviceName=svc.name, desiredStatus="RUNNING").get("taskArns", [])
         if not arns:
             raise UserError(f"{opts.service} runs no task to open a shell in (`invoke release-status`)")
     tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[:1]).get("tasks", [])
@@ -72,7 +64,7 @@ def shell(aws: ClientSource, env: Environment, console: Console, opts: ShellOpti
     task_id = task["taskArn"].rsplit("/", 1)[-1]
     if not task.get("enableExecuteCommand"):
         raise UserError(
-            f"task {task_id} started before ECS Exec was enabled on {svc['serviceName']}: redeploy it (`invoke "
+            f"task {task_id} started before ECS Exec was enabled on {svc.name}: redeploy it (`invoke "
             f"stack-update --env {env.name}`, then `invoke release --no-build --tag <the running tag>`) and try again")
     container = SERVICES[opts.service].container
     console.line(f"{opts.service}: task {task_id}, container {container}: {opts.command} "
@@ -82,7 +74,7 @@ def shell(aws: ClientSource, env: Environment, console: Console, opts: ShellOpti
     target = {"Target": f"ecs:{cluster}_{task_id}_{_runtime_id(task, container)}"}
     endpoint = f"https://ssm.{env.region}.amazonaws.com"
     # As the AWS CLI does it: the session (with its token) and the target go to the plugin as arguments.
-    code = runner([plugin, json.dumps(session), env.region, "StartSession", "", json.dumps(target), endpoint], None)
+    code = ctx.runner([plugin, json.dumps(session), env.region, "StartSession", "", json.dumps(target), endpoint], None)
     if code != 0:
         console.error(f"the session ended with exit code {code}")
         return Outcome.NEEDS_HUMAN
@@ -95,20 +87,19 @@ def _runtime_id(task: dict, container: str) -> str:
 
 # ---------------------------------------------------------------- run
 
-def run(aws: ClientSource, env: Environment, console: Console, opts: RunOptions, clock: Clock,
-        sleep: Sleep) -> Outcome | int:
+def run(ctx: Ctx, opts: RunOptions) -> Outcome | int:
     """The container's exit code (0 is success), or an Outcome when the task never ran to its end."""
+    console = ctx.console
     if not opts.command:
         raise UserError("no command: `invoke run --service web -- npm run report` (the command follows --)")
-    print_header(aws, env, console)
-    cluster, svc = _service(aws, env, opts.service)
-    task_definition = svc["taskDefinition"]
-    network = svc.get("networkConfiguration") or {}
-    job = OneOff(cluster, task_definition, SERVICES[opts.service].container, network, svc["_log_group"],
-                 opts.service, "portyfoul-run")
+    print_header(ctx)
+    live, svc = _service(ctx, opts.service)
+    task_definition = svc.task_definition_arn
+    job = OneOff(live.cluster, task_definition, svc.ref.container, svc.network, svc.log_group, opts.service,
+                 "portyfoul-run")
     console.line(f"run on {opts.service}'s task definition {task_definition.rsplit('/', 1)[-1]}: "
                  f"{shlex.join(opts.command)}")
-    result = run_one_off(aws, job, opts.command, console, clock, sleep, opts.timeout, opts.poll_seconds, label="task")
+    result = run_one_off(ctx, job, opts.command, opts.timeout, label="task")
     if not result.started:
         raise UserError(f"the task did not start: {result.reason}")
     if result.timed_out:

@@ -10,29 +10,23 @@ must be typed (or given with --confirm), and production needs
 
 from __future__ import annotations
 
-from typing import Callable
-
-from ..aws.clients import ClientSource, collect, print_header
-from ..context import Clock, Sleep
-from ..config import Environment
-from ..console import Console
+from ..aws.clients import collect, print_header
+from ..aws.stacks import EventStream, deployed_template, report_failure, require_stack, watch
+from ..context import Ctx
 from ..errors import UserError
 from ..options import DeleteOptions
-from ..outcomes import JOURNAL, Outcome
-from ..aws.stacks import EventStream, deployed_template, report_failure, require_stack, watch
-
-TypedConfirm = Callable[[str, str], bool]
+from ..outcomes import Outcome
 
 
-def stack_delete(aws: ClientSource, env: Environment, console: Console, opts: DeleteOptions,
-                 confirm: TypedConfirm | None, clock: Clock, sleep: Sleep) -> Outcome:
+def stack_delete(ctx: Ctx, opts: DeleteOptions) -> Outcome:
+    env, console = ctx.env, ctx.console
     if env.production and not opts.allow_production:
         raise UserError(f"environment {env.name} is production: deleting it needs --allow-production as well")
     if opts.confirm and opts.confirm != env.stack_name:
         raise UserError(f"--confirm {opts.confirm[:60]!r} does not name this environment's stack ({env.stack_name})")
-    print_header(aws, env, console)
-    cfn = aws.client("cloudformation")
-    stack = require_stack(cfn, env.stack_name, env.name)
+    print_header(ctx)
+    cfn = ctx.client("cloudformation")
+    stack = require_stack(ctx)
     if stack.in_progress:
         raise UserError(f"stack {env.stack_name} is {stack.status}: wait for it (`invoke stack-status`)")
     physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
@@ -53,24 +47,24 @@ def stack_delete(aws: ClientSource, env: Environment, console: Console, opts: De
     console.line("  " + ", ".join(lid for lid, _ in deleted))
 
     if not opts.confirm:
-        if confirm is None:
+        if ctx.prompt is None:
             raise UserError(f"there is no terminal to type the stack's name on: rerun with --confirm {env.stack_name}")
-        if not confirm(f"type the stack's name ({env.stack_name}) to delete it:", env.stack_name):
+        if not ctx.prompt.confirm_typed(f"type the stack's name ({env.stack_name}) to delete it:", env.stack_name):
             console.line("not confirmed; nothing changed")
             return Outcome.REFUSED
 
     protected = stack.termination_protection
     if protected:
         cfn.update_termination_protection(StackName=stack.stack_id, EnableTerminationProtection=False)
-        JOURNAL.record(f"lifted termination protection on {env.stack_name}",
+        ctx.record(f"lifted termination protection on {env.stack_name}",
                        f"`invoke stack-status --env {env.name}`")
         console.line("termination protection lifted for this deletion")
     stream = EventStream(cfn, stack.stack_id)
     stream.mark()
     try:
         cfn.delete_stack(StackName=stack.stack_id)
-        JOURNAL.record(f"started deleting {env.stack_name}", f"`invoke stack-status --env {env.name}`")
-        result = watch(cfn, stack, stream, console, clock, sleep, opts.timeout, opts.poll_seconds)
+        ctx.record(f"started deleting {env.stack_name}", f"`invoke stack-status --env {env.name}`")
+        result = watch(ctx, stack.stack_id, stream, opts.timeout)
     except KeyboardInterrupt:
         console.warn("interrupted: CloudFormation carries on deleting; follow it with `invoke stack-status`")
         return Outcome.NEEDS_HUMAN

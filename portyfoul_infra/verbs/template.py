@@ -1,11 +1,14 @@
-"""build-template and lint: the task bodies, printing through a Console."""
+"""build-template, lint and cost: what is made from the template, and what it costs."""
 
 from __future__ import annotations
 
-from ..console import Console
+from ..artifacts.cost import PLAN_RANGE, estimate, options, read_template, total
+from ..artifacts.generated import REPO_ROOT, compare, ensure_fresh, generated_dir, refresh
+from ..artifacts.pricing import PRICES_DATE, REGION
+from ..config import ENVIRONMENTS
+from ..context import Ctx
 from ..contract import INLINE_TEMPLATE_LIMIT
-from ..artifacts.generated import REPO_ROOT, compare, ensure_fresh, refresh
-from ..options import BuildOptions
+from ..options import BuildOptions, EnvOptions, NoOptions
 from ..outcomes import Outcome
 
 
@@ -16,7 +19,8 @@ def _rel(path) -> str:
         return str(path)
 
 
-def build_template(console: Console, opts: BuildOptions) -> Outcome:
+def build_template(ctx: Ctx, opts: BuildOptions) -> Outcome:
+    console = ctx.console
     if opts.check:
         report = compare()
         if report.changed:
@@ -42,10 +46,10 @@ def build_template(console: Console, opts: BuildOptions) -> Outcome:
     return Outcome.APPLIED if report.changed else Outcome.NO_CHANGES
 
 
-def lint(console: Console) -> Outcome:
-    from ..config import ENVIRONMENTS
+def lint(ctx: Ctx, opts: NoOptions) -> Outcome:
     from ..artifacts.lint import run_cfn_lint, run_checkov
 
+    console = ctx.console
     report = ensure_fresh()
     clean = True
     for result in (run_cfn_lint(report.template_path, ENVIRONMENTS["dev"].region), run_checkov(report.template_path)):
@@ -57,3 +61,38 @@ def lint(console: Console) -> Outcome:
             for f in result.findings:
                 console.line(f"  {f}")
     return Outcome.NO_CHANGES if clean else Outcome.REFUSED
+
+
+def cost(ctx: Ctx, opts: EnvOptions) -> Outcome:
+    """The estimate for the environment from the generated template, line by line, with the levers."""
+    env, console = ctx.env, ctx.console
+    template = read_template(generated_dir())
+    lines = estimate(template, env)
+    console.heading(f"monthly estimate for {env.name} ({REGION}, on-demand prices of {PRICES_DATE}, "
+                    "see portyfoul_infra/pricing.py)")
+    console.table(("group", "item", "quantity", "USD/month"),
+                  [(l.group, l.item, l.quantity, f"{l.monthly:9.2f}") for l in lines]
+                  + [("total", "", "", f"{total(lines):9.2f}")])
+    if env.name == "dev":
+        low, high = PLAN_RANGE
+        console.line(f"  the plan estimates ${low}-{high} a month for dev")
+    groups: dict[str, float] = {}
+    for l in lines:
+        key = "NAT gateway" if l.group == "NAT gateway" or (l.group == "public IPv4") else l.group
+        groups[key] = groups.get(key, 0) + l.monthly
+    lever, amount = max(groups.items(), key=lambda kv: kv[1])
+    console.line(f"biggest lever: the {lever} (${amount:.2f}, {100 * amount / total(lines):.0f}%)"
+                 + (": the private tasks need it to reach ECR, Secrets Manager and the price APIs; running "
+                    "them in public subnets with public IPs removes it (each task then needs a public IPv4, $3.65 a month), at the cost of exposing the tasks"
+                    if lever == "NAT gateway" else ""))
+    console.line("optional features (what each adds):")
+    for label, delta in options(template, env):
+        console.line(f"  {label:<62}{delta:+8.2f}")
+    if env.name != "dev":
+        dev = {(l.group, l.item): l.monthly for l in estimate(template, ENVIRONMENTS["dev"])}
+        console.line("differences from dev:")
+        for l in lines:
+            delta = round(l.monthly - dev.get((l.group, l.item), 0), 2)
+            if delta:
+                console.line(f"  {l.group + ' ' + l.item:<62}{delta:+8.2f}")
+    return Outcome.NO_CHANGES

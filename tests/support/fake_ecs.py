@@ -13,7 +13,7 @@ import itertools
 
 import boto3
 
-from fakes import FakeCloudFormation, client_error
+from .fakes import FakeCloudFormation, client_error
 
 ACCOUNT = "946652103073"
 REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/portyfoul-dev"
@@ -333,7 +333,7 @@ def alarm_rollback(fake, svc, ours):
 
 
 def release_clients(ecs=None, secrets=None, ecr=None, alarms=None, rds=None):
-    from fakes import FakeAws
+    from .fakes import FakeAws
     ecs = ecs or FakeEcs()
     return FakeAws(cloudformation=FakeCloudFormation(outputs=stack_outputs()), ecs=ecs,
                    secretsmanager=FakeSecrets(SET_SECRETS if secrets is None else secrets), ssm=FakeSsm(),

@@ -34,19 +34,6 @@ def throttle(fake, method: str, calls: set[int], code: str = "Throttling") -> No
     setattr(fake, method, flaky)
 
 
-class VirtualClock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def event(logical_id, status, reason="", type_="AWS::ECS::Service", stack_name="portyfoul-infra"):
     return {"StackId": STACK_ID, "EventId": f"e{next(_ids)}", "StackName": stack_name,
             "LogicalResourceId": logical_id, "PhysicalResourceId": "x",

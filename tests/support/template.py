@@ -1,6 +1,6 @@
 """Small readers over a rendered template."""
 
-from portyfoul_infra.artifacts.diagram import references as refs_in  # noqa: F401  (the one reference walker)
+from portyfoul_infra.cfn_template import referenced_ids as refs_in  # noqa: F401  (the one reference walker)
 
 
 def of_type(resources: dict, type_: str) -> dict:

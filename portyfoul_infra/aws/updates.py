@@ -1,0 +1,199 @@
+"""Planning a stack-update: from the stack's state to the parameters and body a change set is made of.
+
+Read-only but for the two recoveries the operator asks for by flag (deleting
+a creation that rolled back, continuing a failed rollback). The parameters
+come from config, except what the live system owns: the image tags the
+services run (release deploys outside CloudFormation), the web service's
+desired count (auto scaling), and Bootstrap (true until the first image
+exists). The body is ours with an adopted stack's values kept (pinned).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ..config import Environment, production_gaps
+from ..context import Ctx
+from ..contract import (
+    BOOTSTRAP,
+    IMAGE_TAG_PARAMETERS,
+    REPOSITORY_NAME,
+    WEB_DESIRED_COUNT,
+    parameter_values,
+)
+from ..errors import UserError
+from ..outcomes import Outcome
+from . import history
+from .adoption import pin_values
+from .images import find_image
+from .services import read_services
+from .stacks import OK_STATES, EventStream, StackInfo, deployed_template, metadata_of, report_failure, watch
+
+
+@dataclass
+class UpdatePlan:
+    """What the change set is made of, and what the operator should read first."""
+    stack: StackInfo | None
+    change_set_type: str                 # CREATE | UPDATE
+    parameters: dict[str, str]
+    body: dict                           # ours, with an adopted stack's values pinned
+    pinned: list[str]
+    deployed: dict                       # the deployed template ({} for a new stack)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def foreign(self) -> bool:
+        """The deployed template was not built by this tool (adopt it first)."""
+        return self.change_set_type == "UPDATE" and not metadata_of(self.deployed).get("ContentHash")
+
+    def up_to_date(self, content_hash: str) -> bool:
+        stack = self.stack
+        if stack is None or self.change_set_type != "UPDATE":
+            return False
+        if stack.status not in OK_STATES or stack.status == "UPDATE_ROLLBACK_COMPLETE":
+            return False
+        meta = metadata_of(self.deployed)
+        return (meta.get("ContentHash") == content_hash and stack.parameters == self.parameters
+                and sorted(meta.get("PinnedValues", [])) == self.pinned)
+
+
+def check_production_ready(env: Environment) -> None:
+    """A production environment lists every missing checklist item in one refusal, before anything."""
+    gaps = production_gaps(env)
+    if env.production and gaps:
+        raise UserError(f"environment {env.name} is production and not ready; set in portyfoul_infra/config.py: "
+                        + "; ".join(gaps) + " (docs/operations.md, \"Production checklist\")")
+
+
+def settle_state(ctx: Ctx, stack: StackInfo | None, timeout: float, delete_failed_create: bool,
+                 continue_rollback: bool) -> tuple[str, StackInfo | None] | Outcome:
+    """CREATE or UPDATE, after dealing with every state that is neither (the flags name the recoveries)."""
+    if stack is None or stack.status == "REVIEW_IN_PROGRESS":
+        return "CREATE", stack
+    if stack.status in OK_STATES:
+        return "UPDATE", stack
+    if stack.in_progress:
+        raise UserError(
+            f"stack {stack.name} is {stack.status}: another operation is running. Refusing rather than waiting; "
+            "follow it with `invoke stack-status` and run again when it completes")
+    if stack.status == "ROLLBACK_COMPLETE":
+        if not delete_failed_create:
+            raise UserError(
+                f"stack {stack.name} is ROLLBACK_COMPLETE: its creation failed and rolled back, so it holds no "
+                "running resources (retained secrets, repository, logs and snapshots stay). Delete it and create "
+                "again with `invoke stack-update --delete-failed-create`")
+        ctx.console.line(f"deleting the failed stack {stack.name} (ROLLBACK_COMPLETE) before creating it again")
+        result = _operate(ctx, stack, "delete_stack", f"started deleting the failed stack {stack.name}", timeout)
+        if result.status != "DELETE_COMPLETE":
+            report_failure(ctx.console, result, stack.name)
+            return Outcome.NEEDS_HUMAN
+        return "CREATE", None
+    if stack.status == "UPDATE_ROLLBACK_FAILED":
+        if not continue_rollback:
+            raise UserError(
+                f"stack {stack.name} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback "
+                f"({stack.reason or 'see stack events'}). Fix the cause (often a resource changed outside "
+                "CloudFormation), then `invoke stack-update --continue-rollback`")
+        ctx.console.line("continuing the failed rollback")
+        result = _operate(ctx, stack, "continue_update_rollback", f"continued the rollback of {stack.name}", timeout)
+        if result.status == "UPDATE_ROLLBACK_COMPLETE":
+            ctx.console.ok("rollback completed: the stack is back on its previous template; run stack-update again")
+            return Outcome.APPLIED
+        report_failure(ctx.console, result, stack.name)
+        return Outcome.NEEDS_HUMAN
+    raise UserError(
+        f"stack {stack.name} is {stack.status} and cannot be updated ({stack.reason or 'see its events'}); "
+        "this needs a human: see the troubleshooting guide in docs/operations.md")
+
+
+def _operate(ctx: Ctx, stack: StackInfo, call: str, change: str, timeout: float):
+    cfn = ctx.client("cloudformation")
+    stream = EventStream(cfn, stack.stack_id)
+    stream.mark()
+    getattr(cfn, call)(StackName=stack.stack_id)
+    ctx.record(change, "`invoke stack-status`")
+    return watch(ctx, stack.stack_id, stream, timeout)
+
+
+def current_image_tags(ctx: Ctx, stack: StackInfo | None) -> tuple[dict[str, str], int | None]:
+    """The tags running now, so an infrastructure update never rolls the application back; and the web
+    service's desired count now (None before there is one), so it never undoes auto scaling.
+
+    Read from the services' current task definitions (release deploys outside
+    CloudFormation); falls back to the stack's parameters, then `latest`.
+    Refuses while a deployment is in progress: its tag is not yet known to be
+    good. A running tag that the release history records as failed is not
+    kept; the service's last succeeded release is.
+    """
+    tags = {param: "latest" for param in IMAGE_TAG_PARAMETERS.values()}
+    if stack is None:
+        return tags, None
+    for param in tags:
+        if stack.parameters.get(param):
+            tags[param] = stack.parameters[param]
+    live = read_services(ctx, stack=stack)
+    for s in live:
+        if s.busy:
+            raise UserError(f"service {s.name} has a deployment in progress ({s.busy}): its image is not yet known to "
+                            f"be good. Wait for it (`invoke release-status --env {ctx.env.name}`), then run "
+                            "stack-update again")
+    records = None
+    for s in live:
+        param = IMAGE_TAG_PARAMETERS[s.key]
+        running = s.tag
+        if running == tags[param] or running.startswith("sha256:"):
+            continue
+        if records is None:  # only when a release ran since the last stack-update
+            records = history.load(ctx)
+        outcome = history.tag_outcome(records, running)
+        if outcome in (history.FAILED, history.IN_PROGRESS):
+            good = next((r.tag for r in records if r.kind == "release" and r.outcome == history.SUCCEEDED
+                         and s.key in r.services), tags[param])
+            ctx.console.warn(f"{s.key} runs {running}, whose release {outcome}; keeping {good}, its last good release")
+            running = good
+        tags[param] = running
+    web = live.services.get("web")
+    return tags, (web.desired_count if web and web.desired_count else None)
+
+
+def bootstrap_value(ctx: Ctx, stack: StackInfo | None, tags: dict[str, str]) -> str:
+    """"true" while the released images do not exist yet, so a new stack can be created without one.
+
+    On creation the repository is part of the stack and empty: the services
+    start with no tasks. Once a release has pushed the images, the next update
+    sets "false" and the services start. It never goes back to "true".
+    """
+    if stack is None or stack.status == "REVIEW_IN_PROGRESS":
+        return "true"
+    if stack.parameters.get(BOOTSTRAP, "false") != "true":
+        return "false"
+    repository = stack.outputs.get(REPOSITORY_NAME)
+    if not repository:
+        return "true"
+    ecr = ctx.client("ecr")
+    return "false" if all(find_image(ecr, repository, tag) for tag in set(tags.values())) else "true"
+
+
+def plan_update(ctx: Ctx, stack: StackInfo | None, change_set_type: str, ours: dict) -> UpdatePlan:
+    """The parameters (config, with what the live system owns) and the body (ours, adopted values pinned)."""
+    env = ctx.env
+    tags, live_desired = current_image_tags(ctx, stack)
+    parameters = {**parameter_values(env), **tags, BOOTSTRAP: bootstrap_value(ctx, stack, tags)}
+    notes: list[str] = []
+    if live_desired is not None and parameters[BOOTSTRAP] != "true":
+        # After bootstrap the running count belongs to auto scaling: carry it, never reset it.
+        clamped = min(max(live_desired, env.web_min_count), env.web_max_count)
+        if str(clamped) != parameters[WEB_DESIRED_COUNT]:
+            notes.append(f"web runs {live_desired} tasks (auto scaling): keeping {clamped}, not the configured "
+                         f"{parameters[WEB_DESIRED_COUNT]}")
+        parameters[WEB_DESIRED_COUNT] = str(clamped)
+    if parameters[BOOTSTRAP] == "true":
+        notes.append("bootstrap: no released image yet, so the services start with no tasks; "
+                     "after `invoke release`, run stack-update again to start them")
+    elif stack is not None and stack.parameters.get(BOOTSTRAP) == "true":
+        notes.append("bootstrap ends: the released images exist, the services start now")
+    deployed = (deployed_template(ctx.client("cloudformation"), stack.stack_id)
+                if stack is not None and change_set_type == "UPDATE" else {})
+    body, pinned = pin_values(deployed, json.loads(json.dumps(ours)))
+    return UpdatePlan(stack, change_set_type, parameters, body, pinned, deployed, notes)

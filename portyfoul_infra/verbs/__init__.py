@@ -1,0 +1,1 @@
+"""The verbs: one module per verb family, each verb `verb(ctx, opts) -> Outcome`. Only tasks.py imports them."""
