@@ -1,6 +1,6 @@
 """The emulator's own reading of templates: references, dependency order, conditions, values as written.
 
-Deliberately independent of the product's resolver (portyfoul_infra.cfn_template): CloudFormation decides
+Deliberately independent of the product's resolver: CloudFormation decides
 what changes on its own, and so does the local AWS. Resource facts come from the resource provider
 schemas that cfn-lint ships (AWS's own data).
 """

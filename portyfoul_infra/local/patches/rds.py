@@ -126,8 +126,9 @@ def patch_instance_update() -> None:
         props = cloudformation_json["Properties"]
         kwargs = {arg: props[prop] for prop, arg in _MODIFIABLE.items() if prop in props}
         for key in ("allocated_storage", "backup_retention_period", "max_allocated_storage", "monitoring_interval"):
-            if key in kwargs:
-                kwargs[key] = int(kwargs[key])
+            if key in kwargs:  # the type moto's model already holds (CloudFormation passes text)
+                current = getattr(original_resource, key, None)
+                kwargs[key] = type(current)(kwargs[key]) if isinstance(current, (int, str)) else int(kwargs[key])
         for key in ("multi_az", "publicly_accessible", "auto_minor_version_upgrade", "copy_tags_to_snapshot"):
             if key in kwargs:
                 kwargs[key] = _truthy(kwargs[key])

@@ -83,9 +83,11 @@ def _secret_model():
             if changed("SecretString") or changed("GenerateSecretString"):
                 backend.put_secret_value(secret_id=original_resource.arn, secret_string=_value(props),
                                          secret_binary=None, client_request_token=None, version_stages=None)
-            if changed("Description") or changed("KmsKeyId"):
-                backend.update_secret(secret_id=original_resource.arn, description=props.get("Description"),
-                                      kms_key_id=props.get("KmsKeyId"))
+            secret = backend.secrets[original_resource.arn]  # UpdateSecret without a value: the metadata only
+            if changed("Description"):
+                secret.description = props.get("Description")
+            if changed("KmsKeyId"):
+                secret.kms_key_id = props.get("KmsKeyId")
             original_resource.properties = props
             return original_resource
 
