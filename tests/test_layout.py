@@ -102,8 +102,8 @@ def test_every_arrow_runs_down_the_layers():
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="the emulator still decides Replacement with the product's resolver (issue 19)")
 def test_the_emulator_imports_nothing_of_the_product():
+    """Never let a patch agree with the plan by construction: the local AWS decides on its own."""
     wrong = wrong_arrows({"local.server"})
     assert not wrong, "\n".join(wrong)
 
@@ -153,10 +153,27 @@ def test_a_new_environment_never_inherits_another_environments_names():
 
 
 def test_the_operators_guide_lists_every_emulator_gap():
-    from portyfoul_infra.local.patches import MOTO_GAPS
+    from portyfoul_infra.local.patches import MOTO_GAPS, REGISTRY
     guide = (ROOT / "docs" / "operations.md").read_text()
+    assert len(MOTO_GAPS) == len(REGISTRY)
     for gap in MOTO_GAPS:
         assert gap in guide, gap[:60]
+
+
+def test_every_emulator_gap_names_its_test_reference_and_moto_version():
+    """One registered patch per gap, each with AWS's behaviour, the reference page, the moto version and a test
+    that exists."""
+    import re
+
+    from portyfoul_infra.local.patches import REGISTRY
+    names = [g.name for g in REGISTRY]
+    assert len(names) == len(set(names))
+    for g in REGISTRY:
+        assert g.aws_behaviour and g.reference.startswith("https://docs.aws.amazon.com/"), g.name
+        assert re.fullmatch(r"\d+\.\d+\.\d+", g.moto_version), g.name
+        path, _, test = g.test.partition("::")
+        assert path.startswith("tests/test_local_"), g.name
+        assert re.search(rf"^def {test}\(", (ROOT / path).read_text(), re.M), g.test
 
 
 def test_the_readme_lists_every_task():

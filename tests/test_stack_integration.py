@@ -71,11 +71,19 @@ def test_a_real_update_puts_the_parameters_back(dev_stack, local_aws):
     assert params["LogRetentionDays"] == "7"
 
 
-def test_without_a_terminal_and_without_yes_nothing_changes(aws_env):
+def test_without_a_terminal_and_without_yes_nothing_changes(aws_env, template):
+    from portyfoul_infra.cfn_template import Resolver
+    from portyfoul_infra.contract import parameter_values
+    # A CREATE change set lists what CloudFormation will create: the resources whose condition is true for dev.
+    conditions = Resolver(template, {**parameter_values(ENVIRONMENTS["dev"]), "Bootstrap": "true"}, {})
+    created = [r for r in template["Resources"].values() if conditions.condition(r.get("Condition", "")) or
+               "Condition" not in r]
+    assert 50 < len(created) < len(template["Resources"])
     proc = invoke("stack-update", "--env", "dev", env=aws_env)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: execute 66 change(s) on portyfoul-infra? There is no terminal to confirm on: rerun with --yes")
+        f"error: execute {len(created)} change(s) on portyfoul-infra? There is no terminal to confirm on: rerun "
+        "with --yes")
     status = invoke("stack-status", "--env", "dev", env=aws_env)
     assert "does not exist" in status.stdout  # the empty REVIEW_IN_PROGRESS stack was removed too
 

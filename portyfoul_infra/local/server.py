@@ -2,7 +2,7 @@
 
     python -m portyfoul_infra.local.server --port 5077
 
-Binds to loopback only. Before serving it applies local/patches.py, which
+Binds to loopback only. Before serving it applies local/patches/ (one registered patch per gap), which
 closes the gaps in moto that this template and these tasks run into (each
 listed in patches.MOTO_GAPS), so the product never bends around the
 emulator.
