@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README:
 #   ./go        install into .venv, build the template, run the local sandbox (the main job)
-#   ./go test   install into .venv, run the whole test suite
+#   ./go test   install into .venv, run ruff and mypy, then the whole test suite (in parallel: one local AWS
+#               per worker)
 # Idempotent: a second run reuses .venv and .tools/checkov.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,7 +27,7 @@ install() {
     fi
   fi
   if ! command -v dot >/dev/null 2>&1; then
-    echo "note: graphviz (dot) not found; 'invoke diagram' writes Mermaid only. Install: apt-get install graphviz" >&2
+    echo "note: graphviz (dot) not found; 'invoke build-template' draws Mermaid only. Install: apt-get install graphviz" >&2
   fi
 }
 
@@ -40,7 +41,9 @@ case "${1:-run}" in
   test)
     install
     shift || true
-    exec .venv/bin/python -m pytest "$@"
+    .venv/bin/ruff check .
+    .venv/bin/mypy
+    exec .venv/bin/python -m pytest -n auto "$@"
     ;;
   *)
     echo "usage: ./go [run|test [pytest args]]" >&2; exit 2 ;;

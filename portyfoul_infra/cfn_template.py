@@ -22,8 +22,6 @@ from typing import Any, Callable, Mapping
 
 from .errors import UserError
 
-PSEUDO_PARAMETERS = ("AWS::AccountId", "AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::Partition",
-                     "AWS::URLSuffix", "AWS::NoValue", "AWS::NotificationARNs")
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 

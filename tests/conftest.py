@@ -1,9 +1,21 @@
-"""Fixtures: the rendered template, one local AWS per test worker, and the stacks tests start from."""
+"""Fixtures: the rendered template, one local AWS per test worker, and the stacks tests start from.
+
+Tests that touch a local AWS are marked `integration` here, from the fixtures they use, so that
+`-m "not integration"` never starts moto.
+"""
 
 import json
 import os
 
 import pytest
+
+AWS_FIXTURES = {"local_aws", "aws_env", "dev_stack", "released_stack", "shared_dev_stack"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if AWS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 # No test may reach real AWS: fake credentials, a region, and no profile.
 os.environ.update({
@@ -49,6 +61,34 @@ def dev_stack(aws_env):
     from support.stacks import create_stack
     create_stack("dev")
     return aws_env
+
+
+@pytest.fixture(scope="session")
+def _shared_local_aws():
+    """A second local AWS per worker, never reset: the dev stack is created in it once."""
+    from portyfoul_infra.local import server as la
+    from support.stacks import create_stack
+    server = la.start()
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
+    try:
+        create_stack("dev")
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL") if saved is None else os.environ.update(AWS_ENDPOINT_URL=saved)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shared_dev_stack(_shared_local_aws, monkeypatch):
+    """The dev stack as created (bootstrapping, the Finnhub key still a placeholder), shared by the tests that only
+    read it. A test that changes it fails: the stack, its secrets, parameters and task definitions are compared
+    before and after."""
+    from support.stacks import fingerprint
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _shared_local_aws.endpoint)
+    before = fingerprint()
+    yield {**os.environ, "AWS_ENDPOINT_URL": _shared_local_aws.endpoint}
+    assert fingerprint() == before, "this test changed the shared dev stack: give it its own with dev_stack"
 
 
 @pytest.fixture

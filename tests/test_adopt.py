@@ -348,7 +348,6 @@ def test_a_malformed_map_is_refused():
 
 # ---------- through invoke, against the local AWS
 
-@pytest.mark.integration
 def test_nothing_to_adopt_without_a_stack(aws_env):
     proc = invoke("adopt", "--yes", env=aws_env)
     assert proc.returncode == 2
@@ -356,7 +355,6 @@ def test_nothing_to_adopt_without_a_stack(aws_env):
         "error: stack portyfoul-infra does not exist: nothing to adopt; `invoke stack-update --env dev` creates it")
 
 
-@pytest.mark.integration
 def test_adopting_through_invoke_then_again_is_idempotent(aws_env):
     cfn = boto3.client("cloudformation", region_name="us-east-2")
     cfn.create_stack(StackName="portyfoul-infra", TemplateBody=FIXTURE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
@@ -378,8 +376,7 @@ def test_adopting_through_invoke_then_again_is_idempotent(aws_env):
     assert [line.split()[1] for line in removed] == ["DBIngressFromECS"]  # no Remove/Add pairs for adopted ones
 
 
-@pytest.mark.integration
-def test_a_changed_placeholder_constant_is_refused_not_applied(dev_stack, tmp_path, monkeypatch):
+def test_a_changed_placeholder_constant_is_refused_not_applied(shared_dev_stack, tmp_path, monkeypatch):
     """The value guard end to end: the local AWS names SecretString as changed, the guard refuses."""
     from portyfoul_infra.artifacts.generated import refresh
     from portyfoul_infra.options import UpdateOptions

@@ -247,8 +247,7 @@ def test_a_non_xml_500_from_the_endpoint_is_one_line():
 
 # ---------- 9. guard gaps, end to end on the local AWS
 
-@pytest.mark.integration
-def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(dev_stack, tmp_path, monkeypatch):
+def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(shared_dev_stack, tmp_path, monkeypatch):
     from portyfoul_infra.artifacts import generated
     from portyfoul_infra.verbs.stack import stack_diff
     real_render = generated.render
@@ -313,7 +312,7 @@ def test_a_restart_that_fails_after_config_set_names_the_old_value_not_awspeviou
 
 # ---------- 12 and 13. the sandbox leaves generated/ alone and rehearses a failed release
 
-@pytest.mark.integration
+@pytest.mark.integration  # starts a local AWS of its own
 def test_the_failed_release_scenario_rolls_back_diagnoses_and_lands_on_the_last_good_release():
     before = {p.name: p.read_bytes() for p in (ROOT / "generated").iterdir()}
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "PORTYFOUL_GENERATED_DIR")}
@@ -328,7 +327,6 @@ def test_the_failed_release_scenario_rolls_back_diagnoses_and_lands_on_the_last_
     assert {p.name: p.read_bytes() for p in (ROOT / "generated").iterdir()} == before
 
 
-@pytest.mark.integration
 def test_a_secret_deleted_outside_cloudformation_says_so(dev_stack):
     import boto3
     boto3.client("secretsmanager", region_name="us-east-2").delete_secret(

@@ -83,7 +83,6 @@ def test_without_an_alarm_email_stack_status_says_nobody_is_notified():
     assert "alarm e-mail  none configured: alarms notify nobody (set alarm_email)" in out.getvalue()
 
 
-@pytest.mark.integration
 def test_stack_update_never_undoes_a_scale_out(released_stack):
     """Scale web to 4, release a new tag (a new task definition), stack-update: web still runs 4."""
     from support.stacks import release_tag

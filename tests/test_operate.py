@@ -131,7 +131,6 @@ def test_run_without_a_command_is_refused():
         run_fake([{"lastStatus": "STOPPED", "exitCode": 0}], command=())
 
 
-@pytest.mark.integration
 def test_run_on_the_local_aws_starts_a_task_like_the_services(dev_stack):
     proc = invoke("run", "--service", "worker", "--", "node", "scripts/report.js", "--all", env=dev_stack)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -146,7 +145,6 @@ def test_run_on_the_local_aws_starts_a_task_like_the_services(dev_stack):
 
 # ---------- database snapshots and restores, on the local AWS
 
-@pytest.mark.integration
 def test_snapshot_list_and_restore_into_a_new_instance(dev_stack):
     rds = boto3.client("rds", region_name="us-east-2")
     taken = invoke("db-snapshot", env=dev_stack)
@@ -230,7 +228,6 @@ def test_stack_status_shows_the_last_drift_result():
 
 # ---------- teardown
 
-@pytest.mark.integration
 def test_stack_delete_keeps_what_holds_data_and_snapshots_the_database(dev_stack):
     no_terminal = invoke("stack-delete", env=dev_stack)
     assert no_terminal.returncode == 2 and "rerun with --confirm portyfoul-infra" in no_terminal.stderr

@@ -16,8 +16,6 @@ from portyfoul_infra.outcomes import Outcome
 from support import ROOT, invoke
 from support.stacks import DEMO_TAG, release_tag, set_finnhub_key
 
-pytestmark = pytest.mark.integration
-
 FAKE_DOCKER = '''#!{python}
 import json, os, sys
 sys.path.insert(0, {root!r})

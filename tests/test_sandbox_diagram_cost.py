@@ -24,7 +24,7 @@ from support import ROOT, invoke, make_ctx
 
 # ---------- sandbox
 
-@pytest.mark.integration
+@pytest.mark.integration  # starts a local AWS of its own
 def test_the_sandbox_runs_the_whole_lifecycle_to_a_successful_release():
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     proc = invoke("sandbox", "--port", "0", env=env)
@@ -42,7 +42,7 @@ def test_the_sandbox_runs_the_whole_lifecycle_to_a_successful_release():
     assert endpoints and all(e.startswith("http://127.0.0.1:") for e in endpoints)
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # starts a local AWS of its own
 def test_the_sandbox_rehearses_adopting_the_live_stack_and_nothing_is_lost():
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     proc = invoke("sandbox", "--port", "0", "--adopt", env=env)

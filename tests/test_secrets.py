@@ -38,9 +38,8 @@ def _sm(endpoint):
     return boto3.client("secretsmanager", region_name="us-east-2", endpoint_url=endpoint)
 
 
-@pytest.mark.integration
-def test_a_fresh_stack_fails_the_check_on_the_finnhub_placeholder(stack):
-    proc = run("secrets-check", env=stack)
+def test_a_fresh_stack_fails_the_check_on_the_finnhub_placeholder(shared_dev_stack):
+    proc = run("secrets-check", env=shared_dev_stack)
     assert proc.returncode == 2
     row = next(line for line in proc.stdout.splitlines() if "finnhub-api-key" in line)
     assert "PLACEHOLDER" in row and "web, worker" in row
@@ -49,22 +48,22 @@ def test_a_fresh_stack_fails_the_check_on_the_finnhub_placeholder(stack):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: required and not set: finnhub-api-key (PLACEHOLDER)")
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("value, message", [
     ("", "refusing an empty value"),
     ("   \n", "refusing an empty value"),
     (PLACEHOLDER_VALUE, "refusing the placeholder value"),
     ("two\nlines", "line break"),
 ])
-def test_bad_values_are_refused_and_nothing_is_written(stack, local_aws, value, message):
-    before = _sm(local_aws.endpoint).get_secret_value(SecretId="portyfoul/dev/finnhub-api-key")["VersionId"]
-    proc = run("secrets-set", "finnhub-api-key", env=stack, input=value)
+def test_bad_values_are_refused_and_nothing_is_written(shared_dev_stack, value, message):
+    endpoint = shared_dev_stack["AWS_ENDPOINT_URL"]
+    before = _sm(endpoint).get_secret_value(SecretId="portyfoul/dev/finnhub-api-key")["VersionId"]
+    proc = run("secrets-set", "finnhub-api-key", env=shared_dev_stack, input=value)
     assert proc.returncode == 2 and message in proc.stderr
-    assert _sm(local_aws.endpoint).get_secret_value(SecretId="portyfoul/dev/finnhub-api-key")["VersionId"] == before
+    assert _sm(endpoint).get_secret_value(SecretId="portyfoul/dev/finnhub-api-key")["VersionId"] == before
 
 
-@pytest.mark.integration
-def test_unknown_and_unsettable_names_are_refused(stack):
+def test_unknown_and_unsettable_names_are_refused(shared_dev_stack):
+    stack = shared_dev_stack
     proc = run("secrets-set", "stripe-key", env=stack, input="x")
     assert proc.returncode == 2
     assert "unknown secret 'stripe-key'; choose one of: jwt-secret, finnhub-api-key, coingecko-api-key" in proc.stderr
@@ -73,7 +72,6 @@ def test_unknown_and_unsettable_names_are_refused(stack):
     assert run("secrets-rotate", "finnhub-api-key", env=stack).returncode == 2
 
 
-@pytest.mark.integration
 def test_set_from_stdin_then_the_check_passes(stack, local_aws):
     proc = run("secrets-set", "finnhub-api-key", env=stack, input=FINNHUB_VALUE)
     assert proc.returncode == 0, proc.stderr
@@ -84,7 +82,6 @@ def test_set_from_stdin_then_the_check_passes(stack, local_aws):
     assert check.returncode == 0 and "every required secret and parameter is set" in check.stdout
 
 
-@pytest.mark.integration
 def test_rotate_jwt_writes_a_new_random_value_and_warns(stack, local_aws):
     before = _sm(local_aws.endpoint).get_secret_value(SecretId="portyfoul/dev/jwt-secret")["SecretString"]
     proc = run("secrets-rotate", "jwt-secret", "--restart", env=stack)
@@ -94,7 +91,6 @@ def test_rotate_jwt_writes_a_new_random_value_and_warns(stack, local_aws):
     assert after != before and len(after) >= 32
 
 
-@pytest.mark.integration
 def test_config_set_is_validated_and_restarts_only_the_readers(stack, local_aws):
     for bad in ("0", "-5", "ten", "1.5", "99999"):
         proc = run("config-set", "price-update-interval", bad, env=stack)
@@ -108,7 +104,6 @@ def test_config_set_is_validated_and_restarts_only_the_readers(stack, local_aws)
     assert row.split()[1] == "5" and row.split()[-1] == "worker"
 
 
-@pytest.mark.integration
 def test_no_secret_value_ever_appears_in_output_or_files(stack, local_aws):
     outputs: list[str] = []
     for args, given in ((("secrets-check",), None), (("secrets-set", "finnhub-api-key"), FINNHUB_VALUE),
@@ -138,7 +133,6 @@ def test_no_secret_value_ever_appears_in_output_or_files(stack, local_aws):
                 assert v.encode() not in content, f"{v[:4]}... found in {path}"
 
 
-@pytest.mark.integration
 def test_debug_mode_never_prints_a_secret_value(stack, local_aws):
     """`invoke -d` and INVOKE_DEBUG=1 turn every logger to DEBUG; botocore's wire dumps must stay off."""
     outputs: list[str] = []

@@ -13,8 +13,6 @@ from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.verbs.stack import stack_update
 from support import invoke, make_ctx
 
-pytestmark = pytest.mark.integration
-
 
 def _cfn(endpoint):
     return boto3.client("cloudformation", region_name="us-east-2", endpoint_url=endpoint)
@@ -38,8 +36,8 @@ def test_create_from_nothing_then_no_changes(aws_env, local_aws):
     assert _cfn(local_aws.endpoint).describe_stacks(StackName="portyfoul-infra")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
 
 
-def test_outputs_are_read_back(dev_stack):
-    aws_env = dev_stack
+def test_outputs_are_read_back(shared_dev_stack):
+    aws_env = shared_dev_stack
     status = invoke("stack-status", env=aws_env)
     assert status.returncode == 0, status.stderr
     assert "template      same as generated/" in status.stdout
@@ -130,7 +128,7 @@ class CountingAws(Aws):
         return Proxy()
 
 
-def test_a_no_op_update_makes_few_api_calls(dev_stack):
+def test_a_no_op_update_makes_few_api_calls(shared_dev_stack):
     aws = CountingAws("us-east-2")
     ctx, out = make_ctx(aws)
     outcome = stack_update(ctx, UpdateOptions(yes=True))

@@ -222,7 +222,8 @@ ICONS = {
 
 
 def render_icons(view: TierView, path_without_suffix: str) -> str | None:
-    """PNG and self-contained SVG with AWS icons; None (and nothing written) without `diagrams` or `dot`."""
+    """Draw the PNG and self-contained SVG with AWS icons: None when drawn; otherwise (nothing written) the reason,
+    such as Graphviz's `dot` or the `diagrams` package missing."""
     import importlib
     import shutil
 

@@ -2,8 +2,9 @@
 
 The execution role (used by ECS to start tasks) may pull from this repository,
 write these log groups and read exactly this project's secrets and
-parameters. The task role (used by the application) may only put metrics in
-its own namespace. Both trust ecs-tasks only on behalf of this account.
+parameters. The task role (used by the application) may put metrics in its
+own namespace, and open the ECS Exec channels and write their session log
+(invoke shell). Both trust ecs-tasks only on behalf of this account.
 """
 
 from __future__ import annotations

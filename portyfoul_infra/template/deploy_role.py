@@ -2,16 +2,19 @@
 
 A companion stack, not the application's: the GitHub OIDC provider exists
 once per account (so one environment creates it and the others refer to it),
-who may deploy changes on another rhythm than what is deployed, and the
-application's template stays under CloudFormation's inline body limit.
+the role (who may deploy) changes on another rhythm than the application
+(what is deployed), and the application's template stays under
+CloudFormation's inline body limit.
 
 Trust: only tokens GitHub issues to jobs of one repository that run in one
 named GitHub environment, and that environment admits the main branch only
 (its deployment branch rule, set once in GitHub): main AND the environment,
-so a job on main that skips the environment's reviewers gets no credentials. Permissions: exactly what stack-update (through
-a CloudFormation execution role it may pass and nothing else), release,
-promote, rollback and release-status call, each scoped to this environment's
-resources by ARN where the API allows it.
+so a job on main that skips the environment's reviewers gets no credentials.
+
+Permissions: exactly what stack-update (through a CloudFormation execution
+role it may pass and nothing else), release, promote, rollback and
+release-status call, each scoped to this environment's resources by ARN
+where the API allows it.
 """
 
 from __future__ import annotations

@@ -44,3 +44,21 @@ def release_tag(tag: str, env_name: str = "dev", expect: Outcome = Outcome.APPLI
 def client(name: str):
     """A boto3 client for the local AWS (AWS_ENDPOINT_URL is set by the aws_env fixture)."""
     return boto3.client(name, region_name=REGION)
+
+
+def fingerprint() -> dict:
+    """What a change to the dev stack would show: its status and parameters, secret and parameter versions, the
+    task definition revisions and the change sets."""
+    cfn, stack_name = client("cloudformation"), "portyfoul-infra"
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    secrets = client("secretsmanager")
+    ssm = client("ssm")
+    return {
+        "stack": (stack["StackStatus"], str(stack.get("LastUpdatedTime")), sorted(
+            (p["ParameterKey"], p.get("ParameterValue")) for p in stack.get("Parameters", []))),
+        "secrets": sorted((s["Name"], secrets.get_secret_value(SecretId=s["ARN"])["VersionId"])
+                          for s in secrets.list_secrets()["SecretList"]),
+        "parameters": sorted((p["Name"], p["Version"]) for p in ssm.describe_parameters()["Parameters"]),
+        "task definitions": sorted(client("ecs").list_task_definitions()["taskDefinitionArns"]),
+        "change sets": [c["ChangeSetName"] for c in cfn.list_change_sets(StackName=stack_name)["Summaries"]],
+    }
