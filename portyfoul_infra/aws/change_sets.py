@@ -46,6 +46,20 @@ def stack_policy(allow: Iterable[str] = ()) -> str:
 
 
 @dataclass(frozen=True)
+class PropertyChange:
+    """One changed property (or attribute) of a resource, as DescribeChangeSet with IncludePropertyValues says."""
+    name: str                    # the property ("Tags", "DeletionPolicy" ... for other attributes)
+    attribute: str = "Properties"
+    requires_recreation: str = ""   # Never | Conditionally | Always
+    evaluation: str = ""            # Static | Dynamic
+    source: str = ""                # DirectModification | ParameterReference | ResourceReference | ...
+    causing_entity: str = ""
+    before: str | None = None       # values as CloudFormation shows them (text; None when not given)
+    after: str | None = None
+    change_type: str = ""           # Add | Remove | Modify
+
+
+@dataclass(frozen=True)
 class Change:
     action: str              # Add | Modify | Remove | Import | Dynamic
     logical_id: str
@@ -53,7 +67,13 @@ class Change:
     replacement: str         # True | Conditional | False | "" (Add/Remove)
     policy_action: str       # Delete | Retain | Snapshot | ReplaceAndDelete | ... | ""
     scope: tuple[str, ...] = ()
-    details: tuple[str, ...] = ()
+    properties: tuple[PropertyChange, ...] = ()
+    physical_id: str = ""
+
+    @property
+    def details(self) -> tuple[str, ...]:
+        """The names of the changed properties."""
+        return tuple(p.name for p in self.properties)
 
     @property
     def stateful(self) -> bool:
@@ -110,32 +130,37 @@ class Change:
 
 
 def read_change_set(cfn, stack_name: str, change_set_id: str) -> tuple[str, str, list[Change]]:
-    """(status, reason, changes) of a change set, all pages."""
+    """(status, reason, changes) of a change set, all pages, with each changed property's values."""
     changes: list[Change] = []
     status = reason = ""
     token = None
     while True:
-        kwargs = {"StackName": stack_name, "ChangeSetName": change_set_id}
+        kwargs = {"StackName": stack_name, "ChangeSetName": change_set_id, "IncludePropertyValues": True}
         if token:
             kwargs["NextToken"] = token
         page = cfn.describe_change_set(**kwargs)
         status, reason = page["Status"], page.get("StatusReason", "")
-        for c in page.get("Changes", []):
-            rc = c.get("ResourceChange", {})
-            changes.append(Change(
-                action=rc.get("Action", ""),
-                logical_id=rc.get("LogicalResourceId", ""),
-                resource_type=rc.get("ResourceType", ""),
-                replacement=rc.get("Replacement", "") if rc.get("Action") == "Modify" else "",
-                policy_action=rc.get("PolicyAction", ""),
-                scope=tuple(rc.get("Scope", [])),
-                details=tuple(
-                    (d.get("Target", {}).get("Name") or d.get("Target", {}).get("Attribute", ""))
-                    for d in rc.get("Details", [])),
-            ))
+        changes += [_change(c.get("ResourceChange", {})) for c in page.get("Changes", [])]
         token = page.get("NextToken")
         if not token:
             return status, reason, changes
+
+
+def _change(rc: dict) -> Change:
+    properties = []
+    for d in rc.get("Details", []):
+        target = d.get("Target", {})
+        properties.append(PropertyChange(
+            name=target.get("Name") or target.get("Attribute", ""), attribute=target.get("Attribute", ""),
+            requires_recreation=target.get("RequiresRecreation", ""), evaluation=d.get("Evaluation", ""),
+            source=d.get("ChangeSource", ""), causing_entity=d.get("CausingEntity", ""),
+            before=target.get("BeforeValue"), after=target.get("AfterValue"),
+            change_type=target.get("AttributeChangeType", "")))
+    return Change(action=rc.get("Action", ""), logical_id=rc.get("LogicalResourceId", ""),
+                  resource_type=rc.get("ResourceType", ""),
+                  replacement=rc.get("Replacement", "") if rc.get("Action") == "Modify" else "",
+                  policy_action=rc.get("PolicyAction", ""), scope=tuple(rc.get("Scope", [])),
+                  properties=tuple(properties), physical_id=rc.get("PhysicalResourceId", ""))
 
 
 def wait_for_change_set(ctx: Ctx, stack_name: str, change_set_id: str,

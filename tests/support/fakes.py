@@ -114,7 +114,7 @@ class FakeCloudFormation:
             self.exists, self.status = True, "REVIEW_IN_PROGRESS"
         return {"Id": "arn:aws:cloudformation:us-east-2:946652103073:changeSet/cs/1", "StackId": STACK_ID}
 
-    def describe_change_set(self, StackName, ChangeSetName, NextToken=None):
+    def describe_change_set(self, StackName, ChangeSetName, NextToken=None, IncludePropertyValues=False):
         self._record("describe_change_set", {})
         return {"Status": self.change_set_status, "StatusReason": self.change_set_reason,
                 "ExecutionStatus": "AVAILABLE", "Changes": self.changes}
