@@ -99,3 +99,15 @@ def test_executing_a_change_set_refreshes_outputs_parameters_and_tags(aws_env):
     assert stack["Outputs"][0]["OutputValue"] == "b-2"
     assert stack["Parameters"] == [{"ParameterKey": "V", "ParameterValue": "2"}]
     assert stack["Tags"] == [{"Key": "k", "Value": "v"}]
+
+
+def test_a_change_set_without_a_type_updates_the_existing_stack(aws_env):
+    """ChangeSetType defaults to UPDATE: the change set compares against the stack, nothing is an Add."""
+    cfn().create_stack(StackName="typed", TemplateBody=json.dumps({"Resources": {"Vpc": VPC}}))
+    tagged = {**VPC, "Properties": {**VPC["Properties"], "Tags": [{"Key": "Name", "Value": "main"}]}}
+    cs = cfn().create_change_set(StackName="typed", ChangeSetName="untyped",
+                                 TemplateBody=json.dumps({"Resources": {"Vpc": tagged}}))
+    changes = cfn().describe_change_set(ChangeSetName=cs["Id"])["Changes"]
+    assert [(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in changes] == [
+        ("Modify", "Vpc")]
+    assert cfn().describe_change_set(ChangeSetName=cs["Id"])["ChangeSetName"] == "untyped"

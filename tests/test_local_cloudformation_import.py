@@ -64,3 +64,38 @@ def test_importing_a_resource_that_does_not_exist_is_refused(aws_env):
         cfn().create_change_set(StackName="imported", ChangeSetName="imp", ChangeSetType="IMPORT",
                                 TemplateBody=template(), ResourcesToImport=IMPORTS)
     assert "does not exist" in str(caught.value)
+
+
+def test_an_import_into_a_live_stack_keeps_its_parameters(aws_env):
+    """Importing into an existing stack, named by its ARN, with UsePreviousValue for its parameters (one of them
+    left at its default): the stack keeps its values and its resources, and gains the imported ones."""
+    body = {"Parameters": {"Tier": {"Type": "String"}, "Size": {"Type": "Number", "Default": "2"}},
+            "Resources": {"Topic": {"Type": "AWS::SSM::Parameter",
+                                    "Properties": {"Name": "/tier", "Type": "String", "Value": {"Ref": "Tier"}}}}}
+    stack_id = cfn().create_stack(StackName="live", TemplateBody=json.dumps(body),
+                                  Parameters=[{"ParameterKey": "Tier", "ParameterValue": "gold"}])["StackId"]
+    arn = by_hand()
+    body["Resources"].update(json.loads(template())["Resources"])
+    cs = cfn().create_change_set(StackName=stack_id, ChangeSetName="imp", ChangeSetType="IMPORT",
+                                 TemplateBody=json.dumps(body), ResourcesToImport=IMPORTS,
+                                 Parameters=[{"ParameterKey": "Tier", "UsePreviousValue": True},
+                                             {"ParameterKey": "Size", "UsePreviousValue": True}])
+    assert cs["StackId"] == stack_id
+    cfn().execute_change_set(ChangeSetName=cs["Id"])
+    stack = cfn().describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert stack["StackStatus"] == "IMPORT_COMPLETE"
+    assert sorted(stack["Parameters"], key=lambda p: p["ParameterKey"]) == [
+        {"ParameterKey": "Size", "ParameterValue": "2"}, {"ParameterKey": "Tier", "ParameterValue": "gold"}]
+    resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                 for r in cfn().list_stack_resources(StackName=stack_id)["StackResourceSummaries"]}
+    assert resources == {"Topic": "/tier", "Secret": arn, "Param": "/by-hand"}
+
+
+def test_use_previous_value_for_a_parameter_the_stack_lacks_is_refused(aws_env):
+    """UsePreviousValue names a value the stack must already have."""
+    by_hand()
+    with pytest.raises(ClientError) as caught:
+        cfn().create_change_set(StackName="imported", ChangeSetName="imp", ChangeSetType="IMPORT",
+                                TemplateBody=template(), ResourcesToImport=IMPORTS,
+                                Parameters=[{"ParameterKey": "Tier", "UsePreviousValue": True}])
+    assert "Tier" in str(caught.value)

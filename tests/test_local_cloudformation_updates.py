@@ -127,3 +127,37 @@ def test_a_parameter_used_through_a_condition_updates_the_resource(aws_env):
     cfn().update_stack(StackName="cond", TemplateBody=template,
                        Parameters=[{"ParameterKey": "Mode", "ParameterValue": "loud"}])
     assert boto3.client("ssm", region_name=REGION).get_parameter(Name="/mode")["Parameter"]["Value"] == "LOUD"
+
+
+def test_a_rule_that_reads_a_group_updated_in_place_is_left_alone(aws_env):
+    """A rule and a task definition that read (Fn::GetAtt) resources updated in place are Dynamic in the change
+    set; at run time what they read is the same, so they are not updated: the rule stays, the revision stays."""
+    def template(tag: str) -> str:
+        return body({
+            "Vpc": VPC,
+            "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "GroupDescription": "web", "VpcId": {"Ref": "Vpc"}, "Tags": [{"Key": "Name", "Value": tag}]}},
+            "Rule": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+                "GroupId": {"Fn::GetAtt": ["Group", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 80,
+                "ToPort": 80, "CidrIp": "0.0.0.0/0"}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {
+                "AssumeRolePolicyDocument": {"Statement": []}, "Description": tag}},
+            "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "Family": "web", "TaskRoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+                "ContainerDefinitions": [{"Name": "web", "Image": "app:1", "Memory": 128}]}}})
+    cfn().create_stack(StackName="dyn", TemplateBody=template("one"))
+    revision = physical("dyn", "Task")
+    cs = cfn().create_change_set(StackName="dyn", ChangeSetName="tags", TemplateBody=template("two"))
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+               for c in cfn().describe_change_set(ChangeSetName=cs["Id"])["Changes"]}
+    assert changes["Rule"]["Details"][0]["Evaluation"] == "Dynamic"
+    assert changes["Task"]["Details"][0]["Evaluation"] == "Dynamic"
+    cfn().execute_change_set(ChangeSetName=cs["Id"])
+    assert status("dyn")["StackStatus"] == "UPDATE_COMPLETE"
+    assert physical("dyn", "Task") == revision
+    ec2 = boto3.client("ec2", region_name=REGION)
+    rules = ec2.describe_security_groups(GroupIds=[physical("dyn", "Group")])["SecurityGroups"][0]["IpPermissions"]
+    assert [(r["FromPort"], r["IpRanges"][0]["CidrIp"]) for r in rules] == [(80, "0.0.0.0/0")]
+    events = [e["LogicalResourceId"] for e in cfn().describe_stack_events(StackName="dyn")["StackEvents"]
+              if e["ResourceStatus"] == "UPDATE_IN_PROGRESS"]
+    assert "Rule" not in events and "Task" not in events

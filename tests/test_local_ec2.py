@@ -54,3 +54,23 @@ def test_a_changed_ingress_rule_keeps_the_security_group_id(aws_env):
     assert physical("sg", "Sg") == before
     group = boto3.client("ec2", region_name=REGION).describe_security_groups(GroupIds=[before])["SecurityGroups"][0]
     assert [p["FromPort"] for p in group["IpPermissions"]] == [443]
+
+
+def test_rules_of_separate_ingress_resources_survive_an_update_of_the_group(aws_env):
+    """A rule written as a separate AWS::EC2::SecurityGroupIngress stays when the group's tags or inline rules
+    change: only the inline rules the template declared before are revoked."""
+    def body(tag, inline_port):
+        return json.dumps({"Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "GroupDescription": "web", "VpcId": {"Ref": "Vpc"}, "Tags": [{"Key": "Name", "Value": tag}],
+                "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": inline_port, "ToPort": inline_port,
+                                          "CidrIp": "10.0.0.0/16"}]}},
+            "Rule": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+                "GroupId": {"Ref": "Sg"}, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                "CidrIp": "10.0.0.0/16"}}}})
+    cfn().create_stack(StackName="mixed", TemplateBody=body("one", 80))
+    cfn().update_stack(StackName="mixed", TemplateBody=body("two", 443))
+    group_id = physical("mixed", "Sg")
+    group = boto3.client("ec2", region_name=REGION).describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    assert sorted(p["FromPort"] for p in group["IpPermissions"]) == [443, 5432]

@@ -214,3 +214,23 @@ def _run(backend, change_set, stack) -> bool:
         from .cloudformation_import import execute_import
         return execute_import(change_set, stack)
     return run_update(stack, change_set.template, change_set.template_dict, dict(change_set.parameters or {}))
+
+
+@gap("cloudformation-changeset-type-default",
+     summary="CreateChangeSet without ChangeSetType was a CREATE, so a change set for an existing stack listed every "
+             "resource as Add (patched: UPDATE, as on AWS)",
+     aws="ChangeSetType: the type of change set operation; to create a change set for a new stack, specify CREATE. "
+         "By default, CloudFormation specifies UPDATE.",
+     reference=API + "API_CreateChangeSet.html",
+     test=T + "test_a_change_set_without_a_type_updates_the_existing_stack")
+def patch_change_set_type_default() -> None:
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original = CloudFormationResponse._get_param
+
+    def _get_param(self, param_name, if_none=None):
+        if param_name == "ChangeSetType" and if_none == "CREATE":
+            if_none = "UPDATE"
+        return original(self, param_name, if_none)
+
+    CloudFormationResponse._get_param = _get_param

@@ -125,13 +125,24 @@ def patch_import() -> None:
     CloudFormationResponse.create_change_set = create_change_set
 
 
+def _previous(stack) -> dict[str, str]:
+    """The stack's parameter values as DescribeStacks lists them: defaults included, lists joined again."""
+    if stack is None or getattr(stack, "resource_map", None) is None:
+        return {}
+    values = {**stack.stack_parameters, **(stack.parameters or {})}
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in values.items()
+            if k in (stack.template_dict.get("Parameters") or {})}
+
+
 def _create(response, backend, body: str, resources: list[dict]) -> dict:
     from moto.cloudformation.models import ChangeSet
     from moto.cloudformation.utils import generate_changeset_id, generate_stack_id
 
     name = response._get_param("StackName")
-    stack = next((s for s in backend.stacks.values() if s.name == name), None)
-    params = {p["ParameterKey"]: p.get("ParameterValue") for p in response._get_param("Parameters", [])}
+    stack = next((s for s in backend.stacks.values() if s.name == name or s.stack_id == name), None)
+    # UsePreviousValue takes the stack's current value, as on every other change set; a key the stack
+    # does not have is refused (MissingParameterError), never passed on as None.
+    params = response._get_param_values(response._get_param("Parameters", []), _previous(stack))
     if stack is None:
         from moto.cloudformation.models import Stack
         stack = Stack(generate_stack_id(name, backend.region_name, backend.account_id), name, {}, params,

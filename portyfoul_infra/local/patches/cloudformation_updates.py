@@ -19,7 +19,7 @@ from ._engine import (
     update_resource,
 )
 from ._plan import plan_update
-from ._template import Written
+from ._template import Written, canonical
 
 T = "tests/test_local_cloudformation_updates.py::"
 GUIDE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
@@ -41,11 +41,30 @@ def _needs_update(plan, progress: Progress) -> bool:
     return bool(causes & progress.changed_ids)
 
 
-def _apply(stack, plans, old: dict, before: Written, after: Written, progress: Progress) -> None:
+def _resolved(rm, resource_json: dict) -> str | None:
+    """A resource's properties with every intrinsic resolved against the stack as it is now (None: cannot)."""
+    from moto.cloudformation import parsing
+    try:
+        return canonical(parsing.clean_json(resource_json.get("Properties") or {}, rm))
+    except Exception:  # noqa: BLE001 - unresolvable: treated as changed
+        return None
+
+
+def dynamic_only(plans) -> list:
+    """The modifications CloudFormation can only judge at run time: every detail Dynamic."""
+    return [p for p in plans if p.action == "Modify" and p.details and all(d.evaluation == "Dynamic" for d in p.details)]
+
+
+def _apply(stack, plans, old: dict, before: Written, after: Written, progress: Progress,
+           resolved_before: dict[str, str | None]) -> None:
     from ._engine import create_resource
 
     rm = stack.resource_map
     for plan in plans:
+        if plan.logical_id in resolved_before and not _must_replace(plan, progress):
+            was = resolved_before[plan.logical_id]
+            if was is not None and was == _resolved(rm, rm._resource_json_map[plan.logical_id]):
+                continue  # what it reads did not change after all: nothing to update
         if plan.action == "Add":
             create_resource(stack, plan.logical_id, progress)
         elif plan.action == "Modify" and _must_replace(plan, progress):
@@ -95,11 +114,12 @@ def run_update(stack, body, template: dict, parameters: dict, operation: str = "
     before, after = Written(stack.template_dict, dict(rm.input_parameters or {})), Written(template, parameters)
     ids = {lid: getattr(model_of(rm, lid), "physical_resource_id", "") for lid in old_resources}
     plans = plan_update(stack.template_dict, dict(rm.input_parameters or {}), template, parameters, ids)
+    resolved_before = {p.logical_id: _resolved(rm, old_resources[p.logical_id]) for p in dynamic_only(plans)}
     set_status(stack, f"{operation}_IN_PROGRESS", "User Initiated")
     progress = Progress()
     try:
         load_template(stack, body, template, parameters)
-        _apply(stack, plans, old_resources, before, after, progress)
+        _apply(stack, plans, old_resources, before, after, progress, resolved_before)
         stack.output_map = stack._create_output_map()
         conflict = export_conflict(stack, snapshot)
         if conflict:
@@ -186,6 +206,20 @@ def patch_updates_keep_resources() -> None:
         return updated
 
     parsing.parse_and_update_resource = parse_and_update_resource
+
+
+@gap("cloudformation-dynamic-unchanged",
+     summary="Updates: a resource that only reads (Fn::GetAtt) a modified resource was updated again even when what "
+             "it reads had not changed, and moto's update re-registers a task definition and revokes a security "
+             "group rule it re-creates (patched: such a resource is resolved at run time and updated only when its "
+             "resolved properties differ)",
+     aws="A change whose Evaluation is Dynamic is decided when the stack is updated: CloudFormation resolves the "
+         "Ref or Fn::GetAtt then, and a resource whose resolved properties are the same is not updated (a "
+         "Conditional replacement happens only if the value changes).",
+     reference="https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ResourceChangeDetail.html",
+     test=T + "test_a_rule_that_reads_a_group_updated_in_place_is_left_alone")
+def patch_dynamic_unchanged() -> None:
+    """Carried out by run_update (dynamic_only, then _resolved before and after)."""
 
 
 @gap("cloudformation-update-dependency-order",
