@@ -184,7 +184,7 @@ def stack_update(ctx, opts):
     """Create or update the stack through a reviewed change set; data-loss guard; live events."""
 
 
-@verb(o.EnvOptions, "verbs.stack")
+@verb(o.DiffOptions, "verbs.stack")
 def stack_diff(ctx, opts):
     """Preview what stack-update would change (a change set, deleted afterwards)."""
 

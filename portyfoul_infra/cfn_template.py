@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import UserError
 
-_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 def load_template(body: Any) -> dict:
@@ -67,6 +67,33 @@ def canonical(v: Any) -> str:
             return [scalar(y) for y in x]
         return x
     return json.dumps(scalar(v), sort_keys=True, default=str)
+
+
+def written(value: Any, parameters: Mapping[str, Any], conditions: Callable[[str], bool] | None = None) -> Any:
+    """`value` as CloudFormation compares it in a change set: parameters put in (Ref and ${Name} in Sub), Fn::If
+    decided when `conditions` is given, every other function left as written.
+
+    Two values that differ here are a change, even when they would evaluate alike (a literal Availability
+    Zone against Fn::Select of Fn::GetAZs): CloudFormation does not evaluate functions to decide that.
+    """
+    if isinstance(value, list):
+        return [written(v, parameters, conditions) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref" and isinstance(arg, str) and arg in parameters:
+            return parameters[arg]
+        if key == "Fn::If" and conditions is not None and isinstance(arg, list) and len(arg) == 3:
+            return written(arg[1] if conditions(arg[0]) else arg[2], parameters, conditions)
+        if key == "Fn::Sub":
+            text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            if isinstance(text, str):
+                local = set(variables or {})
+                text = SUB_VAR.sub(lambda m: str(parameters[m.group(1)]) if m.group(1) in parameters and
+                                    m.group(1) not in local else m.group(0), text)
+            return {"Fn::Sub": [text, written(variables, parameters, conditions)] if isinstance(arg, list) else text}
+    return {k: written(v, parameters, conditions) for k, v in value.items()}
 
 
 class Resolver:
@@ -131,7 +158,7 @@ class Resolver:
             resolved = self.ref(name)
             return "${" + resolved["Ref"] + "}" if isinstance(resolved, dict) else _text(resolved)
 
-        return _SUB_VAR.sub(replace, text)
+        return SUB_VAR.sub(replace, text)
 
 
 class _NoValue:
@@ -213,6 +240,27 @@ def referenced_ids(value: Any) -> set[str]:
     return found
 
 
+def referenced_attributes(value: Any) -> set[tuple[str, str]]:
+    """(logical id, attribute) of every Fn::GetAtt and ${X.Attr} in `value` (attribute "" for a Ref or ${X})."""
+    found: set[tuple[str, str]] = set()
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str) and len(value) == 1:
+            found.add((value["Ref"], ""))
+        elif "Fn::GetAtt" in value and len(value) == 1:
+            target = value["Fn::GetAtt"]
+            head, attr = (target.split(".", 1) + [""])[:2] if isinstance(target, str) else (target[0], target[1])
+            found.add((head, attr if isinstance(attr, str) else json.dumps(attr)))
+        else:
+            for v in value.values():
+                found |= referenced_attributes(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= referenced_attributes(v)
+    elif isinstance(value, str):
+        found |= {(m.split(".")[0], m.partition(".")[2]) for m in re.findall(r"\$\{([^}!]+)\}", value)}
+    return found
+
+
 def sub_ids(text: str) -> set[str]:
     return {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
 
@@ -280,5 +328,5 @@ class _Renamer:
             head, dot, attr = m.group(1).partition(".")
             return m.group(0) if head in local else "${" + self.new(head) + dot + attr + "}"
 
-        text = _SUB_VAR.sub(sub_name, text)
+        text = SUB_VAR.sub(sub_name, text)
         return [text, self.walk(variables)] if variables is not None else text

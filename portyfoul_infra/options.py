@@ -70,6 +70,11 @@ class UpdateOptions:
     yes: bool = flag(False, "Execute without asking (required without a terminal)")
     allow_replace: tuple[str, ...] = flag((), "Let exactly this stateful resource (logical ID) be replaced or removed; "
                                               "repeatable")
+    allow_interruption: tuple[str, ...] = flag((), "Let exactly this resource (logical ID) be interrupted: restarted, "
+                                                   "re-created, disconnected, or a protection lowered; repeatable")
+    converge: tuple[str, ...] = flag((), "Give up one choice kept from the adopted live stack and take ours "
+                                         "(Database.EngineVersion, a live-only resource, Outputs.NAME); repeatable; "
+                                         "`invoke stack-status` lists them")
     timeout: int = timeout_flag(3600, "the stack operation")
     delete_failed_create: bool = flag(False, "Delete a stack whose creation rolled back (ROLLBACK_COMPLETE, empty) "
                                              "and create it again")
@@ -105,6 +110,12 @@ class AdoptOptions:
     yes: bool = flag(False, "Execute the refactor without asking (required without a terminal)")
     map: tuple[str, ...] = flag((), "OLD=NEW: adopt the live resource OLD as our NEW where identity cannot tell; "
                                     "repeatable")
+    allow_replace: tuple[str, ...] = flag((), "Accept that the converging update replaces or removes this stateful "
+                                              "resource (logical ID); repeatable")
+    allow_interruption: tuple[str, ...] = flag((), "Accept that the converging update interrupts this resource "
+                                                   "(logical ID); repeatable")
+    rehearse: bool = flag(False, "Read the live stack (read-only), replay the whole takeover (adopt, then the "
+                                 "converging update) on a local AWS, and report; changes nothing on AWS")
     timeout: int = timeout_flag(1800, "the refactor")
 
     def overrides(self) -> dict[str, str]:
@@ -121,8 +132,19 @@ class AdoptOptions:
 
 @dataclass(frozen=True)
 class EnvOptions:
-    """Verbs that take only the environment: stack-diff, stack-status, release-status, secrets-check, ..."""
+    """Verbs that take only the environment: stack-status, release-status, secrets-check, ..."""
     env: str = flag("dev", ENV_HELP)
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    env: str = flag("dev", ENV_HELP)
+    converge: tuple[str, ...] = flag((), "Preview giving up this kept choice of the adopted stack (see stack-update "
+                                         "--converge); repeatable")
+    allow_replace: tuple[str, ...] = flag((), "Preview as stack-update --allow-replace would run it; repeatable")
+    allow_interruption: tuple[str, ...] = flag((), "Preview as stack-update --allow-interruption would run it; "
+                                                   "repeatable")
+    fail: bool = flag(False, "Exit 5 when there are changes (for CI checks, like `cdk diff --fail`)")
 
 
 # ---------------------------------------------------------------- release

@@ -7,6 +7,7 @@
 | 2 | refused before any change: bad input, stale template, guard, preflight |
 | 3 | a change failed and was rolled back: the system is on its previous state |
 | 4 | failed and not back on a known state: needs a human |
+| 5 | `stack-diff --fail`: there are changes (nothing was changed) |
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Outcome(enum.Enum):
     REFUSED = ("refused, nothing changed", 2)
     ROLLED_BACK = ("failed and rolled back", 3)
     NEEDS_HUMAN = ("failed, needs a human", 4)
+    CHANGES_FOUND = ("changes found", 5)   # stack-diff --fail, for CI checks
 
     def __init__(self, label: str, exit_code: int):
         self.label = label

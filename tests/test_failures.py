@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import EnvOptions, ReleaseOptions, UpdateOptions
+from portyfoul_infra.options import DiffOptions, EnvOptions, ReleaseOptions, UpdateOptions
 from portyfoul_infra.outcomes import Journal, Outcome, failure_exit
 from support import ROOT, invoke, make_ctx
 from support.fake_ecs import FakeEcs, progress, release_clients
@@ -174,7 +174,7 @@ def test_a_stale_picture_warns_but_does_not_block(tmp_path, monkeypatch):
     monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(target))
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
     ctx, out = make_ctx(FakeAws(cloudformation=cfn))
-    outcome = stack_diff(ctx, EnvOptions())
+    outcome = stack_diff(ctx, DiffOptions())
     assert outcome is Outcome.NO_CHANGES
     assert "the pictures in generated/ are stale (architecture.dot, architecture.svg)" in out.getvalue()
 
@@ -266,7 +266,7 @@ def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(shared_d
     monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(tmp_path))
     generated.refresh(tmp_path)
     ctx, out = make_ctx()
-    outcome = stack_diff(ctx, EnvOptions())
+    outcome = stack_diff(ctx, DiffOptions())
     assert outcome is Outcome.REFUSED, out.getvalue()
     assert re.search(r"Modify\s+Database\s+AWS::RDS::DBInstance\s+True", out.getvalue())
     assert "Database (AWS::RDS::DBInstance) would be replaced" in out.getvalue()
@@ -290,7 +290,7 @@ def test_change_set_names_are_unique_within_a_second():
     names = set()
     for _ in range(5):
         cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
-        stack_diff(make_ctx(FakeAws(cloudformation=cfn))[0], EnvOptions())
+        stack_diff(make_ctx(FakeAws(cloudformation=cfn))[0], DiffOptions())
         names.add(cfn.called("create_change_set")[0]["ChangeSetName"])
     assert len(names) == 5 and all(n.startswith("portyfoul-diff-") for n in names)
 

@@ -9,7 +9,7 @@ import pytest
 
 from portyfoul_infra.config import ENVIRONMENTS, production_gaps
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import EnvOptions
+from portyfoul_infra.options import DiffOptions, EnvOptions
 from support import invoke, make_ctx
 from support.fakes import FakeAws, FakeCloudFormation
 
@@ -106,7 +106,7 @@ def test_http_only_dev_is_warned_about(monkeypatch):
     from support.fakes import resource_change
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
     ctx, out = make_ctx(FakeAws(cloudformation=cfn))
-    stack_diff(ctx, EnvOptions())
+    stack_diff(ctx, DiffOptions())
     assert "dev serves HTTP only: logins and JWTs cross the internet in clear text" in out.getvalue()
 
 

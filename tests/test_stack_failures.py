@@ -9,7 +9,7 @@ import json
 import pytest
 
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import EnvOptions, UpdateOptions
+from portyfoul_infra.options import DiffOptions, UpdateOptions
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.verbs.stack import stack_diff, stack_update
 from support import Answers, VirtualClock, make_ctx
@@ -60,14 +60,15 @@ def test_allow_replace_lets_exactly_that_resource_through_and_restores_the_polic
 
 def test_allowing_another_resource_does_not_let_the_database_through():
     cfn = FakeCloudFormation(changes=[DB_REPLACED], script=done())
-    with pytest.raises(UserError, match="--allow-replace Repository: no such resource is replaced.*guards: Database"):
+    with pytest.raises(UserError, match="--allow-replace Repository: this change set has no such finding; it needs: "
+                                        "--allow-replace Database"):
         run(cfn, allow=["Repository"])
     assert cfn.called("execute_change_set") == [] and cfn.called("delete_change_set")
 
 
 def test_a_typo_in_allow_replace_is_refused_naming_what_the_change_set_guards():
     cfn = FakeCloudFormation(changes=[DB_REPLACED], script=done())
-    with pytest.raises(UserError, match="--allow-replace Databse: .*it guards: Database"):
+    with pytest.raises(UserError, match="--allow-replace Databse: .*it needs: --allow-replace Database"):
         run(cfn, allow=["Database", "Databse"])
     assert cfn.called("execute_change_set") == []
 
@@ -126,7 +127,7 @@ def test_stateless_replacements_pass_and_access_changes_are_marked():
 def test_stack_diff_reports_the_guard_and_executes_nothing():
     cfn = FakeCloudFormation(changes=[DB_REPLACED])
     ctx, out = make_ctx(FakeAws(cloudformation=cfn))
-    outcome = stack_diff(ctx, EnvOptions())
+    outcome = stack_diff(ctx, DiffOptions())
     assert outcome is Outcome.REFUSED
     assert "would be replaced" in out.getvalue() and "preview only" in out.getvalue()
     assert cfn.called("execute_change_set") == [] and len(cfn.called("delete_change_set")) == 1

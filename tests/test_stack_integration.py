@@ -58,11 +58,19 @@ def test_a_real_update_puts_the_parameters_back(dev_stack, local_aws):
     cfn.update_stack(StackName="portyfoul-infra", TemplateBody=json.dumps(body), Parameters=drifted,
                      Capabilities=["CAPABILITY_NAMED_IAM"])
 
+    # Back to 7 days would delete a week of logs: the interruption guard names it, and stops.
     diff = invoke("stack-diff", env=aws_env)
-    assert diff.returncode == 0 and "preview only" in diff.stdout
+    assert diff.returncode == 2 and "preview only" in diff.stdout
+    assert ("WebLogGroup (AWS::Logs::LogGroup): RetentionInDays: lowers a protection: 14 -> 7 days of logs kept; "
+            "older log events are deleted") in diff.stderr
+    refused = invoke("stack-update", "--yes", env=aws_env)
+    assert refused.returncode == 2 and "--allow-interruption WebLogGroup" in refused.stdout
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in cfn.describe_stacks(
+        StackName="portyfoul-infra")["Stacks"][0]["Parameters"]}["LogRetentionDays"] == "14"
 
-    update = invoke("stack-update", "--yes", env=aws_env)
-    assert update.returncode == 0, update.stderr
+    named = [f"--allow-interruption={lid}" for lid in ("ExecLogGroup", "WebLogGroup", "WorkerLogGroup")]
+    update = invoke("stack-update", "--yes", *named, env=aws_env)
+    assert update.returncode == 0, update.stdout + update.stderr
     assert "updating portyfoul-infra" in update.stdout and "UPDATE_COMPLETE" in update.stdout
     params = {p["ParameterKey"]: p["ParameterValue"]
               for p in cfn.describe_stacks(StackName="portyfoul-infra")["Stacks"][0]["Parameters"]}

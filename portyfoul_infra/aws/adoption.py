@@ -16,10 +16,11 @@ without touching a resource. The refactored template is the live template
 itself with only the IDs (and every reference to them) rewritten: a refactor
 may not change properties, parameters, conditions or mappings.
 
-Values are data: the value-generating properties of an adopted secret
-(SecretString, GenerateSecretString) or SSM parameter (Value) are *pinned*,
-kept as the live stack has them, by every later stack-update (see
-pin_values), so the takeover never writes a new value.
+The takeover is planned whole before anything changes (plan_takeover): the
+renames, the converging stack-update after them (convergence.py: what it
+keeps of the live stack, what it changes, what it creates), the resources of
+ours that exist outside the stack (made by hand) and are brought in with a
+resource import, and the live exports with the stacks that import them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from ..cfn_template import Resolver, canonical, create_only_properties, load_template, referenced_ids, rename_resources
+from ..cfn_template import Resolver, load_template, referenced_ids, rename_resources
 from ..config import Environment
 from ..console import elapsed
 from ..context import Ctx
@@ -246,40 +247,6 @@ def _of(*parts) -> tuple | None:
 
 # ---------------------------------------------------------------- matching and the plan
 
-@dataclass(frozen=True)
-class PropertyDifference:
-    logical_id: str
-    resource_type: str
-    prop: str
-    live: Any
-    ours: Any
-    replaces: bool        # a create-only property: the next stack-update replaces the resource
-    value: bool           # a value-generating property of a secret or SSM parameter
-    pinned: bool = False  # ...kept as live by every stack-update, so no value is written
-
-    def describe(self) -> str:
-        flags = []
-        if self.replaces:
-            flags.append("REPLACES")
-        if self.value:
-            flags.append("value kept (pinned)" if self.pinned else "OVERWRITES VALUE")
-        return " ".join(flags)
-
-
-@dataclass
-class AdoptionPlan:
-    renames: dict[str, str]                      # live logical id -> ours
-    unchanged: list[str]                         # already under our logical id
-    live_only: list[tuple[str, str]]             # (live id, type): the next stack-update removes them
-    ours_only: list[tuple[str, str]]             # (our id, type): the next stack-update creates them
-    differences: list[PropertyDifference] = field(default_factory=list)
-    physical_ids: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def already_adopted(self) -> bool:
-        return not self.renames
-
-
 def match(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str]:
     """live logical id -> our logical id, by identity; refuses ambiguity and contradictions."""
     _check_overrides(live, ours, overrides)
@@ -328,77 +295,6 @@ def _check_overrides(live: Side, ours: Side, overrides: Mapping[str, str]) -> No
             raise UserError(f"--map {old}={new}: {old} is {live.type_of(old)} but {new} is {ours.type_of(new)}")
 
 
-def plan(live: Side, ours: Side, mapping: Mapping[str, str], region: str) -> AdoptionPlan:
-    renames = {old: new for old, new in mapping.items() if old != new}
-    unchanged = sorted(old for old, new in mapping.items() if old == new)
-    matched_ours = set(mapping.values())
-    result = AdoptionPlan(
-        renames=dict(sorted(renames.items())),
-        unchanged=unchanged,
-        live_only=sorted((i, live.type_of(i)) for i in live.resources if i not in mapping),
-        ours_only=sorted((i, ours.type_of(i)) for i in ours.resources if i not in matched_ours),
-        physical_ids=live.physical_ids,
-    )
-    renamed = Resolver(live.template, live.resolver.parameters, live.resolver.pseudo,
-                       rename=lambda i: mapping.get(i, i))
-    for old, new in sorted(mapping.items()):
-        t = ours.type_of(new)
-        before = renamed.value(live.resources[old].get("Properties", {})) or {}
-        after = ours.props(new)
-        create_only = create_only_properties(t, region)
-        for prop in sorted(set(before) | set(after)):
-            if canonical(before.get(prop)) == canonical(after.get(prop)):
-                continue
-            value = prop in VALUE_PROPERTIES.get(t, ())
-            result.differences.append(PropertyDifference(
-                new, t, prop, before.get(prop), after.get(prop), replaces=prop in create_only, value=value,
-                pinned=value and pinnable(live.resources[old], prop)))
-    return result
-
-
-def pinnable(resource: dict, prop: str) -> bool:
-    """A value property can be carried verbatim when it refers to nothing that might not exist in our template."""
-    return not referenced_ids(resource.get("Properties", {}).get(prop))
-
-
-# ---------------------------------------------------------------- pinned values in every stack-update
-
-def pin_values(deployed: dict, ours: dict) -> tuple[dict, list[str]]:
-    """`ours` with the value properties of adopted secrets and SSM parameters kept as deployed.
-
-    Which resources are pinned is recorded in the deployed template's
-    Metadata (PinnedValues). A stack this tool did not build (no ContentHash
-    there: the first update after adopt) pins every secret and parameter
-    whose value properties differ from ours. A stack we created pins nothing,
-    so the data-loss guard sees a changed value there and refuses it.
-    """
-    meta = deployed.get("Metadata", {}).get(METADATA_KEY, {})
-    foreign = not meta.get("ContentHash")
-    pinned: set[str] = set(meta.get("PinnedValues", []))
-    body = json.loads(json.dumps(ours))
-    deployed_resources = deployed.get("Resources", {})
-    for logical_id, resource in body.get("Resources", {}).items():
-        props = VALUE_PROPERTIES.get(resource["Type"])
-        live = deployed_resources.get(logical_id)
-        if not props or not live or live.get("Type") != resource["Type"]:
-            continue
-        live_props = live.get("Properties", {})
-        differs = any(canonical(live_props.get(p)) != canonical(resource.get("Properties", {}).get(p))
-                      for p in props)
-        if (logical_id in pinned or (foreign and differs)) and all(pinnable(live, p) for p in props):
-            pinned.add(logical_id)
-            target = resource.setdefault("Properties", {})
-            for p in props:
-                if p in live_props:
-                    target[p] = live_props[p]
-                else:
-                    target.pop(p, None)
-    pinned &= set(body.get("Resources", {}))
-    if pinned:
-        body.setdefault("Metadata", {}).setdefault(METADATA_KEY, {})["PinnedValues"] = sorted(pinned)
-    return body, sorted(pinned)
-
-
 # ---------------------------------------------------------------- the refactor
 
 def refactor_body(live: LiveStack, renames: Mapping[str, str]) -> str:
@@ -437,3 +333,234 @@ def wait_refactor(ctx: Ctx, refactor_id: str, field_name: str, done: Iterable[st
 
 def refactor_actions(cfn, refactor_id: str) -> list[dict]:
     return collect(cfn.list_stack_refactor_actions, "StackRefactorActions", StackRefactorId=refactor_id)
+
+
+# ---------------------------------------------------------------- the whole takeover, planned before anything
+
+# Our resources a team may have made by hand outside the stack (the plan's phase 6 secrets, a parameter, a log
+# group, the repository), which a CloudFormation resource import brings in untouched: type -> (the name property,
+# the import identifier key).
+IMPORTABLE = {
+    "AWS::SecretsManager::Secret": ("Name", "Id"),
+    "AWS::SSM::Parameter": ("Name", "Name"),
+    "AWS::Logs::LogGroup": ("LogGroupName", "LogGroupName"),
+    "AWS::ECR::Repository": ("RepositoryName", "RepositoryName"),
+}
+
+
+@dataclass(frozen=True)
+class HandMade:
+    """One of our resources that exists outside the stack, under our name: imported, never created again."""
+    logical_id: str
+    resource_type: str
+    name: str
+    identifier: dict          # ResourceIdentifier for the IMPORT change set
+    definition: dict          # the resource as the IMPORT template declares it (values as they are)
+
+
+@dataclass(frozen=True)
+class Export:
+    output: str               # the output's key
+    name: str                 # the export's name
+    importers: tuple[str, ...]
+
+
+@dataclass
+class Takeover:
+    live: LiveStack
+    renames: dict[str, str]
+    unchanged: list[str]
+    update: Any                               # updates.UpdatePlan: the converging update, over the renamed template
+    imports: list[HandMade] = field(default_factory=list)
+    exports: list[Export] = field(default_factory=list)
+    predicted: list = field(default_factory=list)   # change_sets.Change, as we expect CloudFormation to list them
+    verdict: Any = None                       # guards.Verdict on the predicted changes
+
+    @property
+    def convergence(self):
+        return self.update.convergence
+
+
+def plan_takeover(ctx: Ctx, live: LiveStack, ours: dict, overrides: Mapping[str, str], account: str,
+                  allow_replace: Iterable[str] = (), allow_interruption: Iterable[str] = ()) -> Takeover:
+    """Everything adopt and the converging stack-update after it will do, read from AWS; changes nothing."""
+    from ..contract import parameter_values
+    from .guards import judge
+    from .updates import plan_update
+
+    env = ctx.env
+    pseudo = {"AWS::AccountId": account, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
+              "AWS::StackId": live.info.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    mine = Side("ours", ours, Resolver(ours, parameter_values(env), pseudo))
+    theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo), live.physical_ids,
+                  facts=ec2_facts(ctx.client("ec2")))
+    mapping = match(theirs, mine, overrides)
+    renamed = rename_resources(live.template, mapping)
+    update = plan_update(ctx, live.info, "UPDATE", ours, deployed=renamed)
+    takeover = Takeover(live, {o: n for o, n in sorted(mapping.items()) if o != n},
+                        sorted(o for o, n in mapping.items() if o == n), update)
+    takeover.imports = find_hand_made(ctx, ours, update.parameters, pseudo,
+                                      [lid for lid, _ in update.convergence.creates])
+    takeover.exports = live_exports(ctx, live, pseudo)
+    takeover.predicted = predicted_changes(update.convergence, {h.logical_id for h in takeover.imports})
+    takeover.verdict = judge(takeover.predicted, allow_replace, allow_interruption)
+    return takeover
+
+
+def pending_renames(ctx: Ctx, ours: dict, account: str) -> dict[str, str]:
+    """The renames adopt would still make on the environment's stack (read-only): {} once it is adopted."""
+    from ..contract import parameter_values
+
+    env = ctx.env
+    live = read_live_stack(ctx.client("cloudformation"), env)
+    pseudo = {"AWS::AccountId": account, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
+              "AWS::StackId": live.info.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    mine = Side("ours", ours, Resolver(ours, parameter_values(env), pseudo))
+    theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo), live.physical_ids,
+                  facts=ec2_facts(ctx.client("ec2")))
+    try:
+        mapping = match(theirs, mine, {})
+    except UserError:
+        return {"(ambiguous)": "(adopt settles it with --map)"}
+    return {old: new for old, new in mapping.items() if old != new}
+
+
+def predicted_changes(convergence, imported: set[str]) -> list:
+    """The converging update's changes, as we expect CloudFormation to list them: what it creates, and what it
+    changes in place (kept values are not changes; live-only resources and exports are carried)."""
+    from .change_sets import Change, PropertyChange
+
+    changes = [Change("Add", lid, kind, "", "") for lid, kind in convergence.creates if lid not in imported]
+    applied: dict[str, list] = {}
+    for d in convergence.differences:
+        if not d.kept:
+            applied.setdefault(d.logical_id, []).append(d)
+    for lid, ds in sorted(applied.items()):
+        changes.append(Change("Modify", lid, ds[0].resource_type, "False", "", ("Properties",), tuple(
+            PropertyChange(d.prop, "Properties", "Never", "Static", "DirectModification", "",
+                           _text(d.live), _text(d.ours)) for d in ds)))
+    return changes
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def find_hand_made(ctx: Ctx, ours: dict, parameters: Mapping[str, str], pseudo: Mapping[str, str],
+                   candidates: Iterable[str]) -> list[HandMade]:
+    """Our resources (among `candidates`, the ones the converging update would create) that already exist under
+    their name outside the stack: creating them would fail, so they are imported as they are."""
+    resolver = Resolver(ours, parameters, pseudo)
+    found = []
+    for lid in candidates:
+        resource = ours["Resources"][lid]
+        kind = resource["Type"]
+        if kind not in IMPORTABLE:
+            continue
+        name_prop, key = IMPORTABLE[kind]
+        props = resolver.value(resource.get("Properties", {}))
+        name = props.get(name_prop)
+        if not isinstance(name, str):
+            continue
+        existing = _existing(ctx, kind, name)
+        if existing is None:
+            continue
+        identifier, value = existing
+        definition = {k: v for k, v in resource.items() if k not in ("Condition", "DependsOn")}
+        definition["Properties"] = {k: v for k, v in props.items() if k not in VALUE_PROPERTIES.get(kind, ())}
+        if value is not None:
+            definition["Properties"]["Value"] = value   # SSM requires it: the value the parameter has
+        definition["DeletionPolicy"] = definition.get("DeletionPolicy") or "Retain"
+        found.append(HandMade(lid, kind, name, {key: identifier}, definition))
+    return found
+
+
+def _existing(ctx: Ctx, kind: str, name: str) -> tuple[str, str | None] | None:
+    """(the import identifier, an SSM parameter's value) when a resource of `kind` is named `name`; else None."""
+    from ..errors import error_code
+
+    try:
+        if kind == "AWS::SecretsManager::Secret":
+            described = ctx.client("secretsmanager").describe_secret(SecretId=name)
+            return (described["ARN"], None) if not described.get("DeletedDate") else None
+        if kind == "AWS::SSM::Parameter":
+            parameter = ctx.client("ssm").get_parameter(Name=name)["Parameter"]
+            return parameter["Name"], parameter["Value"]
+        if kind == "AWS::Logs::LogGroup":
+            groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+            return (name, None) if any(g["logGroupName"] == name for g in groups) else None
+        if kind == "AWS::ECR::Repository":
+            ctx.client("ecr").describe_repositories(repositoryNames=[name])
+            return name, None
+    except Exception as e:
+        if error_code(e) in ("ResourceNotFoundException", "ParameterNotFound", "RepositoryNotFoundException"):
+            return None
+        raise
+    return None
+
+
+def live_exports(ctx: Ctx, live: LiveStack, pseudo: Mapping[str, str]) -> list[Export]:
+    """The live stack's exports, each with the stacks that import it (ListImports)."""
+    from ..errors import error_code
+
+    resolver = Resolver(live.template, live.info.parameters, pseudo)
+    cfn = ctx.client("cloudformation")
+    found = []
+    for key, output in sorted(live.template.get("Outputs", {}).items()):
+        if "Export" not in output:
+            continue
+        name = resolver.value(output["Export"].get("Name"))
+        if not isinstance(name, str):
+            continue
+        try:
+            importers = tuple(sorted(collect(cfn.list_imports, "Imports", ExportName=name)))
+        except Exception as e:
+            if error_code(e) != "ValidationError":
+                raise
+            importers = ()  # CloudFormation answers ValidationError for an export nobody imports
+        found.append(Export(key, name, importers))
+    return found
+
+
+def ec2_facts(ec2):
+    """The CIDR block of a live VPC or subnet, from describing it (the truth, not the template)."""
+    from ..errors import error_code
+
+    def facts(resource_type: str, logical_id: str, physical_id: str) -> str | None:
+        try:
+            if resource_type == "AWS::EC2::VPC":
+                return ec2.describe_vpcs(VpcIds=[physical_id])["Vpcs"][0]["CidrBlock"]
+            return ec2.describe_subnets(SubnetIds=[physical_id])["Subnets"][0]["CidrBlock"]
+        except Exception as e:
+            if error_code(e).startswith("Invalid") or isinstance(e, (IndexError, KeyError)):
+                return None
+            raise
+    return facts
+
+
+def import_hand_made(ctx: Ctx, live: LiveStack, imports: list[HandMade], timeout: float) -> Any:
+    """Bring the hand-made resources into the stack with an IMPORT change set: the template is the deployed one
+    plus their definitions, nothing else changes, and the resources are left as they are."""
+    from .change_sets import ChangeSetPlan, delete_change_set, execute_change_set, wait_for_change_set
+
+    cfn = ctx.client("cloudformation")
+    current = load_template(cfn.get_template(StackName=live.info.stack_id, TemplateStage="Original")["TemplateBody"])
+    template = json.loads(json.dumps(current))
+    for h in imports:
+        template.setdefault("Resources", {})[h.logical_id] = h.definition
+    created = cfn.create_change_set(
+        StackName=live.info.stack_id, ChangeSetName=f"portyfoul-import-{int(ctx.wall())}", ChangeSetType="IMPORT",
+        TemplateBody=json.dumps(template, sort_keys=True, separators=(",", ":")),
+        Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in sorted(live.info.parameters)],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        ResourcesToImport=[{"ResourceType": h.resource_type, "LogicalResourceId": h.logical_id,
+                            "ResourceIdentifier": h.identifier} for h in imports])
+    plan = ChangeSetPlan(created["Id"], "IMPORT", created["StackId"])
+    status, reason, _ = wait_for_change_set(ctx, live.info.stack_id, created["Id"])
+    if status != "CREATE_COMPLETE":
+        delete_change_set(cfn, plan)
+        raise UserError(f"CloudFormation refused to import {', '.join(h.logical_id for h in imports)}: {reason}")
+    return execute_change_set(ctx, plan, timeout, f"`invoke adopt --env {ctx.env.name}` again: it imports what is "
+                                                  "still outside the stack")

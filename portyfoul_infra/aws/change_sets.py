@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..console import Console
 from ..context import Ctx
 from ..contract import INLINE_TEMPLATE_LIMIT, POLICY_PROTECTED, STATEFUL_TYPES, VALUE_PROPERTIES
 from ..errors import UserError
@@ -99,8 +98,9 @@ class Change:
 
     @property
     def guarded(self) -> bool:
-        """What the data-loss guard stops unless named: a stateful resource removed, replaced, or re-valued."""
-        return self.stateful and (self.action == "Remove" or self.replaces or self.rewrites_value)
+        """What the data-loss guard stops unless named: a stateful resource removed, replaced, re-valued, or
+        changed in a way CloudFormation cannot tell beforehand (Dynamic)."""
+        return self.stateful and (self.action in ("Remove", "Dynamic") or self.replaces or self.rewrites_value)
 
     @property
     def widens_access(self) -> bool:
@@ -122,6 +122,8 @@ class Change:
         if self.action == "Remove":
             return {"Retain": "kept (detached from the stack)", "Snapshot": "snapshot, then deleted"}.get(
                 p, "DELETED")
+        if self.action == "Dynamic":
+            return "unknown until it runs (Dynamic)"
         if self.replaces:
             return {"ReplaceAndRetain": "old kept, new one empty", "ReplaceAndSnapshot": "snapshot, old deleted, new one empty",
                     "Retain": "old kept, new one empty", "Snapshot": "snapshot, old deleted, new one empty"}.get(
@@ -176,53 +178,6 @@ def wait_for_change_set(ctx: Ctx, stack_name: str, change_set_id: str,
 
 def is_empty_change_set(status: str, reason: str) -> bool:
     return status == "FAILED" and any(r in reason for r in NO_CHANGE_REASONS)
-
-
-@dataclass(frozen=True)
-class Violation:
-    change: Change
-
-    def describe(self) -> str:
-        c = self.change
-        if c.rewrites_value:
-            return (f"{c.logical_id} ({c.resource_type}) would get a new value from the template: "
-                    f"{c.data_consequence}, overwriting what secrets-set, config-set or a rotation wrote")
-        verb = "removed" if c.action == "Remove" else (
-            "replaced" if c.replacement == "True" else "possibly replaced (Conditional)")
-        return f"{c.logical_id} ({c.resource_type}) would be {verb}: data {c.data_consequence}"
-
-
-def guard(changes: Iterable[Change], allow_replace: Iterable[str] = ()) -> tuple[list[Violation], list[Violation]]:
-    """(blocked, allowed): stateful resources a change set would replace, remove or overwrite with a new value."""
-    allow = set(allow_replace)
-    blocked: list[Violation] = []
-    allowed: list[Violation] = []
-    for c in changes:
-        if c.guarded:
-            (allowed if c.logical_id in allow else blocked).append(Violation(c))
-    return blocked, allowed
-
-
-def unknown_allowances(changes: Iterable[Change], allow_replace: Iterable[str]) -> list[str]:
-    """--allow-replace IDs that name no guarded change in this change set (a typo, or nothing to allow)."""
-    guarded = {c.logical_id for c in changes if c.guarded}
-    return sorted(set(allow_replace) - guarded)
-
-
-def render_changes(console: Console, changes: list[Change]) -> None:
-    rows = []
-    for c in sorted(changes, key=lambda c: (c.action != "Remove", not c.replaces, c.logical_id)):
-        flags = []
-        if c.guarded:
-            flags.append("DATA")
-        if c.widens_access:
-            flags.append("access")
-        rows.append((c.action, c.logical_id, c.resource_type, c.replacement or "-", c.policy_action or "-",
-                     c.data_consequence or "-", " ".join(flags)))
-    console.table(("action", "logical id", "type", "replace", "policy", "data", "flags"), rows)
-    n_access = sum(1 for c in changes if c.widens_access)
-    if n_access:
-        console.warn(f"{n_access} change(s) may widen access (IAM or security group ingress): review them")
 
 
 UPDATE_PREFIX, DIFF_PREFIX = "portyfoul-update-", "portyfoul-diff-"

@@ -5,12 +5,11 @@ a creation that rolled back, continuing a failed rollback). The parameters
 come from config, except what the live system owns: the image tags the
 services run (release deploys outside CloudFormation), the web service's
 desired count (auto scaling), and Bootstrap (true until the first image
-exists). The body is ours with an adopted stack's values kept (pinned).
+exists). The body is ours with what an adopted stack keeps (convergence.py).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from ..config import Environment, production_gaps
@@ -25,7 +24,7 @@ from ..contract import (
 from ..errors import UserError
 from ..outcomes import Outcome
 from . import history
-from .adoption import pin_values
+from .convergence import Convergence, converge, kept_record
 from .images import find_image
 from .services import read_services
 from .stacks import OK_STATES, EventStream, StackInfo, deployed_template, metadata_of, report_failure, watch
@@ -37,10 +36,13 @@ class UpdatePlan:
     stack: StackInfo | None
     change_set_type: str                 # CREATE | UPDATE
     parameters: dict[str, str]
-    body: dict                           # ours, with an adopted stack's values pinned
-    pinned: list[str]
+    convergence: Convergence             # the body: ours, with what an adopted stack keeps
     deployed: dict                       # the deployed template ({} for a new stack)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def body(self) -> dict:
+        return self.convergence.body
 
     @property
     def foreign(self) -> bool:
@@ -55,7 +57,7 @@ class UpdatePlan:
             return False
         meta = metadata_of(self.deployed)
         return (meta.get("ContentHash") == content_hash and stack.parameters == self.parameters
-                and sorted(meta.get("PinnedValues", [])) == self.pinned)
+                and kept_record(self.deployed) == kept_record(self.body) and not self.convergence.given_up)
 
 
 def check_production_ready(env: Environment) -> None:
@@ -175,8 +177,11 @@ def bootstrap_value(ctx: Ctx, stack: StackInfo | None, tags: dict[str, str]) -> 
     return "false" if all(find_image(ecr, repository, tag) for tag in set(tags.values())) else "true"
 
 
-def plan_update(ctx: Ctx, stack: StackInfo | None, change_set_type: str, ours: dict) -> UpdatePlan:
-    """The parameters (config, with what the live system owns) and the body (ours, adopted values pinned)."""
+def plan_update(ctx: Ctx, stack: StackInfo | None, change_set_type: str, ours: dict, give_up: tuple[str, ...] = (),
+                deployed: dict | None = None) -> UpdatePlan:
+    """The parameters (config, with what the live system owns) and the body (ours, with what an adopted stack
+    keeps; `give_up` names kept items to converge). `deployed` stands in for the deployed template (adopt plans
+    the converging update over the live template renamed, before renaming anything)."""
     env = ctx.env
     tags, live_desired = current_image_tags(ctx, stack)
     parameters = {**parameter_values(env), **tags, BOOTSTRAP: bootstrap_value(ctx, stack, tags)}
@@ -193,7 +198,12 @@ def plan_update(ctx: Ctx, stack: StackInfo | None, change_set_type: str, ours: d
                      "after `invoke release`, run stack-update again to start them")
     elif stack is not None and stack.parameters.get(BOOTSTRAP) == "true":
         notes.append("bootstrap ends: the released images exist, the services start now")
-    deployed = (deployed_template(ctx.client("cloudformation"), stack.stack_id)
-                if stack is not None and change_set_type == "UPDATE" else {})
-    body, pinned = pin_values(deployed, json.loads(json.dumps(ours)))
-    return UpdatePlan(stack, change_set_type, parameters, body, pinned, deployed, notes)
+    if deployed is None:
+        deployed = (deployed_template(ctx.client("cloudformation"), stack.stack_id)
+                    if stack is not None and change_set_type == "UPDATE" else {})
+    pseudo = {"AWS::AccountId": ctx.env.account_id, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
+              "AWS::StackId": stack.stack_id if stack else "", "AWS::Partition": "aws",
+              "AWS::URLSuffix": "amazonaws.com"}
+    convergence = converge(deployed, stack.parameters if stack else {}, ours, parameters, region=env.region,
+                           pseudo=pseudo, give_up=give_up)
+    return UpdatePlan(stack, change_set_type, parameters, convergence, deployed, notes)

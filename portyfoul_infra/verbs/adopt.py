@@ -1,9 +1,11 @@
-"""adopt: take over a live stack built by hand, renaming its logical IDs to ours in place.
+"""adopt: take over a live stack built by hand, in two steps planned together before anything changes.
 
-The steps: read the live stack, match every resource by physical identity,
-print the whole plan, confirm, run a CloudFormation stack refactor, watch it.
-Nothing changes before the confirmation; a refactor that CloudFormation
-rejects changes nothing either. See adoption.py for how resources are matched.
+Step one (this verb) renames the live stack's logical IDs to ours with a stack refactor, and imports our
+resources that were made by hand outside the stack. Step two is the converging `stack-update`. Both are planned
+here first, from AWS, read-only: what the update will create, change in place, keep as the live stack has it
+(where ours would replace, re-value, interrupt or change the behaviour of a live resource), carry (live-only
+resources, exports), and what it would replace or delete. While the guards find anything the operator has not
+named, nothing is renamed. See aws/adoption.py (matching, the plan) and aws/convergence.py (what is kept).
 """
 
 from __future__ import annotations
@@ -12,27 +14,29 @@ import json
 
 from ..artifacts.generated import ensure_fresh
 from ..aws.adoption import (
-    AdoptionPlan,
     LiveStack,
-    Side,
+    Takeover,
     create_refactor,
-    match,
-    plan,
+    import_hand_made,
+    plan_takeover,
     read_live_stack,
     refactor_actions,
     wait_refactor,
 )
 from ..aws.clients import print_header
-from ..cfn_template import Resolver
+from ..aws.guards import MASKED
+from ..aws.stacks import outcome_of, report_failure
 from ..console import shorten
 from ..context import Ctx
-from ..contract import STATEFUL_TYPES, parameter_values
-from ..errors import UserError, error_code
+from ..errors import UserError
 from ..options import AdoptOptions
 from ..outcomes import Outcome
 
 CREATE_DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
 EXECUTE_DONE = ("EXECUTE_COMPLETE", "EXECUTE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "OBSOLETE")
+OLD_RUNBOOK = ("from now on, never update this stack with infra/main.yaml or `aws cloudformation update-stack`: "
+               "that template has the old logical IDs, and its change set would remove every resource and create "
+               "new, empty ones. Every change goes through `invoke stack-update`")
 
 
 def adopt(ctx: Ctx, opts: AdoptOptions) -> Outcome:
@@ -42,36 +46,54 @@ def adopt(ctx: Ctx, opts: AdoptOptions) -> Outcome:
     account = print_header(ctx)
     cfn = ctx.client("cloudformation")
     live = read_live_stack(cfn, env)
+    if live.adopted_by_us:
+        console.ok(f"{env.stack_name} is already ours: it runs this tool's template (nothing to adopt); "
+                   f"`invoke stack-diff --env {env.name}` shows what stack-update would change")
+        return Outcome.NO_CHANGES
     if live.policy:
         raise UserError(
             f"stack {env.stack_name} has a stack policy attached, and CloudFormation cannot refactor such a "
             "stack; adopt it by hand instead (docs/operations.md, \"Adopting by hand\")")
-    pseudo = {"AWS::AccountId": account, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
-              "AWS::StackId": live.info.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
-    ours_template = json.loads(report.deploy_body)
-    ours = Side("ours", ours_template, Resolver(ours_template, parameter_values(env), pseudo))
-    theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo),
-                  live.physical_ids, facts=_ec2_facts(ctx.client("ec2")))
-    mapping = match(theirs, ours, overrides)
-    the_plan = plan(theirs, ours, mapping, env.region)
-    if the_plan.already_adopted:
-        console.ok(f"{env.stack_name} is already adopted: {len(the_plan.unchanged)} resources are under our logical "
-                   f"IDs, {len(the_plan.live_only)} only in the live stack, {len(the_plan.ours_only)} still to create; "
-                   f"`invoke stack-diff --env {env.name}` shows what stack-update would change")
+    takeover = plan_takeover(ctx, live, json.loads(report.deploy_body), overrides, account, opts.allow_replace,
+                             opts.allow_interruption)
+    render_takeover(ctx, takeover)
+    if takeover.verdict.blocked:
+        for f in takeover.verdict.blocked:
+            console.error(f.describe())
+        flags = sorted({f"--allow-{'replace' if f.guard == 'data' else 'interruption'} {f.logical_id}"
+                        for f in takeover.verdict.blocked})
+        console.line(f"refusing: the converging stack-update would do the above to live resources nobody named; "
+                     f"nothing was renamed. If that is intended: `invoke adopt --env {env.name} {' '.join(flags)}`")
+        return Outcome.REFUSED
+    if not takeover.renames and not takeover.imports:
+        console.ok(f"{env.stack_name} is already adopted: its resources are under our logical IDs; next: "
+                   f"`invoke stack-diff --env {env.name}`, then `invoke stack-update --env {env.name}`")
         return Outcome.NO_CHANGES
-    render_plan(ctx, the_plan)
-
-    refused = ctx.confirmed(
-        f"rename {len(the_plan.renames)} logical ID(s) in {env.stack_name} (no resource is touched)?", opts.yes)
+    steps = [f"rename {len(takeover.renames)} logical ID(s)"] if takeover.renames else []
+    steps += [f"import {len(takeover.imports)} hand-made resource(s)"] if takeover.imports else []
+    refused = ctx.confirmed(f"{' and '.join(steps)} in {env.stack_name} (no resource is changed)?", opts.yes)
     if refused:
         return refused
-    return _refactor(ctx, live, the_plan, opts)
+    if takeover.renames:
+        outcome = _refactor(ctx, live, takeover, opts)
+        if outcome is not Outcome.APPLIED:
+            return outcome
+    if takeover.imports:
+        outcome = _import(ctx, read_live_stack(cfn, env), takeover, opts)
+        if outcome is not Outcome.APPLIED:
+            return outcome
+    console.ok(f"adopted: {env.stack_name}'s resources are under our logical IDs; no resource was replaced or "
+               "modified")
+    console.warn(OLD_RUNBOOK)
+    console.line(f"next: `invoke stack-diff --env {env.name}` to review the converging update above, then "
+                 f"`invoke stack-update --env {env.name}`")
+    return Outcome.APPLIED
 
 
-def _refactor(ctx: Ctx, live: LiveStack, the_plan: AdoptionPlan, opts: AdoptOptions) -> Outcome:
+def _refactor(ctx: Ctx, live: LiveStack, takeover: Takeover, opts: AdoptOptions) -> Outcome:
     env, console, cfn = ctx.env, ctx.console, ctx.client("cloudformation")
-    refactor_id = create_refactor(cfn, live, the_plan.renames,
-                                  f"portyfoul-infra adopt: {len(the_plan.renames)} logical IDs renamed")
+    refactor_id = create_refactor(cfn, live, takeover.renames,
+                                  f"portyfoul-infra adopt: {len(takeover.renames)} logical IDs renamed")
     console.line(f"stack refactor {refactor_id}")
     created = wait_refactor(ctx, refactor_id, "Status", CREATE_DONE, opts.timeout)
     if created.get("Status") != "CREATE_COMPLETE":
@@ -85,7 +107,7 @@ def _refactor(ctx: Ctx, live: LiveStack, the_plan: AdoptionPlan, opts: AdoptOpti
          a.get("PhysicalResourceId", "")) for a in actions])
     cfn.execute_stack_refactor(StackRefactorId=refactor_id)
     ctx.record(f"asked CloudFormation to execute the stack refactor {refactor_id}",
-                   f"`invoke adopt --env {env.name}` again: it shows what is renamed and continues")
+               f"`invoke adopt --env {env.name}` again: it shows what is renamed and continues")
     try:
         done = wait_refactor(ctx, refactor_id, "ExecutionStatus", EXECUTE_DONE, opts.timeout)
     except KeyboardInterrupt:
@@ -94,10 +116,7 @@ def _refactor(ctx: Ctx, live: LiveStack, the_plan: AdoptionPlan, opts: AdoptOpti
         return Outcome.NEEDS_HUMAN
     status = done.get("ExecutionStatus")
     if status == "EXECUTE_COMPLETE":
-        console.ok(f"adopted: {len(the_plan.renames)} resources of {env.stack_name} are under our logical IDs; "
-                   "no resource was replaced or modified")
-        console.line(f"next: `invoke stack-diff --env {env.name}` to review the convergence, then "
-                     f"`invoke stack-update --env {env.name}`")
+        console.ok(f"renamed {len(takeover.renames)} logical IDs of {env.stack_name}")
         return Outcome.APPLIED
     reason = done.get("ExecutionStatusReason") or done.get("StatusReason") or ""
     if status == "TIMED_OUT":
@@ -114,54 +133,77 @@ def _refactor(ctx: Ctx, live: LiveStack, the_plan: AdoptionPlan, opts: AdoptOpti
     return Outcome.NEEDS_HUMAN
 
 
-def _ec2_facts(ec2):
-    """The CIDR block of a live VPC or subnet, from describing it (the truth, not the template)."""
-    def facts(resource_type: str, logical_id: str, physical_id: str) -> str | None:
-        try:
-            if resource_type == "AWS::EC2::VPC":
-                return ec2.describe_vpcs(VpcIds=[physical_id])["Vpcs"][0]["CidrBlock"]
-            return ec2.describe_subnets(SubnetIds=[physical_id])["Subnets"][0]["CidrBlock"]
-        except Exception as e:
-            if error_code(e).startswith("Invalid") or isinstance(e, (IndexError, KeyError)):
-                return None
-            raise
-    return facts
+def _import(ctx: Ctx, live: LiveStack, takeover: Takeover, opts: AdoptOptions) -> Outcome:
+    console = ctx.console
+    console.line("importing: " + ", ".join(f"{h.logical_id} ({h.name})" for h in takeover.imports))
+    result = import_hand_made(ctx, live, takeover.imports, opts.timeout)
+    outcome = outcome_of(result.status)
+    if outcome is Outcome.APPLIED:
+        console.ok(f"imported {len(takeover.imports)} resource(s) as they are")
+        return outcome
+    report_failure(console, result, ctx.env.stack_name)
+    if result.timed_out:
+        return Outcome.NEEDS_HUMAN
+    # The refactor stands; the import rolled back: the stack is renamed, the hand-made resources still outside.
+    console.line(f"the renames stand; the import did not. `invoke adopt --env {ctx.env.name}` again retries it")
+    return Outcome.NEEDS_HUMAN
 
 
 # ---------------------------------------------------------------- the plan, printed
 
-def render_plan(ctx: Ctx, p: AdoptionPlan) -> None:
-    console = ctx.console
-    console.heading(f"renames ({len(p.renames)}): live logical ID -> ours; the resources themselves stay as they are")
-    if p.renames:
+def render_takeover(ctx: Ctx, t: Takeover) -> None:
+    console, env = ctx.console, ctx.env
+    c = t.convergence
+    console.heading(f"step 1, adopt: rename {len(t.renames)} logical ID(s); the resources themselves stay as they are")
+    if t.renames:
         console.table(("live", "ours", "physical id"),
-                      [(old, new, p.physical_ids.get(old, "")) for old, new in p.renames.items()])
-    if p.unchanged:
-        console.line(f"already under our logical IDs ({len(p.unchanged)}): {', '.join(p.unchanged)}")
-    if p.live_only:
-        console.heading(f"only in the live stack ({len(p.live_only)}): the next stack-update removes them")
-        for logical_id, t in p.live_only:
-            flag = "  DATA: stateful; the data-loss guard refuses to remove it" if t in STATEFUL_TYPES else ""
-            console.line(f"  {logical_id} ({t}){flag}")
-    if p.ours_only:
-        console.heading(f"only in ours ({len(p.ours_only)}): the next stack-update creates them")
-        console.line("  " + ", ".join(logical_id for logical_id, _ in p.ours_only))
-    if p.differences:
-        console.heading(f"property differences the converging stack-update applies ({len(p.differences)})")
-        rows = []
-        for d in p.differences:
-            live, ours = ("(set by hand)", "(ours)") if d.value else (shorten(d.live, 44), shorten(d.ours, 44))
-            rows.append((d.logical_id, d.prop, live, ours, d.describe()))
-        console.table(("resource", "property", "live", "ours", "flags"), rows)
-    replaced = sorted({d.logical_id for d in p.differences if d.replaces})
-    if replaced:
-        console.warn(f"the converging stack-update would replace {', '.join(replaced)} (create-only properties "
-                     "differ); for stateful ones the guard refuses it unless --allow-replace names them")
-    overwritten = sorted({d.logical_id for d in p.differences if d.value and not d.pinned})
-    if overwritten:
-        console.warn(f"the values of {', '.join(overwritten)} cannot be pinned (their value properties refer to "
-                     "other parts of the live template): the guard refuses to rewrite them")
-    pinned = sorted({d.logical_id for d in p.differences if d.pinned})
-    if pinned:
-        console.line(f"values kept: {', '.join(pinned)} keep the value properties they were created with in every "
-                     "stack-update (pinned), so no secret or parameter value is rewritten")
+                      [(old, new, t.live.physical_ids.get(old, "")) for old, new in t.renames.items()])
+    if t.unchanged:
+        console.line(f"  already under our logical IDs ({len(t.unchanged)}): {', '.join(t.unchanged)}")
+    if t.imports:
+        console.line(f"  and import {len(t.imports)} of ours made by hand outside the stack, values untouched "
+                     "(a resource import): " + ", ".join(f"{h.logical_id} ({h.name})" for h in t.imports))
+    console.heading(f"step 2, `invoke stack-update --env {env.name}`: the converging update, planned now")
+    creates = [(lid, kind) for lid, kind in c.creates if lid not in {h.logical_id for h in t.imports}]
+    console.line(f"  creates ({len(creates)}): " + (", ".join(lid for lid, _ in creates) or "nothing"))
+    applied = [d for d in c.differences if not d.kept]
+    console.line(f"  in-place changes ({len(applied)}):" + ("" if applied else " none"))
+    for d in applied:
+        console.line(f"    {d.name}: {_value(d, d.live)} -> {_value(d, d.ours)}")
+    interrupting = [f for f in t.verdict.blocked + t.verdict.allowed if f.guard == "interruption"]
+    console.line(f"  interruptions and behaviour changes ({len(interrupting)}):" + ("" if interrupting else " none"))
+    for f in interrupting:
+        console.line(f"    {f.describe()}")
+    lost = [f for f in t.verdict.blocked + t.verdict.allowed if f.guard == "data"]
+    console.line(f"  replacements and deletions ({len(lost)}):" + ("" if lost else " none"))
+    for f in lost:
+        console.line(f"    {f.describe()}")
+    kept = [d for d in c.differences if d.kept]
+    if kept or c.kept_resources or c.withheld:
+        console.heading(f"kept as the live stack has them ({len(kept) + len(c.kept_resources) + len(c.withheld)}), where ours would "
+                        "replace, re-value, interrupt or change the behaviour of a live resource")
+        for d in kept:
+            console.line(f"  {d.name}: stays {_value(d, d.live)} (ours: {_value(d, d.ours)}); {d.why_kept}")
+        for lid in c.kept_resources:
+            console.line(f"  {lid} ({t.update.body['Resources'][lid]['Type']}): only in the live stack, carried as "
+                         "it is (never deleted unless named)")
+        for lid in c.withheld:
+            console.line(f"  {lid}: ours, not created yet: creating it would write into a live secret's value")
+        console.line(f"  each can be given up later on its own: `invoke stack-diff --env {env.name} --converge "
+                     "NAME` says what it does, `invoke stack-update --converge NAME` does it")
+    if t.exports:
+        console.heading(f"exports ({len(t.exports)}): carried, same names, values from our resources")
+        for e in t.exports:
+            console.line(f"  {e.name} (output {e.output}): imported by "
+                         + (", ".join(e.importers) if e.importers else "no stack"))
+    console.line("  then termination protection on, and the stack policy that protects the database")
+
+
+def _value(d, value) -> str:
+    """A value from one template, for people: masked where it may be a secret."""
+    if value is None:
+        return "(not set)"
+    if (d.resource_type, d.prop) in MASKED:
+        return "(secret)" if d.resource_type != "AWS::SSM::Parameter" else "(value)"
+    return shorten(value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":")), 50)
+

@@ -7,8 +7,9 @@ provider is created by the first environment that needs it and referred to by th
 from __future__ import annotations
 
 from ..artifacts.generated import DEPLOY_ROLE_FILE, ensure_fresh
-from ..aws.change_sets import ChangeSetRequest, create_change_set, delete_change_set, execute_change_set, render_changes
+from ..aws.change_sets import ChangeSetRequest, create_change_set, delete_change_set, execute_change_set
 from ..aws.clients import print_header
+from ..aws.guards import render_changes
 from ..aws.stacks import describe_stack, outcome_of, report_failure
 from ..config import Environment
 from ..context import Ctx

@@ -6,29 +6,31 @@ import json
 
 from .. import __version__
 from ..artifacts.generated import GeneratedReport, compare, ensure_fresh
+from ..aws.adoption import pending_renames
 from ..aws.change_sets import (
     DIFF_PREFIX,
     UPDATE_PREFIX,
     ChangeSetPlan,
     ChangeSetRequest,
-    Violation,
     create_change_set,
     delete_change_set,
     execute_change_set,
-    guard,
     pending_updates,
-    render_changes,
     stack_policy,
-    unknown_allowances,
 )
 from ..aws.clients import print_header
-from ..aws.stacks import StackInfo, deployed_metadata, describe_stack, outcome_of, report_failure
+from ..aws.convergence import kept_record
+from ..aws.guards import Verdict, judge, render_changes, unknown_allowances
+from ..aws.stacks import StackInfo, deployed_template, describe_stack, metadata_of, outcome_of, report_failure
 from ..aws.updates import UpdatePlan, check_production_ready, plan_update, settle_state
 from ..context import Ctx
 from ..contract import ALARM_TOPIC_ARN, IMAGE_TAG, POLICY_PROTECTED, WORKER_IMAGE_TAG
 from ..errors import UserError
-from ..options import EnvOptions, UpdateOptions
+from ..options import DiffOptions, EnvOptions, UpdateOptions
 from ..outcomes import Outcome
+
+# The stack tag this tool puts on every stack it updates: a foreign template under it was put there by hand.
+OURS_TAG = "TemplateHash"
 
 
 def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> tuple[UpdatePlan, ChangeSetPlan] | Outcome:
@@ -49,17 +51,27 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> tuple[UpdatePlan, 
     if isinstance(state, Outcome):
         return state
     change_set_type, stack = state
-    update = plan_update(ctx, stack, change_set_type, json.loads(report.deploy_body))
+    ours = json.loads(report.deploy_body)
+    deployed = deployed_template(cfn, stack.stack_id) if stack is not None and change_set_type == "UPDATE" else {}
+    if stack is not None and change_set_type == "UPDATE" and not metadata_of(deployed).get("ContentHash"):
+        _require_adopted(ctx, stack, ours)  # before planning: a foreign template is adopted, not converged
+    update = plan_update(ctx, stack, change_set_type, ours, opts.converge, deployed=deployed)
     for note in update.notes:
         console.line(note)
+    if update.foreign and stack is not None and stack.tags.get(OURS_TAG):
+        console.warn(f"{env.stack_name} was last updated by this tool (template {stack.tags[OURS_TAG][:19]}), but "
+                     "its template is not ours now: someone updated it by hand with another template (the old "
+                     "runbook's `aws cloudformation update-stack` with infra/main.yaml?). Never do that again: its "
+                     "logical IDs and values are the hand-written template's; `invoke adopt --env "
+                     f"{env.name}` takes them over again")
     if update.up_to_date(report.content_hash):
         console.ok(f"no changes: the deployed template ({report.content_hash[:19]}) and parameters match generated/")
+        _show_kept(ctx, update)
         return Outcome.NO_CHANGES
     console.line(f"{'creating' if change_set_type == 'CREATE' else 'updating'} {env.stack_name} "
                  f"(template {report.content_hash[:19]}, image tags web={update.parameters[IMAGE_TAG]} "
                  f"worker={update.parameters[WORKER_IMAGE_TAG]})")
-    if update.pinned:
-        console.line(f"values kept as the adopted stack created them (pinned): {', '.join(update.pinned)}")
+    _show_kept(ctx, update)
     if stack is not None and change_set_type == "UPDATE" and not preview:
         for other in pending_updates(cfn, stack.stack_id):
             raise UserError(
@@ -73,8 +85,28 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> tuple[UpdatePlan, 
         delete_change_set(cfn, plan)
         console.ok("no changes")
         return Outcome.NO_CHANGES
-    render_changes(console, plan.changes)
     return update, plan
+
+
+def _require_adopted(ctx: Ctx, stack: StackInfo, ours: dict) -> None:
+    """A template this tool did not write is converged only once adopt has put its resources under our logical
+    IDs: otherwise every live resource would look like one of the live stack's own, and every one of ours new."""
+    renames = pending_renames(ctx, ours, ctx.env.account_id)
+    if renames:
+        shown = ", ".join(f"{old} -> {new}" for old, new in list(renames.items())[:4])
+        raise UserError(f"{stack.name} was not built by this tool and is not adopted yet: its resources sit under "
+                        f"other logical IDs ({shown}{', ...' if len(renames) > 4 else ''}), so an update would "
+                        f"create a second copy of everything beside them. Take it over in place first: `invoke adopt "
+                        f"--env {ctx.env.name}`")
+
+
+def _show_kept(ctx: Ctx, update: UpdatePlan) -> None:
+    c = update.convergence
+    if c.given_up:
+        ctx.console.line(f"converging (taking ours for): {', '.join(c.given_up)}")
+    if c.names():
+        ctx.console.line(f"kept as the adopted live stack has them ({len(c.names())}): {', '.join(c.names())}; "
+                         "`invoke stack-status` says what converging each would do")
 
 
 def _request(ctx: Ctx, report: GeneratedReport, update: UpdatePlan, opts: UpdateOptions,
@@ -83,39 +115,48 @@ def _request(ctx: Ctx, report: GeneratedReport, update: UpdatePlan, opts: Update
     return ChangeSetRequest(
         stack_name=env.stack_name, body=json.dumps(update.body, sort_keys=True, separators=(",", ":")),
         change_set_type=update.change_set_type, parameters=update.parameters,
-        tags={**env.stack_tags, "TemplateVersion": __version__, "TemplateHash": report.content_hash},
+        tags={**env.stack_tags, "TemplateVersion": __version__, OURS_TAG: report.content_hash},
         description=f"portyfoul-infra {__version__} {report.content_hash[:19]}", content_hash=report.content_hash,
         prefix=prefix, role_arn=opts.cfn_role, template_bucket=env.template_bucket, inline_limit=opts.inline_limit)
 
 
-def _report_guard(ctx: Ctx, plan: ChangeSetPlan, blocked: list[Violation], allowed: list[Violation]) -> None:
+def _report_guards(ctx: Ctx, plan: ChangeSetPlan, verdict: Verdict, preview: bool = False) -> None:
     env, console = ctx.env, ctx.console
-    for v in allowed:
-        console.warn(f"allowed by --allow-replace: {v.describe()}")
-    if blocked and plan.foreign and any(v.change.action == "Remove" for v in blocked):
-        removed = sorted(v.change.logical_id for v in blocked if v.change.action == "Remove")
+    refusing = "stack-update would refuse this" if preview else "refusing"
+    for f in verdict.allowed:
+        console.warn(f"allowed by --allow-{'replace' if f.guard == 'data' else 'interruption'}: {f.describe()}")
+    removed = sorted({f.logical_id for f in verdict.blocked if f.guard == "data" and f.change.action == "Remove"})
+    if removed and plan.foreign:
         console.error(f"{env.stack_name} was not built by this tool: its stateful resources sit under other "
                       f"logical IDs ({', '.join(removed[:6])}{', ...' if len(removed) > 6 else ''}), so this update "
                       "would remove them and create new, empty ones")
         console.line(f"refusing. Take the stack over in place first: `invoke adopt --env {env.name}` renames its "
                      "logical IDs to ours without touching a resource")
         return
-    for v in blocked:
-        console.error(v.describe())
-    if blocked:
-        ids = " ".join(f"--allow-replace {v.change.logical_id}" for v in blocked)
-        console.line(f"refusing: {len(blocked)} stateful resource(s) would lose data, be recreated or get a new "
-                     f"value. If that is truly intended, take a backup and rerun with {ids}")
+    for f in verdict.blocked:
+        console.error(f.describe())
+    data = sorted({f.logical_id for f in verdict.blocked if f.guard == "data"})
+    interrupted = sorted({f.logical_id for f in verdict.blocked if f.guard == "interruption"})
+    if data:
+        console.line(f"{refusing}: {len(data)} stateful resource(s) would lose data, be recreated or get a new value. "
+                     "If that is truly intended, take a backup and rerun with "
+                     + " ".join(f"--allow-replace {i}" for i in data))
+    if interrupted:
+        console.line(f"{refusing}: {len(interrupted)} live resource(s) would be interrupted, disconnected or lose a "
+                     "protection. To accept exactly that, rerun with "
+                     + " ".join(f"--allow-interruption {i}" for i in interrupted))
 
 
-def _check_allowances(cfn, plan: ChangeSetPlan, allow_replace) -> None:
-    """Every --allow-replace must name a guarded change of this change set; a typo is refused."""
-    unknown = unknown_allowances(plan.changes, allow_replace)
+def _check_allowances(cfn, plan: ChangeSetPlan, opts: UpdateOptions) -> None:
+    """Every --allow-replace and --allow-interruption must name a finding of this change set; a typo is refused."""
+    unknown = unknown_allowances(plan.changes, opts.allow_replace, opts.allow_interruption)
     if unknown:
         delete_change_set(cfn, plan)
-        guarded = sorted({v.change.logical_id for v in guard(plan.changes)[0]})
-        raise UserError(f"--allow-replace {', '.join(unknown)}: no such resource is replaced, removed or "
-                        f"overwritten by this change set; it guards: {', '.join(guarded) or 'nothing'}")
+        found = judge(plan.changes).blocked
+        named = sorted({f"--allow-{'replace' if f.guard == 'data' else 'interruption'} {f.logical_id}"
+                        for f in found})
+        raise UserError(f"{', '.join(unknown)}: this change set has no such finding; it needs: "
+                        f"{', '.join(named) or 'nothing'}")
 
 
 def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
@@ -123,12 +164,18 @@ def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
     cfn = ctx.client("cloudformation")
     prepared = _prepare(ctx, opts, preview=False)
     if isinstance(prepared, Outcome):
+        if prepared is Outcome.NO_CHANGES and (opts.allow_replace or opts.allow_interruption):
+            raise UserError("there is nothing to change, so "
+                            + ", ".join([f"--allow-replace {i}" for i in opts.allow_replace]
+                                        + [f"--allow-interruption {i}" for i in opts.allow_interruption])
+                            + " allows nothing (a typo?)")
         return prepared
-    _, plan = prepared
-    _check_allowances(cfn, plan, opts.allow_replace)
-    blocked, allowed = guard(plan.changes, opts.allow_replace)
-    _report_guard(ctx, plan, blocked, allowed)
-    if blocked:
+    update, plan = prepared
+    verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
+    render_changes(console, plan.changes, verdict)
+    _check_allowances(cfn, plan, opts)
+    _report_guards(ctx, plan, verdict)
+    if verdict.blocked:
         delete_change_set(cfn, plan)
         return Outcome.REFUSED
     refused = ctx.confirmed(f"execute {len(plan.changes)} change(s) on {env.stack_name}?", opts.yes,
@@ -136,7 +183,7 @@ def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
     if refused:
         return refused
 
-    relaxed = [v.change.logical_id for v in allowed if v.change.logical_id in POLICY_PROTECTED]
+    relaxed = [f.logical_id for f in verdict.allowed if f.guard == "data" and f.logical_id in POLICY_PROTECTED]
     next_step = f"`invoke stack-status --env {env.name}` to follow the stack"
     if relaxed and plan.change_set_type == "UPDATE":
         console.warn(f"lifting the stack policy for {', '.join(relaxed)} for this update only")
@@ -156,10 +203,7 @@ def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
         return Outcome.NEEDS_HUMAN
     outcome = outcome_of(result.status)
     if outcome is Outcome.APPLIED:
-        if plan.change_set_type == "CREATE":
-            cfn.update_termination_protection(StackName=plan.stack_id, EnableTerminationProtection=True)
-            cfn.set_stack_policy(StackName=plan.stack_id, StackPolicyBody=stack_policy())
-            console.line("termination protection on; stack policy denies replacing or deleting the database")
+        _protect(ctx, plan.stack_id)
         console.ok(f"{result.status}: {env.stack_name} is on template {plan.content_hash[:19]}")
         return outcome
     report_failure(console, result, env.stack_name)
@@ -171,16 +215,38 @@ def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
     return outcome
 
 
-def stack_diff(ctx: Ctx, opts: EnvOptions) -> Outcome:
-    prepared = _prepare(ctx, UpdateOptions(env=opts.env), preview=True)
+def _protect(ctx: Ctx, stack_id: str) -> None:
+    """Termination protection on, and the stack policy that denies replacing or deleting the database: as every
+    stack this tool created has them from the start, and an adopted one from its first converging update."""
+    cfn = ctx.client("cloudformation")
+    stack = describe_stack(cfn, stack_id)
+    done = []
+    if stack is not None and not stack.termination_protection:
+        cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=True)
+        ctx.record("turned termination protection on", "`invoke stack-status`")
+        done.append("termination protection on")
+    current = cfn.get_stack_policy(StackName=stack_id).get("StackPolicyBody") or ""
+    if not current or json.loads(current) != json.loads(stack_policy()):
+        cfn.set_stack_policy(StackName=stack_id, StackPolicyBody=stack_policy())
+        ctx.record("set the stack policy", "`invoke stack-status`")
+        done.append("stack policy denies replacing or deleting the database")
+    if done:
+        ctx.console.line("; ".join(done))
+
+
+def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
+    prepared = _prepare(ctx, UpdateOptions(env=opts.env, converge=opts.converge), preview=True)
     if isinstance(prepared, Outcome):
         return prepared
     _, plan = prepared
-    blocked, _ = guard(plan.changes)
-    _report_guard(ctx, plan, blocked, [])
+    verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
+    render_changes(ctx.console, plan.changes, verdict)
+    _report_guards(ctx, plan, verdict, preview=True)
     delete_change_set(ctx.client("cloudformation"), plan)
     ctx.console.line("preview only: the change set was deleted, nothing changed")
-    return Outcome.REFUSED if blocked else Outcome.NO_CHANGES
+    if verdict.blocked:
+        return Outcome.REFUSED
+    return Outcome.CHANGES_FOUND if opts.fail else Outcome.NO_CHANGES
 
 
 def alarm_subscription(ctx: Ctx, stack: StackInfo) -> str:
@@ -209,7 +275,8 @@ def stack_status(ctx: Ctx, opts: EnvOptions) -> Outcome:
         console.line(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
         return Outcome.REFUSED
     local = compare()
-    meta = deployed_metadata(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
+    deployed = deployed_template(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
+    meta = metadata_of(deployed)
     console.line(f"status        {stack.status}" + (f"  ({stack.reason})" if stack.reason else ""))
     console.line(f"last updated  {stack.last_updated}")
     console.line(f"deployed      {meta.get('Version', '?')} {meta.get('ContentHash', '?')[:19]}")
@@ -220,8 +287,7 @@ def stack_status(ctx: Ctx, opts: EnvOptions) -> Outcome:
         console.line("template      generated/ is stale, so no comparison: run `invoke build-template` first")
     else:
         console.line("template      " + ("same as generated/" if same else "DIFFERS from generated/: see `invoke stack-diff`"))
-    if meta.get("PinnedValues"):
-        console.line(f"pinned values {', '.join(meta['PinnedValues'])} (kept as the adopted stack created them)")
+    _kept_status(ctx, deployed)
     console.line(f"protection    termination {'on' if stack.termination_protection else 'OFF'}")
     console.line(f"https         {'on' if env.https else 'OFF (HTTP only)'}"
                  + (f" ({env.domain_name})" if env.domain_name else ""))
@@ -236,3 +302,25 @@ def stack_status(ctx: Ctx, opts: EnvOptions) -> Outcome:
     if stack.outputs:
         console.table(("output", "value"), sorted(stack.outputs.items()))
     return Outcome.NO_CHANGES
+
+
+def _kept_status(ctx: Ctx, deployed: dict) -> None:
+    """What the adopted live stack keeps, and how to give each up."""
+    from ..aws.guards import INTERRUPTIONS
+
+    record = kept_record(deployed)
+    resources = deployed.get("Resources", {})
+    items = [(lid, p) for lid, props in sorted(record["Kept"].items()) for p in props]
+    if not (items or record["KeptResources"] or record["KeptOutputs"] or record["Withheld"]):
+        return
+    ctx.console.line("kept          as the adopted live stack has them; preview giving one up with `invoke "
+                     "stack-diff --converge NAME`, then `invoke stack-update --converge NAME`:")
+    for lid, p in items:
+        rule = INTERRUPTIONS.get(resources.get(lid, {}).get("Type", ""), {}).get(p)
+        ctx.console.line(f"  {lid}.{p}" + ("  (converging it may interrupt: stack-diff says how)" if rule else ""))
+    for lid in record["KeptResources"]:
+        ctx.console.line(f"  {lid}  (only in the live stack; converging it removes it)")
+    for key in record["KeptOutputs"]:
+        ctx.console.line(f"  Outputs.{key}  (an export other stacks may import; converging it removes it)")
+    for lid in record["Withheld"]:
+        ctx.console.line(f"  {lid}  (ours, not created yet: creating it writes into a live secret's value)")

@@ -72,6 +72,10 @@ class FakeCloudFormation:
         self.parameters: dict[str, str] = {}
         self.outputs = outputs or {}
         self.pending_change_sets: list[dict] = []
+        # A stack that exists is one this tool made: protected, with its stack policy. A new one has neither.
+        from portyfoul_infra.aws.change_sets import stack_policy
+        self.termination_protection = exists
+        self.policy = stack_policy() if exists else ""
 
     def _record(self, name, kwargs):
         self.calls.append((name, kwargs))
@@ -95,7 +99,7 @@ class FakeCloudFormation:
             "StackStatusReason": self.reason, "CreationTime": datetime(2025, 11, 14, tzinfo=timezone.utc),
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()],
-            "Tags": [], "EnableTerminationProtection": True}]}
+            "Tags": [], "EnableTerminationProtection": self.termination_protection}]}
 
     def describe_stack_events(self, StackName, NextToken=None):
         self._record("describe_stack_events", {"StackName": StackName})
@@ -137,9 +141,15 @@ class FakeCloudFormation:
 
     def set_stack_policy(self, **kwargs):
         self._record("set_stack_policy", kwargs)
+        self.policy = kwargs["StackPolicyBody"]
+
+    def get_stack_policy(self, StackName):
+        self._record("get_stack_policy", {"StackName": StackName})
+        return {"StackPolicyBody": self.policy} if self.policy else {}
 
     def update_termination_protection(self, **kwargs):
         self._record("update_termination_protection", kwargs)
+        self.termination_protection = kwargs["EnableTerminationProtection"]
 
 
 class FakeSts:

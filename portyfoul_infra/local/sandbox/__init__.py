@@ -17,15 +17,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..artifacts.generated import REPO_ROOT, refresh
-from ..aws.clients import Aws
-from ..aws.stacks import describe_stack
-from ..config import ENVIRONMENTS
-from ..context import Ctx
-from ..contract import REPOSITORY_NAME, REPOSITORY_URI
-from ..errors import UserError
-from ..options import (
+from ...artifacts.generated import REPO_ROOT, refresh
+from ...aws.clients import Aws
+from ...aws.stacks import describe_stack
+from ...config import ENVIRONMENTS
+from ...context import Ctx
+from ...contract import REPOSITORY_NAME, REPOSITORY_URI
+from ...errors import UserError
+from ...options import (
     AdoptOptions,
+    DiffOptions,
     EnvOptions,
     ReleaseOptions,
     RollbackOptions,
@@ -33,8 +34,8 @@ from ..options import (
     SecretsSetOptions,
     UpdateOptions,
 )
-from ..outcomes import Outcome
-from . import server as local_aws
+from ...outcomes import Outcome
+from .. import server as local_aws
 
 # name -> the verb's body (tasks.body_of): the sandbox runs the verbs a user runs, handed to it by tasks.py.
 Verbs = Callable[[str], Callable[[Ctx, Any], Outcome]]
@@ -44,7 +45,9 @@ SANDBOX_POLL_SECONDS = 0.2
 DEMO_TAG = "demo0001"
 CRASH_TAG = "demo0002-crash"
 GOOD_TAG = "demo0003"
-LIVE_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "live-stack.yaml"
+LIVE_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "live-stack-phases.json"
+CONSUMER_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "consumer-stack.json"
+CONSUMER_STACK = "portyfoul-reports"
 SANDBOX_FINNHUB_KEY = "sandbox-finnhub-key-set-by-hand"
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 
@@ -151,94 +154,97 @@ def _failed_release(ctx: Ctx, verbs: Verbs) -> list[Step]:
 
 
 def _adoption(ctx: Ctx, verbs: Verbs) -> list[Step]:
-    """Stand in for the live hand-built stack, adopt it, converge, and show that nothing was lost."""
+    """Stand in for the live hand-built stack, take it over in two steps, and show that nothing was lost."""
     state: dict[str, dict] = {}
     return [
-        (f"create a stand-in for the live stack from {LIVE_FIXTURE.relative_to(REPO_ROOT)} "
-         "(the plan's phases 1-6, hand-written, other logical IDs)",
-         lambda: _create_live_stand_in(ctx, state)),
-        ("stack-diff before adoption: what a plain stack-update would do to it",
-         lambda: _expect_refusal(verbs("stack_diff")(ctx, EnvOptions()), ctx)),
-        ("adopt --yes: rename its logical IDs to ours in place",
+        (f"create a stand-in for the live stack from {LIVE_FIXTURE.relative_to(REPO_ROOT)} (the plan's phases "
+         "1-6 written by hand, phase by phase; its secrets made by hand outside it; another stack importing its "
+         "exports)", lambda: _create_live_stand_in(ctx, state)),
+        ("stack-diff before adoption: refused, the resources sit under foreign logical IDs",
+         lambda: _expect_refusal(lambda: verbs("stack_diff")(ctx, DiffOptions()), ctx)),
+        ("adopt --yes: plan both steps, rename the logical IDs to ours, import the hand-made secrets",
          lambda: verbs("adopt")(ctx, AdoptOptions(yes=True))),
-        ("adopt again: nothing left to rename", lambda: verbs("adopt")(ctx, AdoptOptions(yes=True))),
-        ("stack-update --yes: converge under the data-loss guard, values pinned",
+        ("adopt again: nothing left to rename or import", lambda: verbs("adopt")(ctx, AdoptOptions(yes=True))),
+        ("stack-update --yes: converge, keeping what the live stack chose where ours would hurt it",
          lambda: verbs("stack_update")(ctx, UpdateOptions(yes=True))),
-        ("compare: physical IDs and secret values before and after",
+        ("stack-update --yes again: nothing left to change",
+         lambda: _expect_no_changes(verbs("stack_update")(ctx, UpdateOptions(yes=True)), ctx)),
+        ("compare: every physical ID, export, secret and parameter value, the database and the security groups",
          lambda: _compare_after_adoption(ctx, state)),
     ]
 
 
+def create_stand_in(ctx: Ctx, template: str, parameters: dict[str, str], hand_made: dict[str, str],
+                    consumer: str = "") -> None:
+    """A live stack as the owners made it: its secrets made by hand first, the stack, and a stack importing its
+    exports (`consumer`, a template body)."""
+    sm, cfn = ctx.client("secretsmanager"), ctx.client("cloudformation")
+    for name, value in hand_made.items():
+        sm.create_secret(Name=name, SecretString=value, Description="made by hand (aws secretsmanager create-secret)")
+    cfn.create_stack(StackName=ctx.env.stack_name, TemplateBody=template, Capabilities=["CAPABILITY_NAMED_IAM"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    if consumer:
+        cfn.create_stack(StackName=CONSUMER_STACK, TemplateBody=consumer)
+
+
 def _create_live_stand_in(ctx: Ctx, state: dict) -> Outcome:
+    from .witness import witness
+
     env, console = ctx.env, ctx.console
-    cfn = ctx.client("cloudformation")
-    cfn.create_stack(StackName=env.stack_name, TemplateBody=LIVE_FIXTURE.read_text(),
-                     Capabilities=["CAPABILITY_NAMED_IAM"], Parameters=[
-                         {"ParameterKey": "ProjectName", "ParameterValue": env.project},
-                         {"ParameterKey": "Environment", "ParameterValue": env.name}])
-    sm = ctx.client("secretsmanager")
-    sm.put_secret_value(SecretId=f"{env.secret_prefix}/finnhub-api-key", SecretString=SANDBOX_FINNHUB_KEY)
-    console.line(f"  created {env.stack_name}; set a Finnhub key by hand, as the owners would have")
-    state["before"] = _physical_ids(cfn, env)
-    state["values"] = _secret_fingerprints(sm, env)
-    console.line(f"  recorded {len(state['before'])} physical IDs and the current version of "
-                 f"{len(state['values'])} secrets (values are compared, never shown)")
+    prefix = env.secret_prefix
+    create_stand_in(ctx, LIVE_FIXTURE.read_text(), {"ProjectName": env.project, "Environment": env.name},
+                    {f"{prefix}/jwt-secret": "a-jwt-key-the-owners-generated-with-openssl",
+                     f"{prefix}/finnhub-api-key": SANDBOX_FINNHUB_KEY,
+                     f"{prefix}/coingecko-api-key": "your-coingecko-key"}, CONSUMER_FIXTURE.read_text())
+    state["before"] = witness(ctx, env.stack_name)
+    before = state["before"]
+    console.line(f"  created {env.stack_name} and {CONSUMER_STACK}; made 3 secrets by hand; recorded the physical IDs "
+                 f"of {len(before['physical ids'])} resources, {len(before['exports'])} exports, "
+                 f"{len(before['secrets'])} secrets and {len(before['parameters'])} parameters "
+                 "(values are compared, never shown)")
     return Outcome.APPLIED
 
 
-def _expect_refusal(outcome: Outcome, ctx: Ctx) -> Outcome:
+def _expect_refusal(step: Callable[[], Outcome], ctx: Ctx) -> Outcome:
     console = ctx.console
-    if outcome is Outcome.REFUSED:
-        console.line("  refused, as it should be: the stateful resources sit under foreign logical IDs")
+    try:
+        outcome = step()
+    except UserError as refusal:
+        console.line(f"  refused, as it should be: {refusal}")
         return Outcome.APPLIED
     console.error(f"stack-diff should have refused the unadopted stack, but ended {outcome.label}")
     return Outcome.NEEDS_HUMAN
 
 
-# What the owners would lose if these changed: the database, the secrets, the images, the logs, the network.
-KEPT = ("AWS::RDS::DBInstance", "AWS::SecretsManager::Secret", "AWS::ECR::Repository", "AWS::Logs::LogGroup",
-        "AWS::EC2::VPC", "AWS::EC2::Subnet")
-
-
-def _physical_ids(cfn, env) -> dict[tuple[str, str], str]:
-    """(type, physical id) -> logical id, for the resources whose identity must survive."""
-    summaries = cfn.list_stack_resources(StackName=env.stack_name)["StackResourceSummaries"]
-    return {(r["ResourceType"], r["PhysicalResourceId"]): r["LogicalResourceId"]
-            for r in summaries if r["ResourceType"] in KEPT and r.get("PhysicalResourceId")}
-
-
-def _secret_fingerprints(sm, env) -> dict[str, tuple[str, str]]:
-    """secret name -> (current version id, sha256 of the value): compared, never printed."""
-    import hashlib
-
-    out = {}
-    for page in sm.get_paginator("list_secrets").paginate():
-        for secret in page["SecretList"]:
-            if secret["Name"].startswith(env.secret_prefix + "/"):
-                value = sm.get_secret_value(SecretId=secret["ARN"])
-                digest = hashlib.sha256(value.get("SecretString", "").encode()).hexdigest()
-                out[secret["Name"]] = (value["VersionId"], digest)
-                del value
-    return out
+def _expect_no_changes(outcome: Outcome, ctx: Ctx) -> Outcome:
+    if outcome is Outcome.NO_CHANGES:
+        return Outcome.APPLIED
+    ctx.console.error(f"a second stack-update should change nothing, but ended {outcome.label}")
+    return Outcome.NEEDS_HUMAN
 
 
 def _compare_after_adoption(ctx: Ctx, state: dict) -> Outcome:
+    from .witness import compare, witness
+
     env, console = ctx.env, ctx.console
-    after = _physical_ids(ctx.client("cloudformation"), env)
-    rows, lost = [], []
-    for (rtype, physical), old_id in sorted(state["before"].items(), key=lambda kv: (kv[0][0], kv[1])):
-        new_id = after.get((rtype, physical))
-        rows.append((rtype.split("::")[-1], old_id, new_id or "GONE", physical[-48:]))
-        if new_id is None:
-            lost.append(old_id)
-    console.table(("type", "live logical id", "now", "physical id (kept)"), rows)
-    values = _secret_fingerprints(ctx.client("secretsmanager"), env)
-    changed = sorted(name for name, fingerprint in state["values"].items() if values.get(name) != fingerprint)
-    console.line(f"  secrets: {len(state['values']) - len(changed)} of {len(state['values'])} kept their value "
-                 "and version" + (f"; CHANGED: {', '.join(changed)}" if changed else ""))
-    if lost or changed:
-        console.error(f"adoption lost {', '.join(lost + changed)}")
+    before = state["before"]
+    lost = compare(before, witness(ctx, env.stack_name))
+    console.line(f"  physical IDs: {len(before['physical ids'])} resources, all kept; exports: {len(before['exports'])} "
+                 f"kept; secrets: {len(before['secrets'])} kept their value and version; parameters: "
+                 f"{len(before['parameters'])} kept; rules of {len(before['security groups'])} security groups kept")
+    for name, facts in before["databases"].items():
+        console.line(f"  database {name}: engine {facts['engine version']}, deletion protection "
+                     f"{facts['deletion protection']}, parameters {facts['parameters']} (as before)")
+    cfn = ctx.client("cloudformation")
+    if not cfn.describe_stacks(StackName=env.stack_name)["Stacks"][0].get("EnableTerminationProtection"):
+        lost.append("termination protection is off")
+    if not cfn.get_stack_policy(StackName=env.stack_name).get("StackPolicyBody"):
+        lost.append("the stack has no stack policy")
+    if lost:
+        for line in lost:
+            console.error(line)
         return Outcome.NEEDS_HUMAN
+    console.ok("  nothing replaced, deleted or re-valued; termination protection and the stack policy are on")
     return Outcome.APPLIED
 
 

@@ -1,0 +1,125 @@
+"""The takeover end to end: a hand-written live stack, adopted and converged through invoke with only --yes.
+
+Two stand-ins written unlike each other and unlike our template (tests/fixtures/live-stack.yaml: YAML short
+form, literal zones, inline rules, secrets in the stack; tests/fixtures/live-stack-phases.json: JSON phase by
+phase, parameters with defaults, Fn::Join names, a dynamic reference for the password, separate ingress
+resources, exports imported by another stack, a flow log, an RDS log group, a bucket and an SSM parameter of
+its own, the phase 6 secrets made by hand outside the stack). After both steps nothing the witness records may
+differ: physical IDs, exports, secret and SSM values, the database's engine, protection and parameters, every
+security group rule; termination protection and the stack policy are on; a second stack-update is a no-op.
+"""
+
+import boto3
+import pytest
+
+from portyfoul_infra.local.sandbox import (
+    CONSUMER_FIXTURE,
+    CONSUMER_STACK,
+    LIVE_FIXTURE,
+    SANDBOX_FINNHUB_KEY,
+    create_stand_in,
+)
+from portyfoul_infra.local.sandbox.witness import compare, witness
+from support import ROOT, invoke, make_ctx
+
+YAML_FIXTURE = ROOT / "tests" / "fixtures" / "live-stack.yaml"
+HAND_MADE = {"portyfoul/dev/jwt-secret": "a-jwt-key-made-with-openssl", "portyfoul/dev/finnhub-api-key":
+             SANDBOX_FINNHUB_KEY, "portyfoul/dev/coingecko-api-key": "a-coingecko-key"}
+
+
+def stand_in(kind: str) -> None:
+    ctx, _ = make_ctx()
+    if kind == "yaml":
+        create_stand_in(ctx, YAML_FIXTURE.read_text(), {}, {})
+    else:
+        create_stand_in(ctx, LIVE_FIXTURE.read_text(), {"ProjectName": "portyfoul", "Environment": "dev"}, HAND_MADE,
+                        CONSUMER_FIXTURE.read_text())
+
+
+@pytest.mark.parametrize("kind", ["yaml", "json"])
+def test_a_hand_written_stack_is_taken_over_with_nothing_lost(aws_env, kind):
+    stand_in(kind)
+    ctx, _ = make_ctx()
+    before = witness(ctx, "portyfoul-infra")
+    adopted = invoke("adopt", "--yes", env=aws_env)
+    assert adopted.returncode == 0, adopted.stdout[-4000:] + adopted.stderr
+    assert "interruptions and behaviour changes (0): none" in adopted.stdout
+    assert "replacements and deletions (0): none" in adopted.stdout
+    converged = invoke("stack-update", "--yes", env=aws_env)
+    assert converged.returncode == 0, converged.stdout[-4000:] + converged.stderr
+    again = invoke("stack-update", "--yes", env=aws_env)
+    assert again.returncode == 0 and "no changes" in again.stdout, again.stdout[-2000:] + again.stderr
+    after = witness(ctx, "portyfoul-infra")
+    assert compare(before, after) == []
+    database = next(iter(after["databases"].values()))
+    assert database["engine version"] == "17.2" and database["deletion protection"] is True
+    cfn = boto3.client("cloudformation", region_name="us-east-2")
+    stack = cfn.describe_stacks(StackName="portyfoul-infra")["Stacks"][0]
+    assert stack["EnableTerminationProtection"] is True
+    assert "LogicalResourceId/Database" in cfn.get_stack_policy(StackName="portyfoul-infra")["StackPolicyBody"]
+    for proc in (adopted, converged, again):
+        assert SANDBOX_FINNHUB_KEY not in proc.stdout + proc.stderr
+    if kind == "json":
+        assert database["parameters"] == '{"rds.force_ssl": "0"}'
+        assert len(before["exports"]) == 25 and before["exports"] == after["exports"]
+        assert cfn.list_imports(ExportName="portyfoul-infra-VpcId")["Imports"] == [CONSUMER_STACK]
+        assert {"VpcFlowLog", "RdsLogGroup", "TeamNotesParameter", "ArtifactsBucket"} <= {
+            r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName="portyfoul-infra")[
+                "StackResourceSummaries"]}
+
+
+def take_over(aws_env, kind: str) -> None:
+    stand_in(kind)
+    for args in (("adopt", "--yes"), ("stack-update", "--yes")):
+        proc = invoke(*args, env=aws_env)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+
+
+def engine() -> str:
+    rds = boto3.client("rds", region_name="us-east-2")
+    return rds.describe_db_instances(DBInstanceIdentifier="portyfoul-dev-postgres")["DBInstances"][0]["EngineVersion"]
+
+
+def test_a_kept_choice_is_given_up_on_its_own_step_that_names_the_restart(aws_env):
+    take_over(aws_env, "yaml")
+    status = invoke("stack-status", env=aws_env)
+    assert "Database.EngineVersion" in status.stdout, status.stdout
+    preview = invoke("stack-diff", "--converge", "Database.EngineVersion", env=aws_env)
+    assert preview.returncode == 2, preview.stdout[-3000:] + preview.stderr
+    assert "converging (taking ours for): Database.EngineVersion" in preview.stdout
+    assert "restarts the database for an engine upgrade 17.2 -> 17.6" in preview.stdout + preview.stderr
+    assert "stack-update would refuse this" in preview.stdout and "--allow-interruption Database" in preview.stdout
+    accepted = invoke("stack-diff", "--converge", "Database.EngineVersion", "--allow-interruption", "Database",
+                      env=aws_env)
+    assert accepted.returncode == 0, accepted.stdout[-3000:] + accepted.stderr
+    assert "allowed by --allow-interruption: Database (AWS::RDS::DBInstance): EngineVersion: restarts" in (
+        accepted.stdout + accepted.stderr)
+    changed = [line.split()[1] for line in accepted.stdout.splitlines()
+               if line.split()[:1] == ["Modify"] and "no change" not in line]
+    assert changed == ["Database"], accepted.stdout  # nothing but the database, and only its engine
+    refused = invoke("stack-update", "--yes", "--converge", "Database.EngineVersion", env=aws_env)
+    assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr
+    assert "--allow-interruption Database" in refused.stdout + refused.stderr and engine() == "17.2"
+    done = invoke("stack-update", "--yes", "--converge", "Database.EngineVersion", "--allow-interruption",
+                  "Database", env=aws_env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert engine() == "17.6"
+    again = invoke("stack-update", "--yes", env=aws_env)
+    assert again.returncode == 0 and "no changes" in again.stdout
+    assert "Database.EngineVersion" not in again.stdout and "Database.DeletionProtection" in again.stdout
+
+
+def test_adopting_a_stack_this_tool_built_changes_nothing(shared_dev_stack):
+    proc = invoke("adopt", "--yes", env=shared_dev_stack)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "is already ours: it runs this tool's template (nothing to adopt)" in proc.stdout
+
+
+def test_an_unadopted_stack_is_refused_by_stack_update_with_the_way_forward(aws_env):
+    stand_in("json")
+    proc = invoke("stack-update", "--yes", env=aws_env)
+    assert proc.returncode == 2
+    assert "is not adopted yet" in proc.stderr and "`invoke adopt --env dev`" in proc.stderr
+    ids = {r["LogicalResourceId"] for r in boto3.client("cloudformation", region_name="us-east-2")
+           .list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
+    assert "RdsInstance" in ids and "Database" not in ids
