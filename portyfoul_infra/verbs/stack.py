@@ -21,13 +21,14 @@ from ..aws.change_sets import (
     stack_policy,
     unknown_allowances,
 )
-from ..aws.clients import print_header
+from ..aws.clients import json_document, print_header
 from ..aws.stacks import StackInfo, deployed_metadata, describe_stack, outcome_of, report_failure
 from ..aws.updates import UpdatePlan, check_production_ready, plan_update, settle_state
+from ..console import iso_time
 from ..context import Ctx
 from ..contract import ALARM_TOPIC_ARN, IMAGE_TAG, POLICY_PROTECTED, WORKER_IMAGE_TAG
 from ..errors import UserError
-from ..options import EnvOptions, UpdateOptions
+from ..options import EnvOptions, ReadOptions, UpdateOptions
 from ..outcomes import Outcome
 
 
@@ -183,52 +184,77 @@ def stack_diff(ctx: Ctx, opts: EnvOptions) -> Outcome:
     return Outcome.REFUSED if blocked else Outcome.NO_CHANGES
 
 
-def alarm_subscription(ctx: Ctx, stack: StackInfo) -> str:
-    """Whether the alarm e-mail subscription is confirmed (an unconfirmed one delivers nothing)."""
+def alarm_subscription(ctx: Ctx, stack: StackInfo) -> tuple[str, str]:
+    """(state, what to tell) for the alarm e-mail subscription (an unconfirmed one delivers nothing); state is
+    none, no-topic, not-subscribed, pending or confirmed."""
     env = ctx.env
     if not env.alarm_email:
-        return "none configured: alarms notify nobody (set alarm_email)"
+        return "none", "none configured: alarms notify nobody (set alarm_email)"
     topic = stack.outputs.get(ALARM_TOPIC_ARN)
     if not topic:
-        return f"{env.alarm_email}: no topic yet"
+        return "no-topic", f"{env.alarm_email}: no topic yet"
     subscriptions = ctx.client("sns").list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
     mine = [s for s in subscriptions if s.get("Endpoint") == env.alarm_email]
     if not mine:
-        return f"{env.alarm_email}: NOT subscribed (run stack-update)"
+        return "not-subscribed", f"{env.alarm_email}: NOT subscribed (run stack-update)"
     if mine[0].get("SubscriptionArn") in ("PendingConfirmation", "pending confirmation"):
-        return f"{env.alarm_email}: PENDING: confirm the e-mail AWS sent, or alarms reach nobody"
-    return f"{env.alarm_email}: confirmed"
+        return "pending", f"{env.alarm_email}: PENDING: confirm the e-mail AWS sent, or alarms reach nobody"
+    return "confirmed", f"{env.alarm_email}: confirmed"
 
 
-def stack_status(ctx: Ctx, opts: EnvOptions) -> Outcome:
+def stack_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
+    """The status as one document (schema portyfoul.stack-status/1), shown as lines or printed as JSON."""
     env, console = ctx.env, ctx.console
-    print_header(ctx)
+    data = json_document(ctx, "stack-status", print_header(ctx))
     cfn = ctx.client("cloudformation")
     stack = describe_stack(cfn, env.stack_name)
+    data["exists"] = stack is not None
     if stack is None:
         console.line(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
+        if opts.json:
+            console.json(data)
         return Outcome.REFUSED
     local = compare()
     meta = deployed_metadata(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
+    stale = bool(local.deployed_changes)
+    alarm_state, alarm_text = alarm_subscription(ctx, stack)
+    data.update({
+        "status": stack.status, "status_reason": stack.reason or None, "last_updated": iso_time(stack.last_updated),
+        "deployed": {"version": meta.get("Version"), "content_hash": meta.get("ContentHash")},
+        "local": {"version": __version__, "content_hash": local.content_hash, "stale": stale},
+        "template": "unknown" if stale else ("same" if meta.get("ContentHash") == local.content_hash else "differs"),
+        "pinned_values": list(meta.get("PinnedValues") or []),
+        "termination_protection": stack.termination_protection,
+        "https": env.https, "domain_name": env.domain_name or None,
+        "rollout": {"step_seconds": env.rollout_step_seconds,
+                    "health_check_interval_seconds": env.health_check_interval_seconds,
+                    "healthy_threshold": env.healthy_threshold,
+                    "deregistration_delay_seconds": env.deregistration_delay_seconds},
+        "alarm_email": {"address": env.alarm_email or None, "state": alarm_state},
+        "drift": {"status": stack.drift_status, "checked": iso_time(stack.drift_checked)},
+        "outputs": dict(sorted(stack.outputs.items())),
+    })
+    if opts.json:
+        console.json(data)
+        return Outcome.NO_CHANGES
+    deployed = data["deployed"]
     console.line(f"status        {stack.status}" + (f"  ({stack.reason})" if stack.reason else ""))
     console.line(f"last updated  {stack.last_updated}")
-    console.line(f"deployed      {meta.get('Version', '?')} {meta.get('ContentHash', '?')[:19]}")
+    console.line(f"deployed      {deployed['version'] or '?'} {(deployed['content_hash'] or '?')[:19]}")
     console.line(f"local         {__version__} {local.content_hash[:19]}"
-                 + ("  (generated/ is stale: run invoke build-template)" if local.deployed_changes else ""))
-    same = meta.get("ContentHash") == local.content_hash
-    if local.deployed_changes:
-        console.line("template      generated/ is stale, so no comparison: run `invoke build-template` first")
-    else:
-        console.line("template      " + ("same as generated/" if same else "DIFFERS from generated/: see `invoke stack-diff`"))
-    if meta.get("PinnedValues"):
-        console.line(f"pinned values {', '.join(meta['PinnedValues'])} (kept as the adopted stack created them)")
+                 + ("  (generated/ is stale: run invoke build-template)" if stale else ""))
+    console.line("template      " + {"unknown": "generated/ is stale, so no comparison: run `invoke build-template` first",
+                                     "same": "same as generated/",
+                                     "differs": "DIFFERS from generated/: see `invoke stack-diff`"}[data["template"]])
+    if data["pinned_values"]:
+        console.line(f"pinned values {', '.join(data['pinned_values'])} (kept as the adopted stack created them)")
     console.line(f"protection    termination {'on' if stack.termination_protection else 'OFF'}")
     console.line(f"https         {'on' if env.https else 'OFF (HTTP only)'}"
                  + (f" ({env.domain_name})" if env.domain_name else ""))
     console.line(f"rollout step  at most {env.rollout_step_seconds} s per old task (health check "
                  f"{env.health_check_interval_seconds} s x {env.healthy_threshold} + "
                  f"{env.deregistration_delay_seconds} s draining)")
-    console.line("alarm e-mail  " + alarm_subscription(ctx, stack))
+    console.line("alarm e-mail  " + alarm_text)
     checked = stack.drift_checked
     console.line("drift         " + (f"{stack.drift_status}, checked {checked:%Y-%m-%d %H:%M} UTC"
                                      if hasattr(checked, "strftime") else "never checked")
