@@ -1,8 +1,12 @@
 """Typed, validated settings for each environment.
 
-`dev` reproduces the owners' plan (infra_plan_spec.md) exactly: every name and
-size there comes from here. `staging` and `prod` differ only where a careful
-team would want them to; each difference is commented with its reason.
+`dev` keeps the owners' plan (docs/infra_plan_spec.md): its account, names,
+CIDR blocks, sizes and counts come from here. Where dev deliberately differs
+(the worker on Spot, 10 s health checks and 15 s draining, auto scaling; and,
+in the template, PostgreSQL 17.6 and the narrower security groups) is listed
+with the reasons in docs/operations.md, "Where we differ from the plan, and
+why". `staging` and `prod` differ only where a careful team would want them
+to; each difference is commented with its reason.
 
 Values that change without a rebuild (the image tags) are stack parameters and
 are *not* here. Secrets are never here.

@@ -23,17 +23,24 @@ ENV_HELP = "Environment: dev, staging or prod"
 MAX_TIMEOUT_SECONDS = 86_400
 
 
-def flag(default: Any, help: str, *, lo: int | None = None, hi: int | None = None, positional: bool = False) -> Any:
-    meta = {"help": help, "lo": lo, "hi": hi, "positional": positional}
+# The only short flags, each with one meaning in every task that has it (invoke's automatic ones are off:
+# they made -t mean --timeout, --tag, --to or --task depending on the task).
+SHORT_FLAGS = {"env": "e", "yes": "y", "service": "s"}
+
+
+def flag(default: Any, help: str, *, lo: int | None = None, hi: int | None = None, metavar: str = "") -> Any:
+    """A command-line flag. `metavar` names its value in the help (SECONDS, TAG, ...); the default is the type
+    (INT, TEXT). Its short flag, if any, comes from SHORT_FLAGS by name."""
+    meta = {"help": help, "lo": lo, "hi": hi, "positional": False, "metavar": metavar}
     if isinstance(default, (list, tuple)):
         return field(default=tuple(default), metadata={**meta, "iterable": True})
     return field(default=default, metadata=meta)
 
 
-def positional(help: str) -> Any:
-    """A required positional argument. Its default "" lets invoke parse a missing one, so that we, not
-    invoke, refuse it: one line, the usage, exit 2."""
-    return field(default="", metadata={"help": help, "positional": True})
+def positional(help: str, metavar: str) -> Any:
+    """A required positional argument, shown as METAVAR in the usage. Its default "" lets invoke parse a
+    missing one, so that we, not invoke, refuse it: one line, the usage, exit 2."""
+    return field(default="", metadata={"help": help, "positional": True, "metavar": metavar})
 
 
 def remainder(help: str) -> Any:
@@ -47,7 +54,54 @@ def internal(default: Any) -> Any:
 
 
 def timeout_flag(default: int, what: str) -> Any:
-    return flag(default, f"Seconds to wait for {what}", lo=1, hi=MAX_TIMEOUT_SECONDS)
+    return flag(default, f"Seconds to wait for {what}", lo=1, hi=MAX_TIMEOUT_SECONDS, metavar="SECONDS")
+
+
+def env_flag() -> Any:
+    return flag("dev", ENV_HELP, metavar="ENV")
+
+
+def yes_flag(what: str = "Go ahead without asking") -> Any:
+    return flag(False, f"{what} (required without a terminal)")
+
+
+def service_flag(default: str, help: str) -> Any:
+    return flag(default, help, metavar="SERVICE")
+
+
+def metavar(f: dataclasses.Field) -> str:
+    """How the help names a flag's value: its metavar, else its type; "" for a switch."""
+    if f.metadata.get("metavar"):
+        return f.metadata["metavar"]
+    if f.type in ("bool", bool):
+        return ""
+    return "INT" if f.type in ("int", int) else "TEXT"
+
+
+def help_text(f: dataclasses.Field) -> str:
+    """The help line of a flag: its text, its bounds and its default."""
+    notes = []
+    if f.metadata.get("lo") is not None and f.metadata.get("hi") is not None:
+        notes.append(f"{f.metadata['lo']} to {f.metadata['hi']}")
+    if f.default not in (None, "", False, ()) and not isinstance(f.default, bool):
+        notes.append(f"default {f.default}")
+    return f.metadata.get("help", "") + (f" ({'; '.join(notes)})" if notes else "")
+
+
+# ---------------------------------------------------------------- every task
+
+@dataclass(frozen=True)
+class Common:
+    """Flags every task takes (tasks.py adds them): how it prints, not what it does."""
+    no_color: bool = flag(False, "No colour on either stream (so does NO_COLOR=1; colour is only ever used on a "
+                                 "terminal)")
+
+
+@dataclass(frozen=True)
+class JsonOutput:
+    """For the read verbs: one JSON document on stdout instead of the tables."""
+    json: bool = flag(False, "Print one JSON document on stdout (schema in docs/operations.md, \"JSON output\"); "
+                             "the header and notes go to stderr; same exit code")
 
 
 # ---------------------------------------------------------------- template
@@ -55,6 +109,11 @@ def timeout_flag(default: int, what: str) -> Any:
 @dataclass(frozen=True)
 class NoOptions:
     """A verb with no flags (lint)."""
+
+
+@dataclass(frozen=True)
+class VersionOptions(JsonOutput):
+    """version: offline, from the package and generated/."""
 
 
 @dataclass(frozen=True)
@@ -66,35 +125,37 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class UpdateOptions:
-    env: str = flag("dev", ENV_HELP)
-    yes: bool = flag(False, "Execute without asking (required without a terminal)")
+    env: str = env_flag()
+    yes: bool = yes_flag("Execute without asking")
     allow_replace: tuple[str, ...] = flag((), "Let exactly this stateful resource (logical ID) be replaced or removed; "
-                                              "repeatable")
+                                              "repeatable", metavar="LOGICAL_ID")
     allow_interruption: tuple[str, ...] = flag((), "Let exactly this resource (logical ID) be interrupted: restarted, "
-                                                   "re-created, disconnected, or a protection lowered; repeatable")
+                                                   "re-created, disconnected, or a protection lowered; repeatable",
+                                               metavar="LOGICAL_ID")
     converge: tuple[str, ...] = flag((), "Give up one choice kept from the adopted live stack and take ours "
                                          "(Database.EngineVersion, a live-only resource, Outputs.NAME); repeatable; "
-                                         "`invoke stack-status` lists them")
+                                         "`invoke stack-status` lists them", metavar="NAME")
     timeout: int = timeout_flag(3600, "the stack operation")
     delete_failed_create: bool = flag(False, "Delete a stack whose creation rolled back (ROLLBACK_COMPLETE, empty) "
                                              "and create it again")
     continue_rollback: bool = flag(False, "Continue a rollback that failed (UPDATE_ROLLBACK_FAILED)")
-    cfn_role: str = flag("", "A CloudFormation execution role ARN (the deploy stack's) for CloudFormation to act with")
+    cfn_role: str = flag("", "A CloudFormation execution role ARN (the deploy stack's) for CloudFormation to act with",
+                         metavar="ARN")
     inline_limit: int = internal(INLINE_TEMPLATE_LIMIT)
 
 
 @dataclass(frozen=True)
 class DeployRoleOptions:
-    env: str = flag("dev", ENV_HELP)
-    yes: bool = flag(False, "Execute without asking (required without a terminal)")
+    env: str = env_flag()
+    yes: bool = yes_flag("Execute without asking")
     timeout: int = timeout_flag(1800, "the stack operation")
 
 
 @dataclass(frozen=True)
 class PromoteOptions:
-    tag: str = flag("", "The release tag to promote (it must have succeeded in --from)")
-    from_: str = flag("staging", "The environment the tag was released and tested in")
-    to: str = flag("prod", "The environment to release it to")
+    tag: str = flag("", "The release tag to promote (it must have succeeded in --from)", metavar="TAG")
+    from_: str = flag("staging", "The environment the tag was released and tested in", metavar="ENV")
+    to: str = flag("prod", "The environment to release it to", metavar="ENV")
     timeout: int = timeout_flag(600, "the deployments in the target")
 
     def __post_init__(self) -> None:
@@ -106,14 +167,14 @@ class PromoteOptions:
 
 @dataclass(frozen=True)
 class AdoptOptions:
-    env: str = flag("dev", ENV_HELP)
-    yes: bool = flag(False, "Execute the refactor without asking (required without a terminal)")
+    env: str = env_flag()
+    yes: bool = yes_flag("Execute the refactor without asking")
     map: tuple[str, ...] = flag((), "OLD=NEW: adopt the live resource OLD as our NEW where identity cannot tell; "
-                                    "repeatable")
+                                    "repeatable", metavar="OLD=NEW")
     allow_replace: tuple[str, ...] = flag((), "Accept that the converging update replaces or removes this stateful "
-                                              "resource (logical ID); repeatable")
+                                              "resource (logical ID); repeatable", metavar="LOGICAL_ID")
     allow_interruption: tuple[str, ...] = flag((), "Accept that the converging update interrupts this resource "
-                                                   "(logical ID); repeatable")
+                                                   "(logical ID); repeatable", metavar="LOGICAL_ID")
     rehearse: bool = flag(False, "Read the live stack (read-only), replay the whole takeover (adopt, then the "
                                  "converging update) on a local AWS, and report; changes nothing on AWS")
     timeout: int = timeout_flag(1800, "the refactor")
@@ -132,18 +193,24 @@ class AdoptOptions:
 
 @dataclass(frozen=True)
 class EnvOptions:
-    """Verbs that take only the environment: stack-status, release-status, secrets-check, ..."""
-    env: str = flag("dev", ENV_HELP)
+    """Verbs that take only the environment."""
+    env: str = env_flag()
 
 
 @dataclass(frozen=True)
-class DiffOptions:
-    env: str = flag("dev", ENV_HELP)
+class ReadOptions(JsonOutput, EnvOptions):
+    """The read verbs: the environment, and --json (stack-status, release-status, secrets-check, cost,
+    db-snapshots, config-show)."""
+
+
+@dataclass(frozen=True)
+class DiffOptions(JsonOutput, EnvOptions):
     converge: tuple[str, ...] = flag((), "Preview giving up this kept choice of the adopted stack (see stack-update "
-                                         "--converge); repeatable")
-    allow_replace: tuple[str, ...] = flag((), "Preview as stack-update --allow-replace would run it; repeatable")
+                                         "--converge); repeatable", metavar="NAME")
+    allow_replace: tuple[str, ...] = flag((), "Preview as stack-update --allow-replace would run it; repeatable",
+                                          metavar="LOGICAL_ID")
     allow_interruption: tuple[str, ...] = flag((), "Preview as stack-update --allow-interruption would run it; "
-                                                   "repeatable")
+                                                   "repeatable", metavar="LOGICAL_ID")
     fail: bool = flag(False, "Exit 5 when there are changes (for CI checks, like `cdk diff --fail`)")
 
 
@@ -151,9 +218,9 @@ class DiffOptions:
 
 @dataclass(frozen=True)
 class ReleaseOptions:
-    tag: str = flag("", "Image tag to release (default: the app repository's 8-character short SHA)")
-    env: str = flag("dev", ENV_HELP)
-    service: str = flag("all", "web, worker or all")
+    tag: str = flag("", "Image tag to release (default: the app repository's 8-character short SHA)", metavar="TAG")
+    env: str = env_flag()
+    service: str = service_flag("all", "web, worker or all")
     no_build: bool = flag(False, "Deploy an image already in ECR; a tag missing there is an error")
     build_only: bool = flag(False, "Build the image locally and stop")
     migrate: bool = flag(False, "Run the migration command as a one-off task before deploying "
@@ -161,7 +228,7 @@ class ReleaseOptions:
     no_snapshot: bool = flag(False, "With --migrate: skip the database snapshot before migrating")
     timeout: int = timeout_flag(600, "the deployments (one deadline)")
     dry_run: bool = flag(False, "Preflight and print what would happen; change nothing")
-    app_dir: str = flag("", "The application's source directory with its Dockerfile (default from config)")
+    app_dir: str = flag("", "The application's source directory with its Dockerfile (default from config)", metavar="DIR")
 
     def __post_init__(self) -> None:
         if self.no_build and self.build_only:
@@ -170,18 +237,18 @@ class ReleaseOptions:
 
 @dataclass(frozen=True)
 class RollbackOptions:
-    env: str = flag("dev", ENV_HELP)
-    service: str = flag("all", "web, worker or all")
+    env: str = env_flag()
+    service: str = service_flag("all", "web, worker or all")
     to: str = flag("", "Go back to this release tag (one that succeeded); default: the newest good release that "
-                       "differs from what runs now")
+                       "differs from what runs now", metavar="TAG")
     timeout: int = timeout_flag(600, "the rollback")
 
 
 @dataclass(frozen=True)
 class LogsOptions:
-    env: str = flag("dev", ENV_HELP)
-    service: str = flag("all", "web, worker or all")
-    since: str = flag("10m", "How far back (10m, 2h, 1d; at most 90d)")
+    env: str = env_flag()
+    service: str = service_flag("all", "web, worker or all")
+    since: str = flag("10m", "How far back: a number and s, m, h or d (10m, 2h, 1d; at most 90d)", metavar="DURATION")
     follow: bool = flag(False, "Keep printing new lines until Ctrl-C")
 
 
@@ -189,8 +256,8 @@ class LogsOptions:
 
 @dataclass(frozen=True)
 class SecretsSetOptions:
-    name: str = positional("Short name: jwt-secret, finnhub-api-key or coingecko-api-key")
-    env: str = flag("dev", ENV_HELP)
+    name: str = positional("Short name: jwt-secret, finnhub-api-key or coingecko-api-key", "NAME")
+    env: str = env_flag()
     restart: bool = flag(False, "Force a new deployment of the services that read it "
                                 "(running tasks read secrets only at start)")
     timeout: int = timeout_flag(600, "the restart")
@@ -198,17 +265,18 @@ class SecretsSetOptions:
 
 @dataclass(frozen=True)
 class SecretsRotateOptions:
-    name: str = positional("jwt-secret")
-    env: str = flag("dev", ENV_HELP)
+    name: str = positional("The secret to rotate: jwt-secret (signs every user out)", "NAME")
+    env: str = env_flag()
+    yes: bool = yes_flag("Rotate without asking")
     restart: bool = flag(False, "Restart the services that read it")
     timeout: int = timeout_flag(600, "the restart")
 
 
 @dataclass(frozen=True)
 class ConfigSetOptions:
-    key: str = positional("price-update-interval")
-    value: str = positional("The new value (validated)")
-    env: str = flag("dev", ENV_HELP)
+    key: str = positional("The setting: price-update-interval", "KEY")
+    value: str = positional("The new value (validated: price-update-interval is minutes, 1 to 1440)", "VALUE")
+    env: str = env_flag()
     restart: bool = flag(False, "Restart the services that read it so it takes effect now")
     timeout: int = timeout_flag(600, "the restart")
 
@@ -217,30 +285,31 @@ class ConfigSetOptions:
 
 @dataclass(frozen=True)
 class ShellOptions:
-    env: str = flag("dev", ENV_HELP)
-    service: str = flag("web", "web or worker")
-    task: str = flag("", "A task ID (default: any running task of the service)")
-    command: str = flag("/bin/sh", "What to run in the container")
+    env: str = env_flag()
+    service: str = service_flag("web", "web or worker")
+    task: str = flag("", "A task ID (default: any running task of the service)", metavar="TASK_ID")
+    command: str = flag("/bin/sh", "What to run in the container", metavar="COMMAND")
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    env: str = flag("dev", ENV_HELP)
-    service: str = flag("web", "web or worker: whose task definition, network and secrets the task gets")
+    env: str = env_flag()
+    service: str = service_flag("web", "web or worker: whose task definition, network and secrets the task gets")
     timeout: int = timeout_flag(900, "the task to finish (it is stopped then)")
     command: tuple[str, ...] = remainder("The command, after --")
 
 
 @dataclass(frozen=True)
 class SnapshotOptions:
-    env: str = flag("dev", ENV_HELP)
+    env: str = env_flag()
     timeout: int = timeout_flag(3600, "the snapshot to become available")
 
 
 @dataclass(frozen=True)
 class RestoreOptions:
-    snapshot: str = flag("", "The snapshot to restore (see `invoke db-snapshots`)")
-    env: str = flag("dev", ENV_HELP)
+    snapshot: str = flag("", "The snapshot to restore (see `invoke db-snapshots`)", metavar="SNAPSHOT_ID")
+    env: str = env_flag()
+    yes: bool = yes_flag("Create the new (billable) instance without asking")
 
     def __post_init__(self) -> None:
         if not self.snapshot.strip():
@@ -248,15 +317,17 @@ class RestoreOptions:
 
 
 @dataclass(frozen=True)
-class DriftOptions:
-    env: str = flag("dev", ENV_HELP)
+class DriftOptions(JsonOutput):
+    env: str = env_flag()
     timeout: int = timeout_flag(900, "drift detection")
 
 
 @dataclass(frozen=True)
 class DeleteOptions:
-    env: str = flag("dev", ENV_HELP)
-    confirm: str = flag("", "The stack's name, to delete without a terminal")
+    env: str = env_flag()
+    yes: bool = yes_flag("Delete without asking for the stack's name")
+    confirm: str = flag("", "The stack's name, typed ahead: deletes without asking (as --yes), and only that stack",
+                        metavar="STACK_NAME")
     allow_production: bool = flag(False, "Allow deleting an environment marked production")
     timeout: int = timeout_flag(3600, "the deletion")
 
@@ -267,12 +338,14 @@ SCENARIOS = ("lifecycle", "adopt", "failed-release")
 
 @dataclass(frozen=True)
 class SandboxOptions:
-    port: int = flag(5077, "Port for the local AWS on 127.0.0.1 (0 for any free port)", lo=0, hi=65535)
+    port: int = flag(5077, "Port for the local AWS on 127.0.0.1 (0 for any free port); refused if something "
+                                "answers there already", lo=0, hi=65535, metavar="PORT")
     keep: bool = flag(False, "Keep the local AWS running afterwards and print the AWS_ENDPOINT_URL to use")
     adopt: bool = flag(False, "Rehearse taking over the live hand-built stack (tests/fixtures/live-stack.yaml) "
                               "instead of creating one: the same as --scenario adopt")
     scenario: str = flag("lifecycle", "lifecycle, adopt, or failed-release (a crashing release, its rollback and "
-                                      "diagnosis, a good release, then rollback to the last good one)")
+                                      "diagnosis, a good release, then rollback to the last good one)",
+                        metavar="SCENARIO")
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -288,7 +361,7 @@ def flag_fields(cls) -> list[dataclasses.Field]:
 
 
 def usage(task: str, cls) -> str:
-    args = [f.name.upper() for f in flag_fields(cls) if f.metadata.get("positional")]
+    args = [metavar(f) for f in flag_fields(cls) if f.metadata.get("positional")]
     return f"invoke {task} {' '.join(args)} [--options]; see `invoke --help {task}`"
 
 
@@ -306,7 +379,7 @@ def from_flags(cls, flags: dict[str, Any], task: str = "", rest: str = ""):
                 raise UserError(f"the command after --: {e}") from None
     for f in flag_fields(cls):
         if f.metadata.get("positional") and not str(flags.get(f.name) or "").strip():
-            raise UserError(f"missing {f.name.upper()}: usage: {usage(task, cls)}")
+            raise UserError(f"missing {metavar(f)}: usage: {usage(task, cls)}")
     for f in flag_fields(cls):
         if f.name not in flags:
             continue

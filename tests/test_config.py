@@ -52,3 +52,39 @@ def test_unknown_environment_is_a_one_line_error():
 def test_invalid_config_is_rejected(change, message):
     with pytest.raises(UserError, match=message):
         replace(ENVIRONMENTS["dev"], **change)
+
+
+def test_every_deliberate_difference_from_the_plan_is_listed_with_its_value():
+    """docs/operations.md, "Where we differ from the plan, and why": each value that differs from the plan (docs/
+    infra_plan_spec.md) is named there as the code sets it; a change to one without the guide fails here."""
+    from portyfoul_infra.template.containers import CONTAINER_HEALTH
+    from portyfoul_infra.template.database import ENGINE_VERSION
+    from support import ROOT
+
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("\n## Where we differ from the plan, and why\n", 1)[1].split("\n## ", 1)[0]
+    plan = (ROOT / "docs" / "infra_plan_spec.md").read_text()
+    dev, prod = ENVIRONMENTS["dev"], ENVIRONMENTS["prod"]
+    assert dev.worker_capacity == "FARGATE_SPOT" and 'worker_capacity="FARGATE_SPOT"' in section
+    assert "Health check interval: 30 seconds" in plan and dev.health_check_interval_seconds != 30
+    assert f"every **{dev.health_check_interval_seconds} s**" in section
+    assert "Deregistration delay: 30 seconds" in plan
+    assert f"**{dev.deregistration_delay_seconds} s** deregistration delay" in section
+    assert f"{dev.rollout_step_seconds} s after its replacement is healthy" in section
+    assert "Engine Version: 17.2" in plan and f"**{ENGINE_VERSION}**" in section
+    assert "allows port 5432 from VPC" in plan and "5432 **from the services' security group only**" in section
+    assert f"scaling **{dev.web_min_count}-{dev.web_max_count}** on **{dev.web_cpu_target_percent}%** CPU" in section
+    assert f"prod {prod.web_min_count}-{prod.web_max_count}" in section
+    assert f"every {CONTAINER_HEALTH['Interval']} s" in section
+    assert not dev.https and "dev stays on HTTP" in section
+    for heading in ("alarms and dashboard", "image tags", "task execution role", "ECS Exec", "rollback target"):
+        assert f"**{heading}**" in section, heading
+
+
+def test_the_plan_is_in_the_repository_and_the_readme_links_it():
+    from support import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert "(docs/infra_plan_spec.md)" in readme and "../shared" not in readme
+    assert "docs/operations.md#where-we-differ-from-the-plan-and-why" in readme
+    assert (ROOT / "docs" / "infra_plan_spec.md").read_text().startswith("# AWS ECS Infrastructure Plan for Portyfoul")

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import DiffOptions, EnvOptions, ReleaseOptions, UpdateOptions
+from portyfoul_infra.options import DiffOptions, ReleaseOptions, UpdateOptions
 from portyfoul_infra.outcomes import Journal, Outcome, failure_exit
 from support import ROOT, invoke, make_ctx
 from support.fake_ecs import FakeEcs, progress, release_clients
@@ -339,12 +339,13 @@ def test_a_secret_deleted_outside_cloudformation_says_so(dev_stack):
 
 def test_stack_status_never_says_stale_and_same_together(tmp_path, monkeypatch):
     from portyfoul_infra.artifacts.generated import generated_dir
+    from portyfoul_infra.options import ReadOptions
     from portyfoul_infra.verbs.stack import stack_status
     target = tmp_path / "generated"
     shutil.copytree(generated_dir(), target)
     (target / "dev.json").write_text("{}\n")
     monkeypatch.setenv("PORTYFOUL_GENERATED_DIR", str(target))
     ctx, out = make_ctx(FakeAws(cloudformation=FakeCloudFormation()))
-    stack_status(ctx, EnvOptions())
+    stack_status(ctx, ReadOptions())
     assert "generated/ is stale, so no comparison" in out.getvalue()
     assert "same as generated/" not in out.getvalue() and "DIFFERS" not in out.getvalue()

@@ -9,7 +9,7 @@ import pytest
 
 from portyfoul_infra.config import ENVIRONMENTS, production_gaps
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import DiffOptions, EnvOptions
+from portyfoul_infra.options import DiffOptions
 from support import invoke, make_ctx
 from support.fakes import FakeAws, FakeCloudFormation
 
@@ -67,19 +67,21 @@ class FakeSns:
     ("arn:aws:sns:us-east-2:946652103073:portyfoul-dev-alarms:1", "ops@example.com: confirmed"),
 ])
 def test_stack_status_shows_whether_the_alarm_subscription_is_confirmed(subscription, shown):
+    from portyfoul_infra.options import ReadOptions
     from portyfoul_infra.verbs.stack import stack_status
     cfn = FakeCloudFormation(outputs={"AlarmTopicArn": "arn:aws:sns:us-east-2:946652103073:portyfoul-dev-alarms"})
     ctx, out = make_ctx(FakeAws(cloudformation=cfn, sns=FakeSns(subscription)), replace(DEV, alarm_email="ops@example.com"))
-    stack_status(ctx, EnvOptions())
+    stack_status(ctx, ReadOptions())
     assert f"alarm e-mail  {shown}" in out.getvalue()
     assert "rollout step  at most 35 s per old task" in out.getvalue()
     assert "https         OFF (HTTP only)" in out.getvalue()
 
 
 def test_without_an_alarm_email_stack_status_says_nobody_is_notified():
+    from portyfoul_infra.options import ReadOptions
     from portyfoul_infra.verbs.stack import stack_status
     ctx, out = make_ctx(FakeAws(cloudformation=FakeCloudFormation()))
-    stack_status(ctx, EnvOptions())
+    stack_status(ctx, ReadOptions())
     assert "alarm e-mail  none configured: alarms notify nobody (set alarm_email)" in out.getvalue()
 
 

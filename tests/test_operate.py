@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.options import DeleteOptions, DriftOptions, EnvOptions, RunOptions, ShellOptions
+from portyfoul_infra.options import DeleteOptions, DriftOptions, RunOptions, ShellOptions
 from portyfoul_infra.outcomes import Outcome
 from support import Answers, invoke, make_ctx
 from support.fake_ecs import FakeEcs, release_clients, stack_outputs
@@ -156,7 +156,10 @@ def test_snapshot_list_and_restore_into_a_new_instance(dev_stack):
     assert rows[name][1] == "manual" and "20" in rows[name]
     assert any(r[1] == "automated" for r in rows.values())
 
-    restored = invoke("db-restore", "--snapshot", name, env=dev_stack)
+    no_terminal = invoke("db-restore", "--snapshot", name, env=dev_stack)  # a billable instance: asked first
+    assert no_terminal.returncode == 2 and "rerun with --yes" in no_terminal.stderr
+    assert [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]] == ["portyfoul-dev-postgres"]
+    restored = invoke("db-restore", "--snapshot", name, "--yes", env=dev_stack)
     assert restored.returncode == 0, restored.stderr
     new_id = re.search(r"into a NEW instance (portyfoul-dev-restored-\S+);", restored.stdout).group(1)
     ids = {d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]}
@@ -213,6 +216,7 @@ def test_a_stack_in_sync_exits_0():
 
 
 def test_stack_status_shows_the_last_drift_result():
+    from portyfoul_infra.options import ReadOptions
     from portyfoul_infra.verbs.stack import stack_status
 
     class DriftedCfn(FakeCloudFormation):
@@ -222,7 +226,7 @@ def test_stack_status_shows_the_last_drift_result():
             return answer
 
     ctx, out = make_ctx(FakeAws(cloudformation=DriftedCfn()))
-    stack_status(ctx, EnvOptions())
+    stack_status(ctx, ReadOptions())
     assert "drift         DRIFTED, checked 2026-11-26 00:00 UTC (`invoke stack-drift`)" in out.getvalue()
 
 

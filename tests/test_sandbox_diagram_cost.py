@@ -118,10 +118,10 @@ def test_dev_lands_in_the_plans_range_and_the_lines_add_up(template):
     low, high = PLAN_RANGE
     assert low <= total(lines) <= high
     assert round(sum(l.monthly for l in lines), 2) == total(lines)
-    from portyfoul_infra.options import EnvOptions
+    from portyfoul_infra.options import ReadOptions
     from portyfoul_infra.verbs.template import cost
     ctx, out = make_ctx(object())
-    cost(ctx, EnvOptions())
+    cost(ctx, ReadOptions())
     text = out.getvalue()
     printed = [float(m) for m in re.findall(r"^  \S.*?\s(-?\d+\.\d\d)$", text, re.M)]
     assert round(sum(printed[:-1]), 2) == printed[-1] == total(lines)  # rows, then the total row

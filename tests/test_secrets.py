@@ -84,7 +84,10 @@ def test_set_from_stdin_then_the_check_passes(stack, local_aws):
 
 def test_rotate_jwt_writes_a_new_random_value_and_warns(stack, local_aws):
     before = _sm(local_aws.endpoint).get_secret_value(SecretId="portyfoul/dev/jwt-secret")["SecretString"]
-    proc = run("secrets-rotate", "jwt-secret", "--restart", env=stack)
+    no_terminal = run("secrets-rotate", "jwt-secret", "--restart", env=stack)  # it signs everyone out: asked first
+    assert no_terminal.returncode == 2 and "There is no terminal to confirm on: rerun with --yes" in no_terminal.stderr
+    assert _sm(local_aws.endpoint).get_secret_value(SecretId="portyfoul/dev/jwt-secret")["SecretString"] == before
+    proc = run("secrets-rotate", "jwt-secret", "--restart", "--yes", env=stack)
     assert proc.returncode == 0, proc.stderr
     assert "signed out" in proc.stderr and "restarted: web, worker" in proc.stdout
     after = _sm(local_aws.endpoint).get_secret_value(SecretId="portyfoul/dev/jwt-secret")["SecretString"]
@@ -108,7 +111,7 @@ def test_no_secret_value_ever_appears_in_output_or_files(stack, local_aws):
     outputs: list[str] = []
     for args, given in ((("secrets-check",), None), (("secrets-set", "finnhub-api-key"), FINNHUB_VALUE),
                         (("secrets-set", "coingecko-api-key", "--restart"), "cg-test-51d2b7"),
-                        (("secrets-rotate", "jwt-secret", "--restart"), None), (("secrets-check",), None),
+                        (("secrets-rotate", "jwt-secret", "--restart", "-y"), None), (("secrets-check",), None),
                         (("config-show",), None), (("config-set", "price-update-interval", "7"), None),
                         (("release", "--tag", "nothere9", "--no-build", "--dry-run"), None),
                         (("release-status",), None), (("stack-status",), None)):

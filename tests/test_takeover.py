@@ -9,6 +9,8 @@ differ: physical IDs, exports, secret and SSM values, the database's engine, pro
 security group rule; termination protection and the stack policy are on; a second stack-update is a no-op.
 """
 
+import json
+
 import boto3
 import pytest
 
@@ -21,6 +23,7 @@ from portyfoul_infra.local.sandbox import (
 )
 from portyfoul_infra.local.sandbox.witness import compare, witness
 from support import ROOT, invoke, make_ctx
+from support.documents import documented, same_keys
 
 YAML_FIXTURE = ROOT / "tests" / "fixtures" / "live-stack.yaml"
 HAND_MADE = {"portyfoul/dev/jwt-secret": "a-jwt-key-made-with-openssl", "portyfoul/dev/finnhub-api-key":
@@ -97,6 +100,14 @@ def test_a_kept_choice_is_given_up_on_its_own_step_that_names_the_restart(aws_en
     changed = [line.split()[1] for line in accepted.stdout.splitlines()
                if line.split()[:1] == ["Modify"] and "no change" not in line]
     assert changed == ["Database"], accepted.stdout  # nothing but the database, and only its engine
+    document = json.loads(invoke("stack-diff", "--json", "--converge", "Database.EngineVersion", env=aws_env).stdout)
+    same_keys(documented()["portyfoul.stack-diff/1"], document)
+    database = next(c for c in document["changes"] if c["logical_id"] == "Database")
+    assert document["outcome"] == "refused" and document["converging"] == ["Database.EngineVersion"]
+    assert [(p["name"], p["before"], p["after"]) for p in database["properties"]] == [
+        ("EngineVersion", "17.2", "17.6")]
+    assert document["guards"]["blocked"][0]["logical_id"] == "Database"
+    assert "Database.DeletionProtection" in document["kept"]
     refused = invoke("stack-update", "--yes", "--converge", "Database.EngineVersion", env=aws_env)
     assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr
     assert "--allow-interruption Database" in refused.stdout + refused.stderr and engine() == "17.2"

@@ -27,6 +27,8 @@ from ..contract import DATABASE as DATABASE_ID
 INTERNET, ALB, WEB, WORKER, DATABASE, NAT = "internet", "alb", "web", "worker", "database", "nat"
 ECR, SECRETS, PARAMETERS, PRICE_APIS, MONITORING = "ecr", "secrets", "parameters", "price_apis", "monitoring"
 PUBLIC, PRIVATE, AWS_SERVICES, OUTSIDE = "public subnets", "private subnets", "AWS services", "outside AWS"
+# Bump when render_icons draws differently: the pictures in generated/ are then drawn again.
+ICON_DRAWING = 2
 _PSEUDO = {"AWS::Region": "us-east-2", "AWS::AccountId": "111122223333", "AWS::StackName": "stack",
            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
@@ -46,7 +48,9 @@ class TierView:
     edges: list[tuple[str, str, str]] = field(default_factory=list)   # (from, to, label)
 
     def digest(self) -> str:
-        body = json.dumps({"nodes": [n.__dict__ for n in self.nodes], "edges": self.edges}, sort_keys=True)
+        """What the icon pictures were drawn from: the view, and how render_icons draws (ICON_DRAWING)."""
+        body = json.dumps({"nodes": [n.__dict__ for n in self.nodes], "edges": self.edges, "drawing": ICON_DRAWING},
+                          sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
@@ -221,26 +225,49 @@ ICONS = {
 }
 
 
+# The icon's side, in points, above each node's text.
+ICON_POINTS = 64
+# Each node: a visible rounded box sized by Graphviz to hold its icon and every line of its label (no fixed
+# width that a long label would overflow, and a border that every arrow ends on).
+NODE_STYLE = {"shape": "box", "style": "rounded", "color": "#B0BEC5", "penwidth": "1.2", "fixedsize": "false",
+              "width": "0", "height": "0", "margin": "0.12,0.06", "image": "", "labelloc": "c"}
+
+
+def node_label(icon_path: str, label: str) -> str:
+    """A Graphviz HTML label: the icon, then the label's lines, centred (Graphviz measures both)."""
+    from html import escape
+
+    lines = "<BR/>".join(escape(line) for line in label.split("<br/>"))
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+            f'<TR><TD FIXEDSIZE="TRUE" WIDTH="{ICON_POINTS}" HEIGHT="{ICON_POINTS}">'
+            f'<IMG SRC="{escape(icon_path)}" SCALE="TRUE"/></TD></TR>'
+            f'<TR><TD>{lines}</TD></TR></TABLE>>')
+
+
 def render_icons(view: TierView, path_without_suffix: str) -> str | None:
     """Draw the PNG and self-contained SVG with AWS icons: None when drawn; otherwise (nothing written) the reason,
     such as Graphviz's `dot` or the `diagrams` package missing."""
     import importlib
     import shutil
+    from pathlib import Path
 
     if shutil.which("dot") is None:
         return "graphviz `dot` is not installed"
     try:
+        import diagrams
         from diagrams import Cluster, Diagram, Edge
     except ImportError:
         return "the `diagrams` package is not installed"
+    package = Path(diagrams.__file__).resolve().parent.parent
     made = {}
-    graph = {"fontsize": "20", "pad": "0.4", "splines": "spline", "nodesep": "0.6", "ranksep": "1.0"}
+    graph = {"fontsize": "20", "pad": "0.4", "splines": "spline", "nodesep": "0.5", "ranksep": "1.1"}
     with Diagram(f"Portyfoul {view.environment}", filename=path_without_suffix, outformat=["png", "svg"],
                  show=False, direction="LR", graph_attr=graph):
         def make(n: Node):
             module, name = ICONS[n.icon]
             cls = getattr(importlib.import_module(module), name)
-            made[n.id] = cls(n.label.replace("<br/>", "\n"))
+            icon = package / cls._icon_dir / cls._icon
+            made[n.id] = cls(node_label(str(icon), n.label), **NODE_STYLE)
 
         for n in view.nodes:
             if n.tier == "":

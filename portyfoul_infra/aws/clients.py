@@ -107,6 +107,13 @@ def print_header(ctx: Ctx) -> str:
     return account
 
 
+def json_document(ctx: Ctx, schema: str, account: str | None) -> dict:
+    """The start of every --json document: its schema ("portyfoul.<verb>/1") and what the header says."""
+    env = ctx.env
+    return {"schema": f"portyfoul.{schema}/1", "environment": env.name, "account": account, "region": env.region,
+            "stack": env.stack_name}
+
+
 def endpoint_note() -> str:
     """Where requests go, for the header every task prints."""
     url = os.environ.get("AWS_ENDPOINT_URL")

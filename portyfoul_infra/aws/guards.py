@@ -411,6 +411,39 @@ def shown(change: Change, prop: str, text: str | None) -> str:
     return shorten(text, VALUE_WIDTH)
 
 
+def masked(change: Change, prop: str, text: str | None) -> str | None:
+    """A property value for a document: whole, but never a secret."""
+    if text is None or (change.resource_type, prop) not in MASKED:
+        return text
+    return "(secret)" if change.resource_type != "AWS::SSM::Parameter" else "(value)"
+
+
+def change_documents(changes: list[Change], verdict: Verdict | None = None) -> list[dict]:
+    """The change set as data (stack-diff --json): what CloudFormation said, what it settles to, the guards'
+    flags, each property before and after (secrets masked)."""
+    verdict = verdict or judge(changes)
+    effective, settled = settle(changes)
+    runs = {c.logical_id: c for c in effective}
+    findings: dict[str, list[str]] = {}
+    for f in verdict.blocked + verdict.allowed:
+        findings.setdefault(f.logical_id, []).append(f.guard)
+    documents = []
+    for c in changes:
+        ran = runs.get(c.logical_id)
+        documents.append({
+            "action": c.action, "logical_id": c.logical_id, "type": c.resource_type,
+            "replacement": c.replacement or None,
+            "runs_as": None if c.action != "Modify" else (ran.replacement if ran else "no change"),
+            "policy_action": c.policy_action or None, "data": (ran.data_consequence if ran else "") or None,
+            "guards": sorted(set(findings.get(c.logical_id, []))), "widens_access": c.widens_access,
+            "properties": [{"name": p.name, "before": masked(c, p.name, p.before),
+                            "after": masked(c, p.name, p.after), "requires_recreation": p.requires_recreation or None,
+                            "evaluation": p.evaluation or None, "cause": p.causing_entity or None,
+                            "settled": settled.get((c.logical_id, p.name, p.causing_entity))}
+                           for p in c.properties]})
+    return documents
+
+
 def render_changes(console, changes: list[Change], verdict: Verdict | None = None) -> None:
     """The change set as a table (action, resource, replacement, data, flags), then each changed property with
     its value before and after."""

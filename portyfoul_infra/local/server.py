@@ -24,7 +24,9 @@ LOOPBACK = "127.0.0.1"
 # The local AWS runs as the plan's dev account, so the account check of every task is exercised.
 ACCOUNT_ID = "946652103073"
 
-def serve(port: int) -> None:
+def serve(port: int, parent: int | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, or until `parent` (the process that started it) is gone, so a sandbox
+    killed outright (SIGKILL) does not leave its local AWS behind."""
     from .patches import patch_moto
 
     patch_moto()
@@ -41,7 +43,7 @@ def serve(port: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    while not stop:
+    while not stop and (parent is None or os.getppid() == parent):
         time.sleep(0.2)
     server.stop()
 
@@ -50,6 +52,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
+
+
+def port_taken(port: int) -> str:
+    """Why `port` on 127.0.0.1 cannot be this local AWS's, or "" when it is free: something answering there
+    (another local AWS, say, which a sandbox would otherwise run its whole lifecycle against) or holding it."""
+    with socket.socket() as s:
+        s.settimeout(2)
+        if s.connect_ex((LOOPBACK, port)) == 0:
+            return "something already answers there"
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a TIME_WAIT is no owner
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError as e:
+            return f"it is taken ({e.strerror or e})"
+    return ""
 
 
 @dataclass
@@ -77,13 +95,28 @@ class LocalAws:
 
 
 def start(port: int | None = None, timeout: float = 30.0) -> LocalAws:
-    """Start the server as a subprocess and wait until it answers."""
+    """Start the server as a subprocess and wait until it answers. A port given that is answered or held
+    already is refused (RuntimeError): the answer would come from someone else's server."""
+    if port:
+        taken = port_taken(port)
+        if taken:
+            raise RuntimeError(f"port {port} on {LOOPBACK}: {taken}")
     port = port or free_port()
     env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "100", "MOTO_ACCOUNT_ID": ACCOUNT_ID}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "portyfoul_infra.local.server", "--port", str(port)],
+        [sys.executable, "-m", "portyfoul_infra.local.server", "--port", str(port), "--parent", str(os.getpid())],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    try:
+        _wait_until_it_answers(proc, port, timeout)
+    except BaseException:  # a timeout, or SIGTERM or Ctrl-C while it starts: never leave it behind
+        proc.kill()
+        proc.wait()
+        raise
+    return LocalAws(port, proc)
+
+
+def _wait_until_it_answers(proc: subprocess.Popen, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     url = f"http://{LOOPBACK}:{port}/moto-api/"
     while time.monotonic() < deadline:
@@ -91,10 +124,9 @@ def start(port: int | None = None, timeout: float = 30.0) -> LocalAws:
             raise RuntimeError(f"local AWS exited with code {proc.returncode} (is port {port} free?)")
         try:
             urllib.request.urlopen(url, timeout=1).close()
-            return LocalAws(port, proc)
+            return
         except OSError:
             time.sleep(0.1)
-    proc.kill()
     raise RuntimeError(f"local AWS did not answer on port {port} within {timeout:.0f}s")
 
 
@@ -122,7 +154,9 @@ def seed_image(ecr, repository: str, tag: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=5077)
-    serve(ap.parse_args().port)
+    ap.add_argument("--parent", type=int, default=None, help="stop when this process is gone")
+    args = ap.parse_args()
+    serve(args.port, args.parent)
 
 
 if __name__ == "__main__":

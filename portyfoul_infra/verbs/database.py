@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from ..aws.clients import collect, print_header
+from ..aws.clients import collect, json_document, print_header
 from ..aws.snapshots import instance_id, take_snapshot
 from ..aws.stacks import require_stack
+from ..console import iso_time
 from ..context import Ctx
 from ..errors import UserError, error_code
-from ..options import EnvOptions, RestoreOptions, SnapshotOptions
+from ..options import ReadOptions, RestoreOptions, SnapshotOptions
 from ..outcomes import Outcome
 
 
@@ -33,19 +34,31 @@ def db_snapshot(ctx: Ctx, opts: SnapshotOptions) -> Outcome:
     return Outcome.APPLIED
 
 
-def db_snapshots(ctx: Ctx, opts: EnvOptions) -> Outcome:
+def db_snapshots(ctx: Ctx, opts: ReadOptions) -> Outcome:
+    """The database's snapshots, newest first, as one document (schema portyfoul.db-snapshots/1)."""
     env, console = ctx.env, ctx.console
-    print_header(ctx)
+    data = json_document(ctx, "db-snapshots", print_header(ctx))
     stack = require_stack(ctx)
     db = instance_id(stack, env)
     rds = ctx.client("rds")
     snapshots = collect(rds.describe_db_snapshots, "DBSnapshots", "Marker", DBInstanceIdentifier=db)
+    current = datetime.fromtimestamp(ctx.wall(), tz=timezone.utc)
+    ordered = sorted(snapshots, key=lambda s: s.get("SnapshotCreateTime") or current, reverse=True)
+    data["instance"] = db
+    data["snapshots"] = [{
+        "id": s["DBSnapshotIdentifier"], "type": s.get("SnapshotType"), "status": s.get("Status"),
+        "created": iso_time(s.get("SnapshotCreateTime")),
+        "age_seconds": int((current - s["SnapshotCreateTime"]).total_seconds())
+        if isinstance(s.get("SnapshotCreateTime"), datetime) else None,
+        "allocated_storage_gb": s.get("AllocatedStorage")} for s in ordered]
+    if opts.json:
+        console.json(data)
+        return Outcome.NO_CHANGES
     if not snapshots:
         console.line(f"{db} has no snapshots yet; `invoke db-snapshot --env {env.name}` takes one")
         return Outcome.NO_CHANGES
-    current = datetime.fromtimestamp(ctx.wall(), tz=timezone.utc)
     rows = []
-    for s in sorted(snapshots, key=lambda s: s.get("SnapshotCreateTime") or current, reverse=True):
+    for s in ordered:
         created = s.get("SnapshotCreateTime")
         age = _age(current - created) if isinstance(created, datetime) else "?"
         rows.append((s["DBSnapshotIdentifier"], s.get("SnapshotType", "?"),
@@ -77,6 +90,11 @@ def db_restore(ctx: Ctx, opts: RestoreOptions) -> Outcome:
         raise UserError(f"snapshot {opts.snapshot} is {snapshot.get('Status')}; wait until it is available")
     live = rds.describe_db_instances(DBInstanceIdentifier=live_id)["DBInstances"][0]
     new_id = f"{env.project}-{env.name}-restored-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(ctx.wall()))}"
+    console.line(f"restore {opts.snapshot} into a NEW instance {new_id} ({live['DBInstanceClass']}, beside "
+                 f"{live_id}, which is not touched); it is billed like the live one until you delete it")
+    refused = ctx.confirmed(f"create {new_id}?", opts.yes)
+    if refused:
+        return refused
     rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier=new_id,
         DBSnapshotIdentifier=opts.snapshot,

@@ -1,12 +1,14 @@
 """stack-drift: what changed outside CloudFormation, resource by resource, expected against actual.
 
 A hand change in the console otherwise surfaces only when an update fails on
-it. Exit 0 when the stack is in sync, 2 when anything drifted.
+it. Exit 0 when the stack is in sync, 2 when anything drifted, 4 when
+detection did not finish. With --json, one document (schema
+portyfoul.stack-drift/1) with the same exit code.
 """
 
 from __future__ import annotations
 
-from ..aws.clients import collect, print_header
+from ..aws.clients import collect, json_document, print_header
 from ..aws.stacks import require_stack
 from ..aws.wait import poll_until
 from ..console import elapsed, shorten
@@ -14,10 +16,20 @@ from ..context import Ctx
 from ..options import DriftOptions
 from ..outcomes import Outcome
 
+# Drift detection reports a secret's SecretString when it was changed outside CloudFormation: never shown.
+HIDDEN = {"AWS::SecretsManager::Secret": ("/SecretString",)}
+NOT_SHOWN = "(a secret value: not shown)"
+
+
+def _value(resource_type: str, path: str, value: object) -> object:
+    if any(path.startswith(p) for p in HIDDEN.get(resource_type, ())):
+        return NOT_SHOWN
+    return value
+
 
 def stack_drift(ctx: Ctx, opts: DriftOptions) -> Outcome:
     env, console = ctx.env, ctx.console
-    print_header(ctx)
+    data = json_document(ctx, "stack-drift", print_header(ctx))
     cfn = ctx.client("cloudformation")
     stack = require_stack(ctx)
     detection = cfn.detect_stack_drift(StackName=stack.stack_id)["StackDriftDetectionId"]
@@ -25,23 +37,41 @@ def stack_drift(ctx: Ctx, opts: DriftOptions) -> Outcome:
                         lambda status: status["DetectionStatus"] != "DETECTION_IN_PROGRESS", timeout=opts.timeout,
                         interval=5.0, waiting="detecting drift ...")
     status = polled.value
+    data.update({"detection_id": detection, "detection_status": status["DetectionStatus"],
+                 "detection_status_reason": status.get("DetectionStatusReason") or None,
+                 "timed_out": polled.timed_out, "stack_drift_status": status.get("StackDriftStatus"),
+                 "drifted": False, "resources": []})
     if polled.timed_out:
         console.error(f"drift detection still running after {opts.timeout}s; run again later")
+        if opts.json:
+            console.json(data)
         return Outcome.NEEDS_HUMAN
     if status["DetectionStatus"] == "DETECTION_FAILED":
         console.warn(f"drift detection could not check everything: {status.get('DetectionStatusReason', '')}")
-    drifts = collect(cfn.describe_stack_resource_drifts, "StackResourceDrifts", StackName=stack.stack_id,
-                     StackResourceDriftStatusFilters=["MODIFIED", "DELETED"])
+    drifts = sorted(collect(cfn.describe_stack_resource_drifts, "StackResourceDrifts", StackName=stack.stack_id,
+                            StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]),
+                    key=lambda d: d["LogicalResourceId"])
+    data["drifted"] = bool(drifts) or status.get("StackDriftStatus") == "DRIFTED"
+    data["resources"] = [{
+        "logical_id": d["LogicalResourceId"], "type": d["ResourceType"],
+        "physical_id": d.get("PhysicalResourceId"), "status": d["StackResourceDriftStatus"],
+        "differences": [{"path": p["PropertyPath"], "difference": p.get("DifferenceType"),
+                         "expected": _value(d["ResourceType"], p["PropertyPath"], p.get("ExpectedValue")),
+                         "actual": _value(d["ResourceType"], p["PropertyPath"], p.get("ActualValue"))}
+                        for p in d.get("PropertyDifferences", [])]} for d in drifts]
+    if opts.json:
+        console.json(data)
+        return Outcome.REFUSED if data["drifted"] else Outcome.NO_CHANGES
     checked = status.get("DriftedStackResourceCount", len(drifts))
-    if not drifts and status.get("StackDriftStatus") != "DRIFTED":
+    if not data["drifted"]:
         console.ok(f"{env.stack_name} is in sync with its template ({elapsed(polled.seconds)})")
         return Outcome.NO_CHANGES
     console.error(f"{env.stack_name} has drifted: {len(drifts) or checked} resource(s) changed outside CloudFormation")
-    for d in sorted(drifts, key=lambda d: d["LogicalResourceId"]):
-        console.line(f"{d['LogicalResourceId']} ({d['ResourceType']}) {d['StackResourceDriftStatus']}"
-                     + (f"  {d.get('PhysicalResourceId')}" if d.get("PhysicalResourceId") else ""))
-        rows = [(p["PropertyPath"], p.get("DifferenceType", ""), shorten(p.get("ExpectedValue", "")),
-                 shorten(p.get("ActualValue", ""))) for p in d.get("PropertyDifferences", [])]
+    for r in data["resources"]:
+        console.line(f"{r['logical_id']} ({r['type']}) {r['status']}"
+                     + (f"  {r['physical_id']}" if r["physical_id"] else ""))
+        rows = [(p["path"], p["difference"] or "", shorten(p["expected"] or ""), shorten(p["actual"] or ""))
+                for p in r["differences"]]
         if rows:
             console.table(("property", "change", "expected (template)", "actual"), rows, indent="    ")
     console.line("next: put the change into the code (and `invoke stack-update`), or undo it in the console; "

@@ -6,7 +6,7 @@ import re
 import subprocess
 
 from ..aws import history
-from ..aws.clients import print_header
+from ..aws.clients import json_document, print_header
 from ..aws.deployments import short_td
 from ..aws.release import (
     ReleaseRequest,
@@ -20,7 +20,7 @@ from ..aws.services import read_services
 from ..context import Ctx
 from ..contract import service_keys
 from ..errors import UserError
-from ..options import EnvOptions, ReleaseOptions, RollbackOptions
+from ..options import ReadOptions, ReleaseOptions, RollbackOptions
 from ..outcomes import Outcome
 
 RECENT_RELEASES = 5
@@ -77,18 +77,32 @@ def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
     return apply_rollback(ctx, live, steps, opts.timeout)
 
 
-def release_status(ctx: Ctx, opts: EnvOptions) -> Outcome:
+def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
+    """What runs and the recent releases as one document (schema portyfoul.release-status/1)."""
     console = ctx.console
-    print_header(ctx)
+    data = json_document(ctx, "release-status", print_header(ctx))
     live = read_services(ctx)
-    rows = []
-    for s in live:
-        td = s.task_definition
-        rows.append((s.key, s.tag, f"{td['family']}:{td['revision']}", s.primary.get("rolloutState", "?"),
-                     s.description.get("runningCount"), s.description.get("desiredCount"),
-                     s.description.get("pendingCount"), len(s.deployments)))
-    console.table(("service", "tag", "revision", "rollout", "running", "desired", "pending", "deployments"), rows)
     records = history.load(ctx)[:RECENT_RELEASES]
+    data["cluster"] = live.cluster or None
+    data["services"] = [{
+        "service": s.key, "name": s.name, "tag": s.tag,
+        "task_definition": f"{s.task_definition['family']}:{s.task_definition['revision']}",
+        "task_definition_arn": s.task_definition_arn, "rollout_state": s.primary.get("rolloutState"),
+        "running": s.description.get("runningCount"), "desired": s.description.get("desiredCount"),
+        "pending": s.description.get("pendingCount"), "deployments": len(s.deployments)} for s in live]
+    data["missing_services"] = list(live.missing)
+    data["history_parameter"] = history.parameter_name(ctx.env)
+    data["releases"] = [{
+        "id": r.id, "kind": r.kind, "tag": r.tag, "digest": r.digest or None, "at": r.at, "outcome": r.outcome,
+        "note": r.note or None,
+        "services": {k: {"previous": c.previous, "deployed": c.deployed} for k, c in sorted(r.services.items())},
+    } for r in records]
+    if opts.json:
+        console.json(data)
+        return Outcome.NO_CHANGES
+    console.table(("service", "tag", "revision", "rollout", "running", "desired", "pending", "deployments"), [
+        (s["service"], s["tag"], s["task_definition"], s["rollout_state"] or "?", s["running"], s["desired"],
+         s["pending"], s["deployments"]) for s in data["services"]])
     if records:
         console.heading("recent releases (newest first)")
         console.table(("at (UTC)", "kind", "tag", "revisions", "outcome"), [

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
-from ..aws.clients import print_header
+from ..aws.clients import json_document, print_header
 from ..aws.deployments import State, Target, deployment_id_for, watch_deployments
 from ..aws.services import read_services
 from ..config import Environment
+from ..console import iso_time
 from ..context import Ctx
 from ..contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeholder
 from ..errors import UserError, error_code
-from ..options import ConfigSetOptions, EnvOptions, SecretsRotateOptions, SecretsSetOptions
+from ..options import ConfigSetOptions, ReadOptions, SecretsRotateOptions, SecretsSetOptions
 from ..outcomes import Outcome
 
 ROTATABLE = {"jwt-secret": "every signed-in user is signed out once the services restart"}
@@ -81,8 +83,12 @@ def load_readers(ctx: Ctx) -> Readers:
 class Status:
     item: Item
     state: str          # set | PLACEHOLDER | MISSING | INCOMPLETE
-    changed: str
+    changed_at: Any     # when the value last changed (a datetime), None when missing
     readers: list[str]
+
+    @property
+    def changed(self) -> str:
+        return _when(self.changed_at)
 
     @property
     def failing(self) -> bool:
@@ -96,18 +102,18 @@ def check(ctx: Ctx, readers: Readers) -> list[Status]:
         if item.kind == "parameter":
             try:
                 p = ssm.get_parameter(Name=item.name)["Parameter"]
-                statuses.append(Status(item, "set", _when(p.get("LastModifiedDate")), readers.of(item.name)))
+                statuses.append(Status(item, "set", p.get("LastModifiedDate"), readers.of(item.name)))
             except Exception as e:
                 if error_code(e) != "ParameterNotFound":
                     raise
-                statuses.append(Status(item, "MISSING", "-", []))
+                statuses.append(Status(item, "MISSING", None, []))
             continue
         try:
             meta = sm.describe_secret(SecretId=item.name)
         except Exception as e:
             if error_code(e) != "ResourceNotFoundException":
                 raise
-            statuses.append(Status(item, "MISSING", "-", []))
+            statuses.append(Status(item, "MISSING", None, []))
             continue
         value = sm.get_secret_value(SecretId=item.name).get("SecretString", "")
         if item.short == DB_CREDENTIALS:
@@ -116,7 +122,7 @@ def check(ctx: Ctx, readers: Readers) -> list[Status]:
             state = "PLACEHOLDER" if is_placeholder(value) else "set"
         del value
         changed = meta.get("LastChangedDate") or meta.get("CreatedDate")
-        statuses.append(Status(item, state, _when(changed), readers.of(meta["ARN"])))
+        statuses.append(Status(item, state, changed, readers.of(meta["ARN"])))
     return statuses
 
 
@@ -132,14 +138,24 @@ def _when(ts) -> str:
     return ts.strftime("%Y-%m-%d %H:%M") if hasattr(ts, "strftime") else str(ts or "-")
 
 
-def secrets_check(ctx: Ctx, opts: EnvOptions) -> Outcome:
+def secrets_check(ctx: Ctx, opts: ReadOptions) -> Outcome:
+    """Each item's state, never its value, as one document (schema portyfoul.secrets-check/1)."""
     console = ctx.console
-    print_header(ctx)
+    data = json_document(ctx, "secrets-check", print_header(ctx))
     statuses = check(ctx, load_readers(ctx))
+    failing = [s for s in statuses if s.failing]
+    data["items"] = [{
+        "name": s.item.short, "id": s.item.name, "kind": s.item.kind, "required": s.item.required,
+        "settable": s.item.settable, "state": s.state.lower(), "last_changed": iso_time(s.changed_at),
+        "read_by": s.readers} for s in statuses]
+    data["ok"] = not failing
+    data["failing"] = [s.item.short for s in failing]
+    if opts.json:
+        console.json(data)
+        return Outcome.REFUSED if failing else Outcome.NO_CHANGES
     console.table(("name", "kind", "required", "state", "last changed", "read by"), [
         (s.item.name, s.item.kind, "yes" if s.item.required else "optional", s.state, s.changed,
          ", ".join(s.readers) or "-") for s in statuses])
-    failing = [s for s in statuses if s.failing]
     for s in statuses:
         if s.state == "PLACEHOLDER" and not s.item.required:
             console.warn(f"{s.item.short} is optional and still a placeholder")
@@ -196,6 +212,9 @@ def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
     print_header(ctx)
     readers = load_readers(ctx)
     console.warn(f"rotating {short}: {ROTATABLE[short]}")
+    refused = ctx.confirmed(f"rotate {item.name} now?", opts.yes)
+    if refused:
+        return refused
     value = ctx.client("secretsmanager").get_random_password(PasswordLength=64,
                                                              ExcludePunctuation=True)["RandomPassword"]
     arn, version = _put_secret(ctx, item, value)
@@ -261,24 +280,32 @@ def restart_services(ctx: Ctx, readers: Readers, keys: list[str], timeout: float
 
 # ---------------------------------------------------------------- non-secret configuration
 
-def config_show(ctx: Ctx, opts: EnvOptions) -> Outcome:
+def config_show(ctx: Ctx, opts: ReadOptions) -> Outcome:
+    """The non-secret settings as one document (schema portyfoul.config-show/1)."""
     env, console = ctx.env, ctx.console
-    print_header(ctx)
+    data = json_document(ctx, "config-show", print_header(ctx))
     readers = load_readers(ctx)
     ssm = ctx.client("ssm")
-    rows = []
+    found: list[tuple[Item, dict | None]] = []
     for item in catalogue(env):
         if item.kind != "parameter":
             continue
         try:
-            p = ssm.get_parameter(Name=item.name)["Parameter"]
-            rows.append((item.short, p["Value"], item.name, _when(p.get("LastModifiedDate")),
-                         ", ".join(readers.of(item.name)) or "-"))
+            found.append((item, ssm.get_parameter(Name=item.name)["Parameter"]))
         except Exception as e:
             if error_code(e) != "ParameterNotFound":
                 raise
-            rows.append((item.short, "MISSING", item.name, "-", "-"))
-    console.table(("key", "value", "parameter", "last changed", "read by"), rows)
+            found.append((item, None))
+    data["settings"] = [{
+        "key": item.short, "parameter": item.name, "exists": p is not None, "value": p["Value"] if p else None,
+        "settable": item.settable, "last_changed": iso_time(p.get("LastModifiedDate")) if p else None,
+        "read_by": readers.of(item.name) if p else []} for item, p in found]
+    if opts.json:
+        console.json(data)
+        return Outcome.NO_CHANGES
+    console.table(("key", "value", "parameter", "last changed", "read by"), [
+        (item.short, p["Value"], item.name, _when(p.get("LastModifiedDate")), ", ".join(readers.of(item.name)) or "-")
+        if p else (item.short, "MISSING", item.name, "-", "-") for item, p in found])
     return Outcome.NO_CHANGES
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from .. import __version__
 from ..artifacts.generated import GeneratedReport, compare, ensure_fresh
@@ -18,27 +19,38 @@ from ..aws.change_sets import (
     pending_updates,
     stack_policy,
 )
-from ..aws.clients import print_header
+from ..aws.clients import json_document, print_header
 from ..aws.convergence import kept_record
-from ..aws.guards import Verdict, judge, render_changes, unknown_allowances
+from ..aws.guards import Verdict, change_documents, judge, render_changes, unknown_allowances
 from ..aws.stacks import StackInfo, deployed_template, describe_stack, metadata_of, outcome_of, report_failure
 from ..aws.updates import UpdatePlan, check_production_ready, plan_update, settle_state
+from ..console import iso_time
 from ..context import Ctx
 from ..contract import ALARM_TOPIC_ARN, IMAGE_TAG, POLICY_PROTECTED, WORKER_IMAGE_TAG
 from ..errors import UserError
-from ..options import DiffOptions, EnvOptions, UpdateOptions
+from ..options import DiffOptions, ReadOptions, UpdateOptions
 from ..outcomes import Outcome
 
 # The stack tag this tool puts on every stack it updates: a foreign template under it was put there by hand.
 OURS_TAG = "TemplateHash"
 
 
-def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> tuple[UpdatePlan, ChangeSetPlan] | Outcome:
+@dataclass
+class Prepared:
+    """What update and diff start from: the account, then either an outcome (nothing to change, or a state
+    dealt with) or the plan and its change set."""
+    account: str
+    outcome: Outcome | None = None
+    update: UpdatePlan | None = None
+    plan: ChangeSetPlan | None = None
+
+
+def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> Prepared:
     """Shared by update and diff: fresh template, header, state, parameters, then a change set."""
     env, console = ctx.env, ctx.console
     check_production_ready(env)
     report = ensure_fresh()
-    print_header(ctx)
+    account = print_header(ctx)
     if not env.https:  # dev may stay on HTTP, as the plan runs it today; never silently
         console.warn(f"{env.name} serves HTTP only: logins and JWTs cross the internet in clear text. Set "
                      "certificate_arn, or domain_name and hosted_zone_id, to turn HTTPS on")
@@ -49,7 +61,7 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> tuple[UpdatePlan, 
     state = settle_state(ctx, describe_stack(cfn, env.stack_name), opts.timeout, opts.delete_failed_create,
                          opts.continue_rollback)
     if isinstance(state, Outcome):
-        return state
+        return Prepared(account, state)
     change_set_type, stack = state
     ours = json.loads(report.deploy_body)
     deployed = deployed_template(cfn, stack.stack_id) if stack is not None and change_set_type == "UPDATE" else {}
@@ -67,7 +79,7 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> tuple[UpdatePlan, 
     if update.up_to_date(report.content_hash):
         console.ok(f"no changes: the deployed template ({report.content_hash[:19]}) and parameters match generated/")
         _show_kept(ctx, update)
-        return Outcome.NO_CHANGES
+        return Prepared(account, Outcome.NO_CHANGES, update)
     console.line(f"{'creating' if change_set_type == 'CREATE' else 'updating'} {env.stack_name} "
                  f"(template {report.content_hash[:19]}, image tags web={update.parameters[IMAGE_TAG]} "
                  f"worker={update.parameters[WORKER_IMAGE_TAG]})")
@@ -84,8 +96,8 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> tuple[UpdatePlan, 
     if plan.empty:
         delete_change_set(cfn, plan)
         console.ok("no changes")
-        return Outcome.NO_CHANGES
-    return update, plan
+        return Prepared(account, Outcome.NO_CHANGES, update)
+    return Prepared(account, None, update, plan)
 
 
 def _require_adopted(ctx: Ctx, stack: StackInfo, ours: dict) -> None:
@@ -163,14 +175,14 @@ def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
     env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
     prepared = _prepare(ctx, opts, preview=False)
-    if isinstance(prepared, Outcome):
-        if prepared is Outcome.NO_CHANGES and (opts.allow_replace or opts.allow_interruption):
+    if prepared.plan is None or prepared.update is None:
+        if prepared.outcome is Outcome.NO_CHANGES and (opts.allow_replace or opts.allow_interruption):
             raise UserError("there is nothing to change, so "
                             + ", ".join([f"--allow-replace {i}" for i in opts.allow_replace]
                                         + [f"--allow-interruption {i}" for i in opts.allow_interruption])
                             + " allows nothing (a typo?)")
-        return prepared
-    update, plan = prepared
+        return prepared.outcome or Outcome.NO_CHANGES
+    plan = prepared.plan
     verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
     render_changes(console, plan.changes, verdict)
     _check_allowances(cfn, plan, opts)
@@ -235,66 +247,113 @@ def _protect(ctx: Ctx, stack_id: str) -> None:
 
 
 def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
+    """The change set stack-update would run, judged by its guards, then deleted. With --json one document
+    (schema portyfoul.stack-diff/1); exit 2 when stack-update would refuse it, 5 with --fail when it changes
+    anything."""
+    console = ctx.console
     prepared = _prepare(ctx, UpdateOptions(env=opts.env, converge=opts.converge), preview=True)
-    if isinstance(prepared, Outcome):
-        return prepared
-    _, plan = prepared
+    data = json_document(ctx, "stack-diff", prepared.account)
+    update, plan = prepared.update, prepared.plan
+    data["converging"] = list(update.convergence.given_up) if update else []
+    data["kept"] = update.convergence.names() if update else []
+    if plan is None:
+        outcome = prepared.outcome or Outcome.NO_CHANGES
+        data.update({"changes": [], "guards": {"blocked": [], "allowed": []}, "outcome": _diff_label(outcome)})
+        if opts.json:
+            console.json(data)
+        return outcome
     verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
-    render_changes(ctx.console, plan.changes, verdict)
+    if not opts.json:
+        render_changes(console, plan.changes, verdict)
     _report_guards(ctx, plan, verdict, preview=True)
     delete_change_set(ctx.client("cloudformation"), plan)
-    ctx.console.line("preview only: the change set was deleted, nothing changed")
-    if verdict.blocked:
-        return Outcome.REFUSED
-    return Outcome.CHANGES_FOUND if opts.fail else Outcome.NO_CHANGES
+    console.line("preview only: the change set was deleted, nothing changed")
+    outcome = Outcome.REFUSED if verdict.blocked else Outcome.CHANGES_FOUND if opts.fail else Outcome.NO_CHANGES
+    if opts.json:
+        data.update({"changes": change_documents(plan.changes, verdict),
+                     "guards": {kind: [{"logical_id": f.logical_id, "guard": f.guard, "effect": f.effect}
+                                       for f in findings]
+                                for kind, findings in (("blocked", verdict.blocked), ("allowed", verdict.allowed))},
+                     "outcome": "refused" if verdict.blocked else "changes"})
+        console.json(data)
+    return outcome
 
 
-def alarm_subscription(ctx: Ctx, stack: StackInfo) -> str:
-    """Whether the alarm e-mail subscription is confirmed (an unconfirmed one delivers nothing)."""
+def _diff_label(outcome: Outcome) -> str:
+    return "no-changes" if outcome is Outcome.NO_CHANGES else outcome.label
+
+
+def alarm_subscription(ctx: Ctx, stack: StackInfo) -> tuple[str, str]:
+    """(state, what to tell) for the alarm e-mail subscription (an unconfirmed one delivers nothing); state is
+    none, no-topic, not-subscribed, pending or confirmed."""
     env = ctx.env
     if not env.alarm_email:
-        return "none configured: alarms notify nobody (set alarm_email)"
+        return "none", "none configured: alarms notify nobody (set alarm_email)"
     topic = stack.outputs.get(ALARM_TOPIC_ARN)
     if not topic:
-        return f"{env.alarm_email}: no topic yet"
+        return "no-topic", f"{env.alarm_email}: no topic yet"
     subscriptions = ctx.client("sns").list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
     mine = [s for s in subscriptions if s.get("Endpoint") == env.alarm_email]
     if not mine:
-        return f"{env.alarm_email}: NOT subscribed (run stack-update)"
+        return "not-subscribed", f"{env.alarm_email}: NOT subscribed (run stack-update)"
     if mine[0].get("SubscriptionArn") in ("PendingConfirmation", "pending confirmation"):
-        return f"{env.alarm_email}: PENDING: confirm the e-mail AWS sent, or alarms reach nobody"
-    return f"{env.alarm_email}: confirmed"
+        return "pending", f"{env.alarm_email}: PENDING: confirm the e-mail AWS sent, or alarms reach nobody"
+    return "confirmed", f"{env.alarm_email}: confirmed"
 
 
-def stack_status(ctx: Ctx, opts: EnvOptions) -> Outcome:
+def stack_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
+    """The status as one document (schema portyfoul.stack-status/1), shown as lines or printed as JSON."""
     env, console = ctx.env, ctx.console
-    print_header(ctx)
+    data = json_document(ctx, "stack-status", print_header(ctx))
     cfn = ctx.client("cloudformation")
     stack = describe_stack(cfn, env.stack_name)
+    data["exists"] = stack is not None
     if stack is None:
         console.line(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
+        if opts.json:
+            console.json(data)
         return Outcome.REFUSED
     local = compare()
-    deployed = deployed_template(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
-    meta = metadata_of(deployed)
+    deployed_body = deployed_template(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
+    meta = metadata_of(deployed_body)
+    stale = bool(local.deployed_changes)
+    alarm_state, alarm_text = alarm_subscription(ctx, stack)
+    data.update({
+        "status": stack.status, "status_reason": stack.reason or None, "last_updated": iso_time(stack.last_updated),
+        "deployed": {"version": meta.get("Version"), "content_hash": meta.get("ContentHash")},
+        "local": {"version": __version__, "content_hash": local.content_hash, "stale": stale},
+        "template": "unknown" if stale else ("same" if meta.get("ContentHash") == local.content_hash else "differs"),
+        "kept": kept_names(deployed_body),
+        "termination_protection": stack.termination_protection,
+        "https": env.https, "domain_name": env.domain_name or None,
+        "rollout": {"step_seconds": env.rollout_step_seconds,
+                    "health_check_interval_seconds": env.health_check_interval_seconds,
+                    "healthy_threshold": env.healthy_threshold,
+                    "deregistration_delay_seconds": env.deregistration_delay_seconds},
+        "alarm_email": {"address": env.alarm_email or None, "state": alarm_state},
+        "drift": {"status": stack.drift_status, "checked": iso_time(stack.drift_checked)},
+        "outputs": dict(sorted(stack.outputs.items())),
+    })
+    if opts.json:
+        console.json(data)
+        return Outcome.NO_CHANGES
+    deployed = data["deployed"]
     console.line(f"status        {stack.status}" + (f"  ({stack.reason})" if stack.reason else ""))
     console.line(f"last updated  {stack.last_updated}")
-    console.line(f"deployed      {meta.get('Version', '?')} {meta.get('ContentHash', '?')[:19]}")
+    console.line(f"deployed      {deployed['version'] or '?'} {(deployed['content_hash'] or '?')[:19]}")
     console.line(f"local         {__version__} {local.content_hash[:19]}"
-                 + ("  (generated/ is stale: run invoke build-template)" if local.deployed_changes else ""))
-    same = meta.get("ContentHash") == local.content_hash
-    if local.deployed_changes:
-        console.line("template      generated/ is stale, so no comparison: run `invoke build-template` first")
-    else:
-        console.line("template      " + ("same as generated/" if same else "DIFFERS from generated/: see `invoke stack-diff`"))
-    _kept_status(ctx, deployed)
+                 + ("  (generated/ is stale: run invoke build-template)" if stale else ""))
+    console.line("template      " + {"unknown": "generated/ is stale, so no comparison: run `invoke build-template` first",
+                                     "same": "same as generated/",
+                                     "differs": "DIFFERS from generated/: see `invoke stack-diff`"}[data["template"]])
+    _kept_status(ctx, deployed_body)
     console.line(f"protection    termination {'on' if stack.termination_protection else 'OFF'}")
     console.line(f"https         {'on' if env.https else 'OFF (HTTP only)'}"
                  + (f" ({env.domain_name})" if env.domain_name else ""))
     console.line(f"rollout step  at most {env.rollout_step_seconds} s per old task (health check "
                  f"{env.health_check_interval_seconds} s x {env.healthy_threshold} + "
                  f"{env.deregistration_delay_seconds} s draining)")
-    console.line("alarm e-mail  " + alarm_subscription(ctx, stack))
+    console.line("alarm e-mail  " + alarm_text)
     checked = stack.drift_checked
     console.line("drift         " + (f"{stack.drift_status}, checked {checked:%Y-%m-%d %H:%M} UTC"
                                      if hasattr(checked, "strftime") else "never checked")
@@ -302,6 +361,13 @@ def stack_status(ctx: Ctx, opts: EnvOptions) -> Outcome:
     if stack.outputs:
         console.table(("output", "value"), sorted(stack.outputs.items()))
     return Outcome.NO_CHANGES
+
+
+def kept_names(deployed: dict) -> list[str]:
+    """Every choice the adopted live stack keeps, as `--converge` names it ([] for a stack this tool built)."""
+    record = kept_record(deployed)
+    return sorted([f"{lid}.{p}" for lid, props in record["Kept"].items() for p in props] + record["KeptResources"]
+                  + record["Withheld"] + [f"Outputs.{key}" for key in record["KeptOutputs"]])
 
 
 def _kept_status(ctx: Ctx, deployed: dict) -> None:

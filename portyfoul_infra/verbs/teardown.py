@@ -4,8 +4,8 @@ What stays is what the template retains (DeletionPolicy Retain: secrets, the
 image repository, log groups, the access log bucket); the database leaves a
 final snapshot (DeletionPolicy Snapshot). Termination protection is lifted
 for this one deletion and put back if the deletion fails. The stack's name
-must be typed (or given with --confirm), and production needs
---allow-production.
+must be typed (or given with --confirm NAME, or skipped with --yes), and
+production needs --allow-production.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def stack_delete(ctx: Ctx, opts: DeleteOptions) -> Outcome:
     console.heading(f"deleted: {len(deleted)}")
     console.line("  " + ", ".join(lid for lid, _ in deleted))
 
-    if not opts.confirm:
+    if not opts.confirm and not opts.yes:
         if ctx.prompt is None:
-            raise UserError(f"there is no terminal to type the stack's name on: rerun with --confirm {env.stack_name}")
+            raise UserError(f"there is no terminal to type the stack's name on: rerun with --confirm {env.stack_name} "
+                            "or --yes; nothing changed")
         if not ctx.prompt.confirm_typed(f"type the stack's name ({env.stack_name}) to delete it:", env.stack_name):
             console.line("not confirmed; nothing changed")
             return Outcome.REFUSED

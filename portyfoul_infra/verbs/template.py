@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
+from .. import __version__
 from ..artifacts.cost import PLAN_RANGE, estimate, options, read_template, total
-from ..artifacts.generated import REPO_ROOT, compare, ensure_fresh, generated_dir, refresh
+from ..artifacts.generated import REPO_ROOT, TEMPLATE_FILE, compare, ensure_fresh, generated_dir, refresh
 from ..artifacts.pricing import PRICES_DATE, REGION
+from ..aws.clients import json_document
 from ..config import ENVIRONMENTS
 from ..context import Ctx
-from ..contract import INLINE_TEMPLATE_LIMIT
-from ..options import BuildOptions, EnvOptions, NoOptions
+from ..contract import INLINE_TEMPLATE_LIMIT, METADATA_KEY
+from ..options import BuildOptions, NoOptions, ReadOptions, VersionOptions
 from ..outcomes import Outcome
 
 
@@ -63,11 +67,35 @@ def lint(ctx: Ctx, opts: NoOptions) -> Outcome:
     return Outcome.NO_CHANGES if clean else Outcome.REFUSED
 
 
-def cost(ctx: Ctx, opts: EnvOptions) -> Outcome:
-    """The estimate for the environment from the generated template, line by line, with the levers."""
+def cost(ctx: Ctx, opts: ReadOptions) -> Outcome:
+    """The estimate for the environment from the generated template, line by line, with the levers; as one
+    document (schema portyfoul.cost/1) with --json. Offline: no AWS call, so no account in it."""
     env, console = ctx.env, ctx.console
     template = read_template(generated_dir())
     lines = estimate(template, env)
+    groups: dict[str, float] = {}
+    for l in lines:
+        key = "NAT gateway" if l.group == "NAT gateway" or (l.group == "public IPv4") else l.group
+        groups[key] = groups.get(key, 0) + l.monthly
+    lever, amount = max(groups.items(), key=lambda kv: kv[1])
+    dev = {(l.group, l.item): l.monthly for l in estimate(template, ENVIRONMENTS["dev"])}
+    differences = [(l, round(l.monthly - dev.get((l.group, l.item), 0), 2)) for l in lines] if env.name != "dev" else []
+    features = options(template, env)
+    if opts.json:
+        data = json_document(ctx, "cost", None)
+        data.update({
+            "currency": "USD", "prices_region": REGION, "prices_date": PRICES_DATE,
+            "lines": [{"group": l.group, "item": l.item, "quantity": l.quantity, "monthly": round(l.monthly, 2)}
+                      for l in lines],
+            "total_monthly": round(total(lines), 2),
+            "plan_range": list(PLAN_RANGE) if env.name == "dev" else None,
+            "biggest_lever": {"group": lever, "monthly": round(amount, 2), "share": round(amount / total(lines), 3)},
+            "options": [{"feature": label, "monthly_delta": round(delta, 2)} for label, delta in features],
+            "differences_from_dev": [{"group": l.group, "item": l.item, "monthly_delta": delta}
+                                     for l, delta in differences if delta] if env.name != "dev" else None,
+        })
+        console.json(data)
+        return Outcome.NO_CHANGES
     console.heading(f"monthly estimate for {env.name} ({REGION}, on-demand prices of {PRICES_DATE}, "
                     "see portyfoul_infra/pricing.py)")
     console.table(("group", "item", "quantity", "USD/month"),
@@ -76,23 +104,44 @@ def cost(ctx: Ctx, opts: EnvOptions) -> Outcome:
     if env.name == "dev":
         low, high = PLAN_RANGE
         console.line(f"  the plan estimates ${low}-{high} a month for dev")
-    groups: dict[str, float] = {}
-    for l in lines:
-        key = "NAT gateway" if l.group == "NAT gateway" or (l.group == "public IPv4") else l.group
-        groups[key] = groups.get(key, 0) + l.monthly
-    lever, amount = max(groups.items(), key=lambda kv: kv[1])
     console.line(f"biggest lever: the {lever} (${amount:.2f}, {100 * amount / total(lines):.0f}%)"
                  + (": the private tasks need it to reach ECR, Secrets Manager and the price APIs; running "
                     "them in public subnets with public IPs removes it (each task then needs a public IPv4, $3.65 a month), at the cost of exposing the tasks"
                     if lever == "NAT gateway" else ""))
     console.line("optional features (what each adds):")
-    for label, delta in options(template, env):
+    for label, delta in features:
         console.line(f"  {label:<62}{delta:+8.2f}")
-    if env.name != "dev":
-        dev = {(l.group, l.item): l.monthly for l in estimate(template, ENVIRONMENTS["dev"])}
+    if differences:
         console.line("differences from dev:")
-        for l in lines:
-            delta = round(l.monthly - dev.get((l.group, l.item), 0), 2)
+        for l, delta in differences:
             if delta:
                 console.line(f"  {l.group + ' ' + l.item:<62}{delta:+8.2f}")
+    return Outcome.NO_CHANGES
+
+
+def version(ctx: Ctx, opts: VersionOptions) -> Outcome:
+    """This tool's version and the template's (version and content hash) in generated/; offline. One document
+    (schema portyfoul.version/1) with --json."""
+    import platform
+
+    import invoke
+
+    path = generated_dir() / TEMPLATE_FILE
+    try:
+        meta = json.loads(path.read_text()).get("Metadata", {}).get(METADATA_KEY, {})
+    except (OSError, ValueError):
+        meta = {}
+    data = {"schema": "portyfoul.version/1", "version": __version__,
+            "template": {"path": _rel(path), "version": meta.get("Version"), "content_hash": meta.get("ContentHash")},
+            "python": platform.python_version(), "invoke": invoke.__version__}
+    if opts.json:
+        ctx.console.json(data)
+        return Outcome.NO_CHANGES
+    ctx.console.line(f"portyfoul-infra {__version__}")
+    if meta:
+        ctx.console.line(f"template        {meta.get('Version', '?')} {meta.get('ContentHash', '?')} ({_rel(path)}; "
+                         "`invoke build-template --check` says whether it matches the code)")
+    else:
+        ctx.console.line(f"template        none in {_rel(path)}: `invoke build-template` writes it")
+    ctx.console.line(f"python {data['python']}, invoke {data['invoke']}")
     return Outcome.NO_CHANGES

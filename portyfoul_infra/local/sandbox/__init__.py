@@ -12,10 +12,13 @@ stays up and the endpoint to use with every other task is printed.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ...artifacts.generated import REPO_ROOT, refresh
 from ...aws.clients import Aws
@@ -27,7 +30,7 @@ from ...errors import UserError
 from ...options import (
     AdoptOptions,
     DiffOptions,
-    EnvOptions,
+    ReadOptions,
     ReleaseOptions,
     RollbackOptions,
     SandboxOptions,
@@ -54,6 +57,45 @@ SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": 
 
 def sandbox(ctx: Ctx, opts: SandboxOptions, verbs: Verbs,
             wait_forever: Callable[[], None] | None = None) -> Outcome:
+    """Refuses a --port something answers on or holds, before anything starts; the local AWS it starts is
+    stopped however it ends: done, failed, Ctrl-C or SIGINT (exit 130), SIGTERM (exit 143)."""
+    if opts.port:
+        taken = local_aws.port_taken(opts.port)
+        if taken:
+            raise UserError(f"--port {opts.port}: {taken} on 127.0.0.1, and the sandbox must talk only to the local "
+                            "AWS it starts; choose another port, or --port 0 for any free one. Nothing was started")
+    with _signals_end_the_sandbox():
+        return _run(ctx, opts, verbs, wait_forever)
+
+
+class Stopped(SystemExit):
+    """SIGINT or SIGTERM: the sandbox ends at once with 128 + the signal's number (130, 143), as shells expect.
+    Not a KeyboardInterrupt, so that no verb inside treats it as its own Ctrl-C (a release would roll back a
+    local AWS that is about to go): every `finally` runs, and the last one stops the local AWS."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextmanager
+def _signals_end_the_sandbox() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run(ctx: Ctx, opts: SandboxOptions, verbs: Verbs, wait_forever: Callable[[], None] | None) -> Outcome:
     env, console = ENVIRONMENTS["dev"], ctx.console
     console.heading("sandbox: against a local AWS (moto) on 127.0.0.1; nothing leaves this machine")
     console.heading("build the template (into a temporary directory: generated/ is left as it is)")
@@ -92,9 +134,12 @@ def sandbox(ctx: Ctx, opts: SandboxOptions, verbs: Verbs,
             console.line("  invoke release-status   # or any other task; Ctrl-C here stops the server")
             try:
                 (wait_forever or _wait_forever)()
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, Stopped):  # the way to end --keep
                 console.line("stopping the local AWS")
         return Outcome.APPLIED
+    except Stopped as stopped:
+        console.error(f"{stopped.signal_name}: stopping the local AWS on {server.endpoint}")
+        raise
     finally:
         server.stop()
         scratch.cleanup()
@@ -120,8 +165,8 @@ def _lifecycle(ctx: Ctx, verbs: Verbs) -> list[Step]:
         (f"seed image {DEMO_TAG} into the local ECR and release it (release --tag {DEMO_TAG} --no-build)",
          lambda: _seed_and_release(ctx, verbs)),
         ("start the services on the release (stack-update --yes)", lambda: verbs("stack_update")(ctx, update)),
-        ("release-status", lambda: verbs("release_status")(ctx, EnvOptions())),
-        ("stack-status", lambda: verbs("stack_status")(ctx, EnvOptions())),
+        ("release-status", lambda: verbs("release_status")(ctx, ReadOptions())),
+        ("stack-status", lambda: verbs("stack_status")(ctx, ReadOptions())),
     ]
 
 
@@ -149,7 +194,7 @@ def _failed_release(ctx: Ctx, verbs: Verbs) -> list[Step]:
         (f"release {GOOD_TAG}: a good one", lambda: release_of(GOOD_TAG)()),
         (f"rollback: back to the last good release before {GOOD_TAG}, never to {CRASH_TAG}",
          lambda: verbs("rollback")(ctx, RollbackOptions())),
-        ("release-status: what runs, and the history", lambda: verbs("release_status")(ctx, EnvOptions())),
+        ("release-status: what runs, and the history", lambda: verbs("release_status")(ctx, ReadOptions())),
     ]
 
 
