@@ -86,6 +86,25 @@ def test_release_builds_pushes_registers_and_deploys(docker, local_aws):
     assert "released abc12345" in proc.stdout
 
 
+def test_a_rerun_for_a_tag_already_in_ecr_releases_that_image_without_building(docker, local_aws):
+    """A deploy job run again for an unchanged application: the same `release --tag` (without --no-build) exits 0,
+    builds and pushes nothing, and deploys the image the tag names (release tags are immutable)."""
+    env, app, log = docker
+    first = invoke("release", "--tag", "abc12345", "--app-dir", str(app), env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    log.unlink()
+    again = invoke("release", "--tag", "abc12345", "--app-dir", str(app), env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "warning: tag abc12345 is already in ECR (sha256:" in again.stderr
+    assert "releasing that image without building" in again.stderr and "released abc12345" in again.stdout
+    argvs = [json.loads(line)["argv"] for line in log.read_text().splitlines()] if log.exists() else []
+    assert not any(a[:2] == ["buildx", "build"] or a[:1] == ["push"] for a in argvs)
+    web = _ecs(local_aws.endpoint).describe_services(cluster="portyfoul-dev-cluster",
+                                                     services=["portyfoul-dev-web-service"])["services"][0]
+    image = _ecs(local_aws.endpoint).describe_task_definition(taskDefinition=web["taskDefinition"])["taskDefinition"]
+    assert image["containerDefinitions"][0]["image"].endswith(":abc12345") and image["revision"] == 3
+
+
 def test_release_status_shows_what_runs(released_stack):
     proc = invoke("release-status", env=released_stack)
     assert proc.returncode == 0
