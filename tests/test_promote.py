@@ -109,5 +109,15 @@ def test_a_copy_with_another_digest_is_not_released(staging_stack):
 
 def test_promote_refuses_environments_in_different_accounts():
     other = replace(STAGING, account_id="111122223333")
-    with pytest.raises(UserError, match="different accounts"):
+    with pytest.raises(UserError, match=r"dev \(946652103073\) and staging \(111122223333\) live in different accounts"):
         promote(make_ctx(object(), env=other, environments={"dev": DEV})[0], PromoteOptions(tag="x", from_="dev"))
+
+
+def test_promote_from_an_environment_without_an_account_names_it_and_says_what_to_set():
+    """Not "different accounts": staging simply names none yet (prod neither)."""
+    ctx, out = make_ctx(object(), env=ENVIRONMENTS["prod"])
+    with pytest.raises(UserError) as refused:
+        promote(ctx, PromoteOptions(tag="1a2b3c4d", from_="staging", to="prod"))
+    assert str(refused.value).startswith("staging names no AWS account: set account_id for 'staging' in "
+                                         "portyfoul_infra/config.py")
+    assert "different" not in str(refused.value) and out.getvalue() == ""
