@@ -226,6 +226,16 @@ def promote(ctx, opts):
     """Release to --to the image --from released and tested: copied by digest, then released."""
 
 
+@verb(o.DeliveryPlanOptions, "verbs.delivery")
+def delivery_plan(ctx, opts):
+    """What delivering an application commit does in each environment (release, promote or skip); reads no AWS."""
+
+
+@verb(o.DeliverOptions, "verbs.delivery")
+def deliver(ctx, opts):
+    """Deliver an application commit to --env: promote it from promote_from, or release it (built only if ECR lacks it)."""
+
+
 @verb(o.RollbackOptions, "verbs.release")
 def rollback(ctx, opts):
     """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched."""
