@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, fields, replace
+from typing import Mapping
 
 from .errors import UserError
 
@@ -301,7 +302,7 @@ def check_promotion(source: Environment, target: Environment) -> None:
         raise UserError(refusal)
 
 
-def check_promotions(environments: dict[str, Environment]) -> None:
+def check_promotions(environments: Mapping[str, Environment]) -> None:
     """Every promote_from names another known environment, without a cycle, and never one whose account is set
     to another account than the environment's own (unset accounts are refused when a promotion runs)."""
     for env in environments.values():

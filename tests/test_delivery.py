@@ -73,6 +73,13 @@ def test_an_environment_whose_source_is_skipped_is_skipped_too():
     assert planned["prod"].why == "it promotes from staging, which this run skips"
 
 
+def test_prod_configured_before_staging_waits_for_it_rather_than_failing_the_run():
+    environments = {**ENVIRONMENTS, "prod": replace(ENVIRONMENTS["prod"], account_id=ACCOUNT)}
+    planned = {s.env.name: s for s in delivery_steps(environments, roles("dev", "prod"))}
+    assert {n: s.action for n, s in planned.items()} == {"dev": "release", "staging": "skip", "prod": "skip"}
+    assert planned["prod"].why == "it promotes from staging, which this run skips"
+
+
 def test_staging_in_an_account_of_its_own_builds_the_commit_itself_and_prod_promotes_from_it():
     environments = {**ONE_ACCOUNT, "staging": replace(ONE_ACCOUNT["staging"], account_id="111122223333", promote_from=""),
                     "prod": replace(ONE_ACCOUNT["prod"], account_id="111122223333")}
@@ -89,11 +96,15 @@ def test_staging_in_an_account_of_its_own_builds_the_commit_itself_and_prod_prom
     (ENVIRONMENTS, {"DEV_DEPLOY_ROLE_ARN": "portyfoul-dev-github-deploy"},
      r"^DEV_DEPLOY_ROLE_ARN is not an IAM role ARN \('portyfoul-dev-github-deploy'\): set it to what `invoke "
      r"deploy-role --env dev` prints$"),
+    ({**ONE_ACCOUNT, "prod": replace(ONE_ACCOUNT["prod"], promote_from="qa")}, roles("dev"),
+     r"^invalid config for environment 'prod': promote_from 'qa' names an unknown environment$"),
     ({**ONE_ACCOUNT, "prod": replace(ONE_ACCOUNT["prod"], account_id="111122223333")},
      {**roles("dev", "staging"), **roles("prod", account="111122223333")},
-     r"^staging \(946652103073\) and prod \(111122223333\) live in different accounts"),
+     r"^invalid config for environment 'prod': staging \(946652103073\) and prod \(111122223333\) live in "
+     r"different accounts"),
 ])
 def test_a_configuration_that_could_only_fail_later_is_refused_before_any_job(environments, configured, message):
+    """Each is a one-line refusal (exit 2) of the plan job, so that no environment is half delivered."""
     with pytest.raises(UserError, match=message):
         delivery_steps(environments, configured)
 
@@ -187,9 +198,10 @@ def test_a_checkout_at_another_commit_is_never_built(dispatched):
     assert find_image(client("ecr"), "portyfoul-dev", "ffffffff") is None
 
 
-def test_a_rerun_of_dev_for_a_tag_in_ecr_needs_no_checkout_at_all(released_stack):
+def test_a_rerun_of_dev_for_a_tag_in_ecr_needs_no_checkout_at_all(dev_stack):
+    set_finnhub_key()
     release_tag(TAG)
-    proc = invoke("deliver", "--env", "dev", "--sha", SHA, "--app-dir", "/nonexistent/app", env=released_stack)
+    proc = invoke("deliver", "--env", "dev", "--sha", SHA, "--app-dir", "/nonexistent/app", env=dev_stack)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"released {TAG}" in proc.stdout
 
@@ -208,9 +220,9 @@ def test_staging_promotes_what_dev_released_and_a_rerun_copies_nothing(staging_s
         assert len(pulls) == (2 if run == 1 else 0), docker.commands  # the second run: the same digest is there
 
 
-def test_staging_refuses_a_commit_dev_never_released(staging_stack):
+def test_staging_refuses_a_commit_dev_never_released(aws_env):
     docker = RegistryDocker()
-    ctx, _ = make_ctx(env=staging_stack, runner=docker)
+    ctx, _ = make_ctx(env=replace(ENVIRONMENTS["staging"], account_id=ACCOUNT), runner=docker)
     with pytest.raises(UserError, match=f"{'0' * 8} was never released to dev: release and test it there first"):
         deliver(ctx, DeliverOptions(env="staging", sha="0" * 40))
     assert docker.commands == []

@@ -22,7 +22,7 @@ from typing import Mapping
 
 from ..aws.clients import print_header
 from ..aws.release import ReleaseRequest, apply_release, describe_release, plan_promotion, plan_release
-from ..config import Environment, check_promotion, promotion_refusal
+from ..config import Environment, check_promotion, check_promotions, promotion_refusal
 from ..context import Ctx
 from ..contract import deploy_role_variable, service_keys
 from ..errors import UserError
@@ -53,6 +53,7 @@ def delivery_steps(environments: Mapping[str, Environment], roles: Mapping[str, 
     """Each environment's step, sources before the environments that promote from them. Refuses (UserError) a
     configuration that could only fail later: a role variable that is no role ARN or names another account than
     the environment's, an environment without an account, a promotion across accounts."""
+    check_promotions(environments)
     steps: dict[str, Step] = {}
     for env in sorted(environments.values(), key=lambda e: _depth(environments, e)):
         variable = deploy_role_variable(env)
@@ -66,20 +67,20 @@ def delivery_steps(environments: Mapping[str, Environment], roles: Mapping[str, 
             steps[env.name] = Step(env, RELEASE)
             continue
         source = environments[env.promote_from]
+        if steps[source.name].action == SKIP:
+            steps[env.name] = Step(env, SKIP, why=f"it promotes from {source.name}, which this run skips")
+            continue
         refusal = promotion_refusal(source, env)
         if refusal:
             raise UserError(refusal)
-        if steps[source.name].action == SKIP:
-            steps[env.name] = Step(env, SKIP, why=f"it promotes from {source.name}, which this run skips")
-        else:
-            steps[env.name] = Step(env, PROMOTE, source=source.name)
+        steps[env.name] = Step(env, PROMOTE, source=source.name)
     return list(steps.values())
 
 
 def _depth(environments: Mapping[str, Environment], env: Environment) -> int:
-    """How many promotions away from a building environment (config.check_promotions rules out cycles)."""
+    """How many promotions away from a building environment (check_promotions has ruled out cycles)."""
     depth = 0
-    while env.promote_from and depth < len(environments):
+    while env.promote_from:
         env, depth = environments[env.promote_from], depth + 1
     return depth
 
