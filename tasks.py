@@ -297,6 +297,22 @@ def promote(ctx, opts):
     """
 
 
+@verb(o.DeliveryPlanOptions, "verbs.delivery")
+def delivery_plan(ctx, opts):
+    """What delivering an application commit does in each environment (release, promote or skip); reads no AWS.
+
+    Example: invoke delivery-plan --sha "$APP_SHA" --app-repository owner/portyfoul --github-output "$GITHUB_OUTPUT"
+    """
+
+
+@verb(o.DeliverOptions, "verbs.delivery")
+def deliver(ctx, opts):
+    """Deliver an application commit to --env: promote it from promote_from, or release it (built only if ECR lacks it).
+
+    Example: invoke deliver --env dev --sha "$APP_SHA" --app-dir app
+    """
+
+
 @verb(o.RollbackOptions, "verbs.release")
 def rollback(ctx, opts):
     """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched.

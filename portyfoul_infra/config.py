@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, fields, replace
+from typing import Mapping
 
 from .errors import UserError
 
@@ -106,7 +107,10 @@ class Environment:
     # GitHub environment whose jobs may (protect it with required reviewers for production).
     github_repository: str = ""
     github_environment: str = ""
-    promote_from: str = ""  # the environment whose released images `promote` brings here (its role may read them)
+    # The environment whose released images `promote` brings here (its role may read them), and from which the
+    # deploy workflow promotes here; "" means this environment builds the application itself. promote reads
+    # the source with this environment's credentials, so both must live in one AWS account (check_promotions).
+    promote_from: str = ""
 
     # Release (phase 8)
     app_dir: str = "../portyfoul"
@@ -223,7 +227,8 @@ def _validate(env: Environment) -> None:  # noqa: C901 (a flat list of independe
 
 # dev is the plan's live system: account 946652103073, us-east-2, HTTP only (as it runs today).
 # Its worker runs on Fargate Spot: a price refresh missed during an interruption is retried next interval.
-_DEV = Environment(name="dev", account_id="946652103073", worker_capacity="FARGATE_SPOT")
+# Every application commit that passes its tests is built once, here (GitHub environment `dev`).
+_DEV = Environment(name="dev", account_id="946652103073", worker_capacity="FARGATE_SPOT", github_environment="dev")
 
 ENVIRONMENTS: dict[str, Environment] = {
     "dev": _DEV,
@@ -231,7 +236,11 @@ ENVIRONMENTS: dict[str, Environment] = {
     "staging": replace(
         _DEV,
         name="staging",
-        account_id="",  # not in the plan: set it before the first staging deploy
+        # Not in the plan: set it before the first staging deploy. staging promotes dev's images (the digest dev
+        # built and ran), so it is dev's account, 946652103073; to give staging an account of its own, set
+        # promote_from="" here (staging then builds the same commit itself) and keep prod with staging.
+        account_id="",
+        promote_from="dev",
         vpc_cidr="10.1.0.0/16",
         public_subnet_cidrs=("10.1.1.0/24", "10.1.4.0/24"),
         private_subnet_cidrs=("10.1.2.0/24", "10.1.3.0/24"),
@@ -250,7 +259,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         worker_capacity="FARGATE",
         github_environment="production",
         promote_from="staging",
-        account_id="",  # not in the plan: set it before the first production deploy
+        account_id="",  # not in the plan: set it before the first production deploy (staging's: prod promotes from it)
         vpc_cidr="10.2.0.0/16",
         public_subnet_cidrs=("10.2.1.0/24", "10.2.4.0/24"),
         private_subnet_cidrs=("10.2.2.0/24", "10.2.3.0/24"),
@@ -267,6 +276,57 @@ ENVIRONMENTS: dict[str, Environment] = {
         alarm_db_connections=150,
     ),
 }
+
+
+def promotion_refusal(source: Environment, target: Environment) -> str:
+    """Why `target` cannot promote from `source`, in one line, or "" when it can.
+
+    promote reads the source's stack outputs, release history and image with the target's credentials (one
+    set: the target's deploy role in CI), so both must be in one account. A cross-account copy would need the
+    source's repository to grant the target's account, and the history and outputs to be read through a role
+    in the source account; promote refuses instead, and says which account is missing or which two differ.
+    """
+    why = (f"promote from {source.name} to {target.name} reads {source.name}'s stack, release history and image "
+           f"with {target.name}'s credentials, so both must be in one AWS account")
+    for env in (source, target):
+        if not env.account_id:
+            return (f"{env.name} names no AWS account: set account_id for {env.name!r} in portyfoul_infra/config.py "
+                    f"({why})")
+    if source.account_id != target.account_id:
+        return (f"{source.name} ({source.account_id}) and {target.name} ({target.account_id}) live in different "
+                f"accounts: {why}; put them in one account, or set {target.name}'s promote_from to \"\" so that it "
+                "builds the application itself (README, \"Deploying from GitHub\")")
+    return ""
+
+
+def check_promotion(source: Environment, target: Environment) -> None:
+    """promotion_refusal as a UserError (exit 2, nothing changed)."""
+    refusal = promotion_refusal(source, target)
+    if refusal:
+        raise UserError(refusal)
+
+
+def check_promotions(environments: Mapping[str, Environment]) -> None:
+    """Every promote_from names another known environment, without a cycle, and never one whose account is set
+    to another account than the environment's own (unset accounts are refused when a promotion runs)."""
+    for env in environments.values():
+        seen = [env.name]
+        current = env
+        while current.promote_from:
+            source = environments.get(current.promote_from)
+            if source is None or source.name in seen:
+                problem = ("names an unknown environment" if source is None else
+                           "names the environment itself" if source.name == current.name else "makes a cycle")
+                raise UserError(f"invalid config for environment {current.name!r}: promote_from "
+                                f"{current.promote_from!r} {problem}")
+            if source.account_id and current.account_id and source.account_id != current.account_id:
+                raise UserError(f"invalid config for environment {current.name!r}: "
+                                f"{promotion_refusal(source, current)}")
+            seen.append(source.name)
+            current = source
+
+
+check_promotions(ENVIRONMENTS)
 
 
 def production_gaps(env: Environment) -> list[str]:

@@ -296,6 +296,12 @@ def deploy_role_stack_name(env: Environment) -> str:
     return f"{env.project}-{env.name}-deploy"
 
 
+def deploy_role_variable(env: Environment) -> str:
+    """The GitHub Actions variable holding the environment's deploy role ARN (deploy-role prints it; the deploy
+    workflow delivers to the environment only when it is set)."""
+    return f"{env.name.upper()}_DEPLOY_ROLE_ARN"
+
+
 def deploy_role_parameters(env: Environment, oidc_provider_arn: str = "",
                            source: Environment | None = None) -> dict[str, str]:
     """The companion stack's parameters; `source` is the environment `promote` reads from (default: itself)."""

@@ -12,8 +12,9 @@ Fields whose metadata says `flag=False` are for tests and the sandbox only
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from .contract import INLINE_TEMPLATE_LIMIT
 from .errors import UserError
@@ -163,6 +164,60 @@ class PromoteOptions:
             raise UserError("--tag is required: the release tag to promote")
         if self.from_ == self.to:
             raise UserError("--from and --to name the same environment")
+
+
+SHA_HELP = "The application commit: its full 40-character SHA (the image tag is its first 8 characters)"
+_SHA = re.compile(r"[0-9a-fA-F]{40}")
+_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
+
+
+def commit_sha(value: str) -> str:
+    """A full commit SHA, lowercase; a one-line UserError for anything else (a dispatch's payload is input)."""
+    if not value:
+        raise UserError("--sha is required: the application commit's full 40-character SHA (the application "
+                        "repository's dispatch sends it as client_payload.sha)")
+    if not _SHA.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + f"... ({len(value)} characters)"
+        raise UserError(f"--sha {shown!r} is not a commit SHA: use all 40 hexadecimal characters (github.sha in "
+                        "the application repository), never a branch, a tag or a short SHA")
+    return value.lower()
+
+
+@dataclass(frozen=True)
+class DeliveryPlanOptions:
+    sha: str = flag("", SHA_HELP, metavar="SHA")
+    app_repository: str = flag("", "The application repository, owner/name (the APP_REPOSITORY variable)",
+                               metavar="OWNER/NAME")
+    github_output: str = flag("", "Also append the plan as step outputs (name=value lines) to this file: "
+                                  "$GITHUB_OUTPUT", metavar="FILE")
+    # The <ENV>_DEPLOY_ROLE_ARN variables that say which environments are configured; None: the process environment.
+    roles: Mapping[str, str] | None = internal(None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", commit_sha(self.sha))
+        if not _REPOSITORY.fullmatch(self.app_repository):
+            raise UserError(f"--app-repository {self.app_repository[:60]!r}: use owner/name (set the repository "
+                            "variable APP_REPOSITORY to the application's repository)")
+
+    @property
+    def tag(self) -> str:
+        return self.sha[:8]
+
+
+@dataclass(frozen=True)
+class DeliverOptions:
+    env: str = env_flag()
+    sha: str = flag("", SHA_HELP, metavar="SHA")
+    app_dir: str = flag("", "The application checked out at --sha, used only when the image must be built "
+                            "(default from config)", metavar="DIR")
+    timeout: int = timeout_flag(600, "the deployments (one deadline)")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", commit_sha(self.sha))
+
+    @property
+    def tag(self) -> str:
+        return self.sha[:8]
 
 
 @dataclass(frozen=True)

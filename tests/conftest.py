@@ -99,3 +99,22 @@ def released_stack(dev_stack):
     release_tag(DEMO_TAG)
     create_stack("dev")
     return dev_stack
+
+
+@pytest.fixture
+def staging_stack(released_stack):
+    """Beside the released dev stack, a new staging stack in the same (local) account, its Finnhub key set: where
+    dev's images are promoted to. Returns the environment (staging with the local account)."""
+    from dataclasses import replace
+
+    from portyfoul_infra.config import ENVIRONMENTS
+    from portyfoul_infra.local.server import ACCOUNT_ID
+    from portyfoul_infra.options import UpdateOptions
+    from portyfoul_infra.verbs.stack import stack_update
+    from support import make_ctx
+    from support.stacks import set_finnhub_key
+    staging = replace(ENVIRONMENTS["staging"], account_id=ACCOUNT_ID)
+    ctx, out = make_ctx(env=staging, poll_seconds=0)
+    assert stack_update(ctx, UpdateOptions(env="staging", yes=True)).ok, out.getvalue()
+    set_finnhub_key(env_name="staging")
+    return staging

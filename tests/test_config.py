@@ -88,3 +88,41 @@ def test_the_plan_is_in_the_repository_and_the_readme_links_it():
     assert "(docs/infra_plan_spec.md)" in readme and "../shared" not in readme
     assert "docs/operations.md#where-we-differ-from-the-plan-and-why" in readme
     assert (ROOT / "docs" / "infra_plan_spec.md").read_text().startswith("# AWS ECS Infrastructure Plan for Portyfoul")
+
+
+def test_every_environment_has_a_github_environment_and_the_promotions_chain_from_dev():
+    """dev builds each application commit; staging promotes dev's image, prod staging's: one account for all three."""
+    from portyfoul_infra.config import check_promotions
+    assert {n: e.github_environment for n, e in ENVIRONMENTS.items()} == {
+        "dev": "dev", "staging": "staging", "prod": "production"}
+    assert {n: e.promote_from for n, e in ENVIRONMENTS.items()} == {"dev": "", "staging": "dev", "prod": "staging"}
+    check_promotions(ENVIRONMENTS)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"staging": {"account_id": "111122223333"}},
+     r"invalid config for environment 'staging': dev \(946652103073\) and staging \(111122223333\) live in different "
+     r"accounts: promote from dev to staging reads dev's stack, release history and image with staging's credentials"),
+    ({"prod": {"promote_from": "qa"}}, r"'prod': promote_from 'qa' names an unknown environment"),
+    ({"prod": {"promote_from": "prod"}}, r"'prod': promote_from 'prod' names the environment itself"),
+    ({"dev": {"promote_from": "prod"}}, r"promote_from '(dev|staging|prod)' makes a cycle"),
+])
+def test_promote_from_must_name_another_environment_in_the_same_account(changes, message):
+    from portyfoul_infra.config import check_promotions
+    environments = {n: replace(e, **changes.get(n, {})) for n, e in ENVIRONMENTS.items()}
+    with pytest.raises(UserError, match=message):
+        check_promotions(environments)
+
+
+def test_a_promotion_names_the_environment_without_an_account_before_any_other_reason():
+    from portyfoul_infra.config import promotion_refusal
+    dev, staging, prod = ENVIRONMENTS["dev"], ENVIRONMENTS["staging"], ENVIRONMENTS["prod"]
+    assert promotion_refusal(staging, prod).startswith(
+        "staging names no AWS account: set account_id for 'staging' in portyfoul_infra/config.py (promote from "
+        "staging to prod reads staging's stack, release history and image with prod's credentials, so both must be in "
+        "one AWS account)")
+    assert promotion_refusal(dev, staging).startswith("staging names no AWS account")
+    assert promotion_refusal(dev, replace(staging, account_id=dev.account_id)) == ""
+    other = promotion_refusal(dev, replace(staging, account_id="111122223333"))
+    assert "live in different accounts" in other and "set staging's promote_from to \"\"" in other
+    assert "different accounts" not in promotion_refusal(replace(staging, account_id="111122223333"), prod)

@@ -32,7 +32,7 @@ def _create_provider() -> None:
 
 
 def _deploy(env, provider_exists: bool = True) -> tuple[dict, str]:
-    """deploy-role --yes for `env`, whose promote source (staging, for prod) is configured in the same account."""
+    """deploy-role --yes for `env`, whose promote source (dev for staging, staging for prod) is in the same account."""
     if provider_exists:
         _create_provider()
     ctx, printed = make_ctx(env=env, poll_seconds=0, environments={"staging": _env("staging")})
@@ -69,7 +69,8 @@ def _token(sub: str, aud: str = "sts.amazonaws.com") -> dict:
     return {"sub": sub, "aud": aud}
 
 
-@pytest.mark.parametrize("env_name, github_environment", [("staging", "staging"), ("prod", "production")])
+@pytest.mark.parametrize("env_name, github_environment", [("dev", "dev"), ("staging", "staging"),
+                                                           ("prod", "production")])
 def test_the_trust_policy_allows_only_this_repository_main_and_its_environment(aws_env, env_name, github_environment):
     env = _env(env_name)
     trust, printed = _deploy(env)
@@ -78,7 +79,7 @@ def test_the_trust_policy_allows_only_this_repository_main_and_its_environment(a
     refused = [
         f"repo:{REPO}:ref:refs/heads/main",  # a job on main outside the environment would skip its reviewers
         f"repo:{REPO}:ref:refs/heads/feature", f"repo:{REPO}:pull_request",
-        f"repo:{REPO}:environment:{'production' if github_environment == 'staging' else 'staging'}",
+        *(f"repo:{REPO}:environment:{other}" for other in ("dev", "staging", "production") if other != github_environment),
         f"repo:{REPO}-fork:ref:refs/heads/main", f"repo:someone/portyfoul:environment:{github_environment}",
         f"repo:{REPO}:ref:refs/heads/main-evil",
     ]
@@ -115,7 +116,8 @@ def test_prods_role_may_read_what_staging_released_and_change_nothing_of_staging
 
 def test_a_promote_source_in_another_account_is_refused(aws_env):
     other = replace(_env("staging"), account_id="111122223333")
-    with pytest.raises(UserError, match="promote_from staging is in another account"):
+    with pytest.raises(UserError, match=r"environment prod: promote_from staging: staging \(111122223333\) and prod "
+                                        r"\(946652103073\) live in different accounts"):
         deploy_role(make_ctx(env=_env("prod"), environments={"staging": other})[0],
                     DeployRoleOptions(env="prod", yes=True))
     assert client("cloudformation").describe_stacks()["Stacks"] == []
@@ -127,3 +129,17 @@ def test_without_a_terminal_or_yes_nothing_is_left_behind(aws_env):
         deploy_role(make_ctx(env=_env("staging"))[0], DeployRoleOptions(env="staging"))
     stacks = client("cloudformation").list_stacks()["StackSummaries"]
     assert [s["StackStatus"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"] == []
+
+
+def test_stagings_role_may_read_what_dev_released_for_the_promotion_from_dev(aws_env):
+    _deploy(_env("staging"))
+    iam = client("iam")
+    (name,) = iam.list_role_policies(RoleName="portyfoul-staging-github-deploy")["PolicyNames"]
+    document = iam.get_role_policy(RoleName="portyfoul-staging-github-deploy", PolicyName=name)["PolicyDocument"]
+    if isinstance(document, str):
+        document = ast.literal_eval(document)
+    source = {st["Sid"]: st["Resource"] for st in document["Statement"] if st["Sid"].startswith("PromoteSource")}
+    assert source == {
+        "PromoteSourceStack": [f"arn:aws:cloudformation:us-east-2:{ACCOUNT_ID}:stack/portyfoul-infra/*"],
+        "PromoteSourceHistory": [f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/dev/release-history"],
+        "PromoteSourceImages": [f"arn:aws:ecr:us-east-2:{ACCOUNT_ID}:repository/portyfoul-dev"]}

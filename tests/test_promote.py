@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
@@ -11,55 +10,21 @@ from portyfoul_infra.aws.images import find_image
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import ACCOUNT_ID
-from portyfoul_infra.options import PromoteOptions, UpdateOptions
+from portyfoul_infra.options import PromoteOptions
 from portyfoul_infra.outcomes import Outcome
 from portyfoul_infra.verbs.promote import promote
-from portyfoul_infra.verbs.stack import stack_update
 from support import make_ctx
-from support.stacks import DEMO_TAG, FINNHUB_TEST_KEY, client, release_tag
+from support.docker import RegistryDocker
+from support.stacks import DEMO_TAG, client, release_tag
 
 DEV = ENVIRONMENTS["dev"]
 STAGING = replace(ENVIRONMENTS["staging"], account_id=ACCOUNT_ID)
 
 
-class Docker:
-    """docker pull/tag/push as the registry sees them: the pushed manifest is the pulled one (or, when told, not)."""
-
-    def __init__(self, rewrite: bool = False):
-        self.commands: list[list[str]] = []
-        self.rewrite = rewrite
-        self.pulled = ""
-
-    def __call__(self, cmd, stdin):
-        self.commands.append(cmd)
-        ecr = client("ecr")
-        if cmd[:2] == ["docker", "pull"]:
-            repository, digest = cmd[2].split("/", 1)[1].split("@")
-            (image,) = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])["images"]
-            self.pulled = image["imageManifest"]
-        if cmd[:2] == ["docker", "push"]:
-            repository, tag = cmd[2].split("/", 1)[1].split(":")
-            manifest = self.pulled
-            if self.rewrite:  # e.g. a multi-platform index pulled as one platform and pushed as a new manifest
-                manifest = json.dumps({**json.loads(manifest), "annotations": {"rebuilt": "yes"}})
-            ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
-        return 0
-
-
-def _run(tag: str, docker: Docker, source=DEV, target=STAGING):
+def _run(tag: str, docker: RegistryDocker, source=DEV, target=STAGING):
     ctx, out = make_ctx(env=target, runner=docker, poll_seconds=1, environments={source.name: source})
     outcome = promote(ctx, PromoteOptions(tag=tag, from_=source.name, to=target.name))
     return outcome, out.getvalue()
-
-
-@pytest.fixture
-def staging_stack(released_stack):
-    ctx, out = make_ctx(env=STAGING, poll_seconds=0)
-    outcome = stack_update(ctx, UpdateOptions(env="staging", yes=True))
-    assert outcome.ok, out.getvalue()
-    client("secretsmanager").put_secret_value(SecretId="portyfoul/staging/finnhub-api-key",
-                                              SecretString=FINNHUB_TEST_KEY)
-    return released_stack
 
 
 def _digest(repository: str, tag: str):
@@ -67,7 +32,7 @@ def _digest(repository: str, tag: str):
 
 
 def test_promote_copies_the_digest_and_releases_it(staging_stack):
-    docker = Docker()
+    docker = RegistryDocker()
     outcome, printed = _run(DEMO_TAG, docker)
     assert outcome is Outcome.APPLIED, printed
     source = _digest("portyfoul-dev", DEMO_TAG)
@@ -83,7 +48,7 @@ def test_promote_copies_the_digest_and_releases_it(staging_stack):
 
 
 def test_promote_refuses_a_tag_never_released_in_the_source(staging_stack):
-    docker = Docker()
+    docker = RegistryDocker()
     with pytest.raises(UserError, match="never released to dev"):
         _run("feedbeef", docker)
     assert docker.commands == []
@@ -92,7 +57,7 @@ def test_promote_refuses_a_tag_never_released_in_the_source(staging_stack):
 
 def test_promote_refuses_a_tag_whose_source_release_failed(staging_stack):
     release_tag("demo0002-crash", expect=Outcome.ROLLED_BACK)
-    docker = Docker()
+    docker = RegistryDocker()
     with pytest.raises(UserError, match="demo0002-crash to dev .*only a tag that succeeded there is promoted"):
         _run("demo0002-crash", docker)
     assert docker.commands == []
@@ -100,7 +65,7 @@ def test_promote_refuses_a_tag_whose_source_release_failed(staging_stack):
 
 
 def test_a_copy_with_another_digest_is_not_released(staging_stack):
-    outcome, printed = _run(DEMO_TAG, Docker(rewrite=True))
+    outcome, printed = _run(DEMO_TAG, RegistryDocker(rewrite=True))
     assert outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
     assert "not released" in printed
     web = client("ecs").describe_services(cluster="portyfoul-staging-cluster", services=["portyfoul-staging-web-service"])
@@ -109,5 +74,15 @@ def test_a_copy_with_another_digest_is_not_released(staging_stack):
 
 def test_promote_refuses_environments_in_different_accounts():
     other = replace(STAGING, account_id="111122223333")
-    with pytest.raises(UserError, match="different accounts"):
+    with pytest.raises(UserError, match=r"dev \(946652103073\) and staging \(111122223333\) live in different accounts"):
         promote(make_ctx(object(), env=other, environments={"dev": DEV})[0], PromoteOptions(tag="x", from_="dev"))
+
+
+def test_promote_from_an_environment_without_an_account_names_it_and_says_what_to_set():
+    """Not "different accounts": staging simply names none yet (prod neither)."""
+    ctx, out = make_ctx(object(), env=ENVIRONMENTS["prod"])
+    with pytest.raises(UserError) as refused:
+        promote(ctx, PromoteOptions(tag="1a2b3c4d", from_="staging", to="prod"))
+    assert str(refused.value).startswith("staging names no AWS account: set account_id for 'staging' in "
+                                         "portyfoul_infra/config.py")
+    assert "different" not in str(refused.value) and out.getvalue() == ""

@@ -7,29 +7,14 @@ into the local ECR, as a real push would.
 import json
 import os
 import re
-import sys
 
 import boto3
 import pytest
 
 from portyfoul_infra.outcomes import Outcome
-from support import ROOT, invoke
+from support import invoke
+from support.docker import docker_calls, install_fake_docker
 from support.stacks import DEMO_TAG, release_tag, set_finnhub_key
-
-FAKE_DOCKER = '''#!{python}
-import json, os, sys
-sys.path.insert(0, {root!r})
-argv = sys.argv[1:]
-stdin = sys.stdin.read() if argv[:1] == ["login"] else ""
-with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
-    log.write(json.dumps({{"argv": argv, "stdin_given": bool(stdin), "stdin_in_argv": bool(stdin) and stdin in argv}}) + "\\n")
-if argv[:1] == ["push"]:
-    import boto3
-    from portyfoul_infra.local.server import seed_image
-    uri, tag = argv[1].rsplit(":", 1)
-    if tag != "latest":
-        seed_image(boto3.client("ecr", region_name="us-east-2"), uri.split("/", 1)[1], tag)
-'''
 
 
 @pytest.fixture
@@ -41,15 +26,10 @@ def stack(dev_stack):
 
 @pytest.fixture
 def docker(tmp_path, stack):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    script = bindir / "docker"
-    script.write_text(FAKE_DOCKER.format(python=sys.executable, root=str(ROOT)))
-    script.chmod(0o755)
+    bindir, log = install_fake_docker(tmp_path)
     app = tmp_path / "app"
     app.mkdir()
     (app / "Dockerfile").write_text("FROM node:22-alpine\n")
-    log = tmp_path / "docker.log"
     env = {**stack, "PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_DOCKER_LOG": str(log)}
     return env, app, log
 
@@ -84,6 +64,25 @@ def test_release_builds_pushes_registers_and_deploys(docker, local_aws):
         old_c["containerDefinitions"] = [{**c, "image": "X"} for c in old_c["containerDefinitions"]]
         assert new_c == old_c  # only the image changed
     assert "released abc12345" in proc.stdout
+
+
+def test_a_rerun_for_a_tag_already_in_ecr_releases_that_image_without_building(docker, local_aws):
+    """A deploy job run again for an unchanged application: the same `release --tag` (without --no-build) exits 0,
+    builds and pushes nothing, and deploys the image the tag names (release tags are immutable)."""
+    env, app, log = docker
+    first = invoke("release", "--tag", "abc12345", "--app-dir", str(app), env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    log.unlink()
+    again = invoke("release", "--tag", "abc12345", "--app-dir", str(app), env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "warning: tag abc12345 is already in ECR (sha256:" in again.stderr
+    assert "releasing that image without building" in again.stderr and "released abc12345" in again.stdout
+    argvs = docker_calls(log)
+    assert not any(a[:2] == ["buildx", "build"] or a[:1] == ["push"] for a in argvs)
+    web = _ecs(local_aws.endpoint).describe_services(cluster="portyfoul-dev-cluster",
+                                                     services=["portyfoul-dev-web-service"])["services"][0]
+    image = _ecs(local_aws.endpoint).describe_task_definition(taskDefinition=web["taskDefinition"])["taskDefinition"]
+    assert image["containerDefinitions"][0]["image"].endswith(":abc12345") and image["revision"] == 3
 
 
 def test_release_status_shows_what_runs(released_stack):

