@@ -247,12 +247,19 @@ def stack_status(ctx, opts):
     """
 
 
-@verb(o.AdoptOptions, "verbs.adopt")
+@verb(o.AdoptOptions, None)
 def adopt(ctx, opts):
-    """Take over a live stack built by hand: match its resources, rename their logical IDs to ours in place.
+    """Take over a live stack built by hand, step 1 of 2: plan both steps, rename its logical IDs to ours in place.
 
-    Example: invoke adopt --env dev --map ECSSecurityGroup2=ServiceSecurityGroup
+    Example: invoke adopt --env dev --rehearse
     """
+    if opts.rehearse:  # read-only here; the takeover runs on a local AWS
+        from portyfoul_infra.local.sandbox.rehearse import rehearse
+        return rehearse(ctx, opts, body_of)
+    return body_of("adopt")(ctx, opts)
+
+
+BODIES["adopt"] = "verbs.adopt:adopt"
 
 
 @verb(o.DeployRoleOptions, "verbs.deploy_role")

@@ -23,6 +23,7 @@ from portyfoul_infra.verbs.adopt import adopt
 from support import ROOT, VirtualClock, invoke, make_ctx
 from support.fakes import FakeAws
 from support.scripted import Script, error
+from support.template import two_service_groups
 
 FIXTURE = ROOT / "tests" / "fixtures" / "live-stack.yaml"
 DEV = ENVIRONMENTS["dev"]
@@ -87,21 +88,13 @@ def test_a_json_template_matches_like_the_yaml_one(live_template, template):
     assert matched(as_json, template) == matched(live_template, template)
 
 
-def _two_service_groups(live_template):
-    live = json.loads(json.dumps(live_template))
-    live["Resources"]["ECSSecurityGroup2"] = json.loads(json.dumps(live["Resources"]["ECSSecurityGroup"]))
-    awsvpc = live["Resources"]["PortyfoulWebService"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
-    awsvpc["SecurityGroups"].append({"Ref": "ECSSecurityGroup2"})
-    return live
-
-
 def test_two_candidate_security_groups_are_refused_naming_both(live_template, template):
     with pytest.raises(UserError, match="ECSSecurityGroup and ECSSecurityGroup2 all match our ServiceSecurityGroup"):
-        matched(_two_service_groups(live_template), template)
+        matched(two_service_groups(live_template), template)
 
 
 def test_map_settles_what_identity_cannot(live_template, template):
-    mapping = matched(_two_service_groups(live_template), template, {"ECSSecurityGroup2": "ServiceSecurityGroup"})
+    mapping = matched(two_service_groups(live_template), template, {"ECSSecurityGroup2": "ServiceSecurityGroup"})
     assert mapping["ECSSecurityGroup2"] == "ServiceSecurityGroup" and "ECSSecurityGroup" not in mapping
 
 

@@ -10,10 +10,12 @@ security group rule; termination protection and the stack policy are on; a secon
 """
 
 import json
+import re
 
 import boto3
 import pytest
 
+from portyfoul_infra.cfn_template import load_template
 from portyfoul_infra.local.sandbox import (
     CONSUMER_FIXTURE,
     CONSUMER_STACK,
@@ -24,6 +26,7 @@ from portyfoul_infra.local.sandbox import (
 from portyfoul_infra.local.sandbox.witness import compare, witness
 from support import ROOT, invoke, make_ctx
 from support.documents import documented, same_keys
+from support.template import two_service_groups
 
 YAML_FIXTURE = ROOT / "tests" / "fixtures" / "live-stack.yaml"
 HAND_MADE = {"portyfoul/dev/jwt-secret": "a-jwt-key-made-with-openssl", "portyfoul/dev/finnhub-api-key":
@@ -134,3 +137,39 @@ def test_an_unadopted_stack_is_refused_by_stack_update_with_the_way_forward(aws_
     ids = {r["LogicalResourceId"] for r in boto3.client("cloudformation", region_name="us-east-2")
            .list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
     assert "RdsInstance" in ids and "Database" not in ids
+
+
+def test_a_rehearsal_replays_the_takeover_on_a_copy_and_touches_nothing(aws_env):
+    """adopt --rehearse reads the live stack (here: the stand-in on this test's local AWS, playing the real one)
+    and replays both steps on a second local AWS; the live stack keeps its logical IDs and every value."""
+    stand_in("json")
+    ctx, _ = make_ctx()
+    before = witness(ctx, "portyfoul-infra")
+    cfn = boto3.client("cloudformation", region_name="us-east-2")
+    events = len(cfn.describe_stack_events(StackName="portyfoul-infra")["StackEvents"])
+    proc = invoke("adopt", "--rehearse", env=aws_env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    out = proc.stdout
+    for line in ("rehearse: reading portyfoul-infra (read-only", "3 of ours made by hand outside it; 2 imported exports",
+                 "rehearse 2/5 adopt --yes", "step 1, adopt: rename 35 logical ID(s)",
+                 "rehearse 4/5 stack-update --yes again: must change nothing", "no changes: the deployed template",
+                 "rehearsal passed: both steps ran on a copy of portyfoul-infra"):
+        assert line in out, line
+    endpoints = set(re.findall(r"via (http://[^\s]+)", out + proc.stderr))
+    assert all(e.startswith("http://127.0.0.1:") for e in endpoints) and len(endpoints) == 2
+    assert compare(before, witness(ctx, "portyfoul-infra")) == []
+    ids = {r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
+    assert "RdsInstance" in ids and "Database" not in ids
+    assert len(cfn.describe_stack_events(StackName="portyfoul-infra")["StackEvents"]) == events
+    assert SANDBOX_FINNHUB_KEY not in out + proc.stderr
+
+
+def test_a_rehearsal_that_stops_says_where_and_changes_nothing(aws_env):
+    """Two live groups that both match our service group: the rehearsal refuses (exit 2) with the --map way out."""
+    ctx, _ = make_ctx()
+    create_stand_in(ctx, json.dumps(two_service_groups(load_template(YAML_FIXTURE.read_text()))), {}, {})
+    proc = invoke("adopt", "--rehearse", env=aws_env)
+    assert proc.returncode == 2
+    assert "ECSSecurityGroup and ECSSecurityGroup2 all match our ServiceSecurityGroup" in proc.stderr
+    passes = invoke("adopt", "--rehearse", "--map", "ECSSecurityGroup2=ServiceSecurityGroup", env=aws_env)
+    assert passes.returncode == 0, passes.stdout[-3000:] + passes.stderr

@@ -280,6 +280,17 @@ def match(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str
     return mapping
 
 
+def with_settled(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str]:
+    """`overrides`, plus every live resource already under our logical ID (same type, identity agreeing): once a
+    refactor has run (a --map included), what it renamed stays matched to itself, and a second candidate for the
+    same one of ours is no longer a rival."""
+    taken = set(overrides) | set(overrides.values())
+    settled = {lid: lid for lid in live.resources
+               if lid in ours.resources and lid not in taken and live.type_of(lid) == ours.type_of(lid)
+               and live.key(lid) == ours.key(lid)}
+    return {**settled, **overrides}
+
+
 def _check_overrides(live: Side, ours: Side, overrides: Mapping[str, str]) -> None:
     """Every --map names a live resource and one of ours, of the same type."""
     unknown_old = sorted(set(overrides) - set(live.resources))
@@ -394,7 +405,7 @@ def plan_takeover(ctx: Ctx, live: LiveStack, ours: dict, overrides: Mapping[str,
     mine = Side("ours", ours, Resolver(ours, parameter_values(env), pseudo))
     theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo), live.physical_ids,
                   facts=ec2_facts(ctx.client("ec2")))
-    mapping = match(theirs, mine, overrides)
+    mapping = match(theirs, mine, with_settled(theirs, mine, overrides))
     renamed = rename_resources(live.template, mapping)
     update = plan_update(ctx, live.info, "UPDATE", ours, deployed=renamed)
     takeover = Takeover(live, {o: n for o, n in sorted(mapping.items()) if o != n},
@@ -419,7 +430,7 @@ def pending_renames(ctx: Ctx, ours: dict, account: str) -> dict[str, str]:
     theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo), live.physical_ids,
                   facts=ec2_facts(ctx.client("ec2")))
     try:
-        mapping = match(theirs, mine, {})
+        mapping = match(theirs, mine, with_settled(theirs, mine, {}))
     except UserError:
         return {"(ambiguous)": "(adopt settles it with --map)"}
     return {old: new for old, new in mapping.items() if old != new}

@@ -1,0 +1,194 @@
+"""adopt --rehearse: the whole takeover replayed on a copy of the live stack, on a local AWS, before the live
+stack is touched.
+
+From AWS, read-only: the live stack's template as written, its parameter values, the names of our resources
+made by hand outside it (adopt imports them), the secrets and SSM parameters its template reads, and the stacks
+that import its exports. Never a secret's value: every secret of the copy holds a stand-in. Then, on a local AWS
+on 127.0.0.1, the copy is built under the same names and both steps run as they would: `adopt --yes`, the
+converging `stack-update --yes`, and a second stack-update that must change nothing; the witness compares
+every physical ID, export, secret and SSM value, the database and the security group rules before and after.
+
+It ends 0 when the rehearsal went through with nothing lost, 2 when it did not (nothing changed on AWS either
+way), with what to do before the real `invoke adopt`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from ...artifacts.generated import ensure_fresh
+from ...aws.adoption import plan_takeover, read_live_stack
+from ...aws.clients import Aws, print_header
+from ...context import Ctx
+from ...errors import UserError
+from ...options import AdoptOptions, UpdateOptions
+from ...outcomes import Outcome
+from .. import server as local_aws
+from .witness import compare, witness
+
+STAND_IN = "rehearsal-stand-in-value"
+RESOLVE = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^:}]+)")
+Verbs = Callable[[str], Callable[..., Outcome]]
+
+
+@dataclass
+class LiveCopy:
+    """What the rehearsal needs from AWS to build the copy (no secret value among it)."""
+    template_body: str
+    parameters: dict[str, str]
+    stand_in_parameters: list[str] = field(default_factory=list)   # NoEcho: their values are not readable
+    hand_made: list[tuple[str, str]] = field(default_factory=list)  # (type, name) of ours outside the stack
+    resolved: list[tuple[str, str]] = field(default_factory=list)   # (service, name) its template reads
+    ssm_parameters: dict[str, str] = field(default_factory=dict)    # AWS::SSM::Parameter::Value parameters
+    importers: dict[str, list[str]] = field(default_factory=dict)   # importing stack -> export names
+    resources: int = 0
+
+
+def capture(ctx: Ctx, ours: dict, opts: AdoptOptions, account: str) -> LiveCopy:
+    """Read the live stack and what its takeover touches, read-only."""
+    cfn = ctx.client("cloudformation")
+    live = read_live_stack(cfn, ctx.env)
+    if live.adopted_by_us:
+        raise UserError(f"{ctx.env.stack_name} is already ours: there is no takeover to rehearse")
+    raw = cfn.describe_stacks(StackName=live.info.stack_id)["Stacks"][0].get("Parameters") or []
+    body = cfn.get_template(StackName=live.info.stack_id, TemplateStage="Original")["TemplateBody"]
+    declared = live.template.get("Parameters", {})
+    copy = LiveCopy(body if isinstance(body, str) else json.dumps(body), {}, resources=len(live.physical_ids))
+    for p in raw:
+        key, value = p["ParameterKey"], p.get("ParameterValue", "")
+        kind = str(declared.get(key, {}).get("Type", ""))
+        if declared.get(key, {}).get("NoEcho"):
+            copy.parameters[key] = STAND_IN
+            copy.stand_in_parameters.append(key)
+        elif kind.startswith("AWS::SSM::Parameter::Value"):
+            copy.parameters[key] = value
+            copy.ssm_parameters[value] = p.get("ResolvedValue", STAND_IN)
+        else:
+            copy.parameters[key] = value
+    takeover = plan_takeover(ctx, live, ours, opts.overrides(), account, opts.allow_replace, opts.allow_interruption)
+    copy.hand_made = [(h.resource_type, h.name) for h in takeover.imports]
+    copy.resolved = sorted({(service, name) for service, name in RESOLVE.findall(copy.template_body)})
+    for export in takeover.exports:
+        for stack in export.importers:
+            copy.importers.setdefault(stack, []).append(export.name)
+    return copy
+
+
+def build_copy(ctx: Ctx, copy: LiveCopy) -> None:
+    """The copy on the local AWS: what the live stack reads, our hand-made resources, the stack, its importers."""
+    sm, ssm = ctx.client("secretsmanager"), ctx.client("ssm")
+    made_secrets = set()
+    for kind, name in copy.hand_made:
+        if kind == "AWS::SecretsManager::Secret":
+            sm.create_secret(Name=name, SecretString=STAND_IN)
+            made_secrets.add(name)
+        elif kind == "AWS::SSM::Parameter":
+            ssm.put_parameter(Name=name, Value=STAND_IN, Type="String")
+        elif kind == "AWS::Logs::LogGroup":
+            ctx.client("logs").create_log_group(logGroupName=name)
+        elif kind == "AWS::ECR::Repository":
+            ctx.client("ecr").create_repository(repositoryName=name)
+    for service, name in copy.resolved:
+        if service == "secretsmanager" and name not in made_secrets and not name.startswith("arn:"):
+            try:
+                sm.create_secret(Name=name, SecretString=json.dumps({"username": "stand_in", "password": STAND_IN}))
+            except Exception:  # noqa: BLE001 - the stack creates it itself, or it is already there
+                pass
+        elif service.startswith("ssm"):
+            ssm.put_parameter(Name=name, Value=STAND_IN, Type="String", Overwrite=True)
+    for name, value in copy.ssm_parameters.items():
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    cfn = ctx.client("cloudformation")
+    cfn.create_stack(StackName=ctx.env.stack_name, TemplateBody=copy.template_body,
+                     Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in copy.parameters.items()])
+    status = cfn.describe_stacks(StackName=ctx.env.stack_name)["Stacks"][0]
+    if status["StackStatus"] != "CREATE_COMPLETE":
+        raise UserError(f"the local AWS could not build a copy of {ctx.env.stack_name}: {status['StackStatus']} "
+                        f"{status.get('StackStatusReason', '')}".rstrip())
+    for stack, exports in sorted(copy.importers.items()):
+        resources = {f"Import{i}": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Type": "String", "Value": {"Fn::ImportValue": name}}} for i, name in enumerate(exports)}
+        cfn.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": resources}))
+
+
+def rehearse(ctx: Ctx, opts: AdoptOptions, verbs: Verbs) -> Outcome:
+    console, env = ctx.console, ctx.env
+    ours = json.loads(ensure_fresh().deploy_body)
+    account = print_header(ctx)
+    console.heading(f"rehearse: reading {env.stack_name} (read-only: template, parameters, names; never a secret's "
+                    "value)")
+    copy = capture(ctx, ours, opts, account)
+    console.line(f"  {copy.resources} resources; {len(copy.parameters)} parameters"
+                 + (f" ({', '.join(copy.stand_in_parameters)}: NoEcho, a stand-in value)" if copy.stand_in_parameters
+                    else "")
+                 + f"; {len(copy.hand_made)} of ours made by hand outside it; "
+                 + f"{sum(len(v) for v in copy.importers.values())} imported exports")
+    server = local_aws.start(None)
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+                                            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+    os.environ.update({"AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
+                       "AWS_SECRET_ACCESS_KEY": "rehearsal"})
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(k, None)
+    try:
+        console.line(f"  a local AWS on {server.endpoint}: from here on nothing leaves this machine")
+        local = replace(ctx, aws=Aws(region=env.region), env=replace(env, account_id=local_aws.ACCOUNT_ID),
+                        poll_seconds=ctx.poll_seconds if ctx.poll_seconds is not None else 0.2)
+        return _replay(local, opts, verbs, copy)
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _replay(ctx: Ctx, opts: AdoptOptions, verbs: Verbs, copy: LiveCopy) -> Outcome:
+    console, env = ctx.console, ctx.env
+    allow: dict[str, Any] = {"allow_replace": opts.allow_replace, "allow_interruption": opts.allow_interruption}
+    state: dict[str, Any] = {}
+
+    def build() -> Outcome:
+        build_copy(ctx, copy)
+        state["before"] = witness(ctx, env.stack_name)
+        return Outcome.APPLIED
+
+    def second_update() -> Outcome:
+        outcome = verbs("stack_update")(ctx, UpdateOptions(env=env.name, yes=True, **allow))
+        return Outcome.APPLIED if outcome is Outcome.NO_CHANGES else Outcome.NEEDS_HUMAN
+
+    def check() -> Outcome:
+        lost = compare(state["before"], witness(ctx, env.stack_name))
+        for line in lost:
+            console.error(line)
+        return Outcome.NEEDS_HUMAN if lost else Outcome.APPLIED
+
+    steps: list[tuple[str, Callable[[], Outcome]]] = [
+        ("build the copy under the same names, with stand-ins for secret values", build),
+        ("adopt --yes", lambda: verbs("adopt")(ctx, replace(opts, rehearse=False, yes=True))),
+        ("stack-update --yes: the converging update",
+         lambda: verbs("stack_update")(ctx, UpdateOptions(env=env.name, yes=True, **allow))),
+        ("stack-update --yes again: must change nothing", second_update),
+        ("compare: physical IDs, exports, secret and SSM values, the database, security group rules", check),
+    ]
+    for number, (title, step) in enumerate(steps, 1):
+        console.heading(f"rehearse {number}/{len(steps)} {title}")
+        try:
+            outcome = step()
+        except UserError as refusal:
+            console.error(str(refusal))
+            outcome = Outcome.REFUSED
+        if not outcome.ok:
+            console.error(f"the rehearsal stopped at: {title} ({outcome.label}). Nothing was changed on AWS: settle "
+                          f"this before `invoke adopt --env {env.name}`")
+            return Outcome.REFUSED
+    console.ok(f"rehearsal passed: both steps ran on a copy of {env.stack_name} with nothing replaced, deleted or "
+               f"re-valued. Nothing was changed on AWS; next: `invoke adopt --env {env.name}`, then "
+               f"`invoke stack-update --env {env.name}`")
+    return Outcome.NO_CHANGES
