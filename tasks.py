@@ -72,7 +72,7 @@ def verb(options_cls, module: str | None, env_from: str = "env"):
             console = Console(colour=False if flags.get("no_color") else None)
             journal = Journal()
             try:
-                opts = o.from_flags(options_cls, flags, name.replace("_", "-"), getattr(c, "remainder", ""))
+                opts = o.from_flags(options_cls, flags, name.replace("_", "-"), words_after_dashes())
                 if getattr(opts, "json", False):
                     console.text_to_stderr()
                 ctx = make_ctx(getattr(opts, env_from, "dev") or "dev", console, journal)
@@ -131,6 +131,13 @@ def _end_with_closed_output(console: Console, journal: Journal, outcome: Outcome
     code = outcome.exit_code if outcome is not None and not outcome.ok else 4
     console.error(f"standard output was closed, so the command stopped as on Ctrl-C; {journal.summary()}")
     raise Exit(code=code)
+
+
+def words_after_dashes(argv: list[str] | None = None) -> tuple[str, ...]:
+    """The words after `--` exactly as the shell passed them. invoke joins them into one string (its
+    `remainder`), and splitting that again would lose the quoting: `-- sh -c 'exit 3'` must stay three words."""
+    argv = sys.argv if argv is None else argv
+    return tuple(argv[argv.index("--") + 1:]) if "--" in argv else ()
 
 
 def make_ctx(env_name: str, console: Console, journal: Journal):

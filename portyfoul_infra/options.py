@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .contract import INLINE_TEMPLATE_LIMIT
 from .errors import UserError
@@ -420,18 +420,13 @@ def usage(task: str, cls) -> str:
     return f"invoke {task} {' '.join(args)} [--options]; see `invoke --help {task}`"
 
 
-def from_flags(cls, flags: dict[str, Any], task: str = "", rest: str = ""):
-    """The options dataclass from invoke's parsed flags (and the words after `--`); one-line UserError for a
-    bad or missing value."""
-    import shlex
-
+def from_flags(cls, flags: dict[str, Any], task: str = "", rest: Sequence[str] = ()):
+    """The options dataclass from invoke's parsed flags (and the words after `--`, exactly as the shell passed
+    them: never joined and split again); one-line UserError for a bad or missing value."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.metadata.get("remainder"):
-            try:
-                values[f.name] = tuple(shlex.split(rest or ""))
-            except ValueError as e:
-                raise UserError(f"the command after --: {e}") from None
+            values[f.name] = tuple(rest)
     for f in flag_fields(cls):
         if f.metadata.get("positional") and not str(flags.get(f.name) or "").strip():
             raise UserError(f"missing {metavar(f)}: usage: {usage(task, cls)}")

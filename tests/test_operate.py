@@ -110,14 +110,29 @@ def run_fake(migration, **opts):
     return result, out.getvalue(), ecs
 
 
-def test_run_streams_the_log_and_ends_with_the_container_exit_code():
+def test_run_streams_the_log_and_keeps_the_commands_exit_code_apart_from_the_tools():
     result, text, ecs = run_fake([{"lastStatus": "RUNNING"}, {"lastStatus": "STOPPED", "exitCode": 3}])
-    assert result == 3
+    assert result == 13  # never 3, which would read as "rolled back"
+    assert "the command failed: it exited 3" in text and "`invoke run` exits 13" in text
     (call,) = ecs.called("run_task")
     assert call["overrides"]["containerOverrides"] == [{"name": "web", "command": ["npm", "run", "report"]}]
     assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
-    assert "| report: 42 portfolios" in text and "exit code 3" in text
+    assert "| report: 42 portfolios" in text
     assert text.count("report: 42 portfolios") == 1  # each line once
+
+
+@pytest.mark.parametrize("code, ours", [(1, 11), (2, 12), (4, 14), (117, 127), (255, 127)])
+def test_every_failing_command_maps_clear_of_the_tools_codes(code, ours):
+    from portyfoul_infra.verbs.shell import command_exit
+    assert command_exit(code) == ours and command_exit(code) not in (0, 1, 2, 3, 4, 5)
+
+
+def test_the_words_after_dashes_are_kept_as_the_shell_passed_them():
+    from tasks import words_after_dashes
+    argv = ["invoke", "run", "--service", "web", "--", "sh", "-c", "exit 3"]
+    assert words_after_dashes(argv) == ("sh", "-c", "exit 3")
+    assert words_after_dashes(["invoke", "run", "--", "echo", "it's"]) == ("echo", "it's")
+    assert words_after_dashes(["invoke", "run"]) == ()
 
 
 def test_run_stops_the_task_at_its_timeout():
@@ -139,6 +154,13 @@ def test_run_on_the_local_aws_starts_a_task_like_the_services(dev_stack):
     tasks = boto3.client("ecs", region_name="us-east-2").list_tasks(cluster="portyfoul-dev-cluster",
                                                                      startedBy="portyfoul-run")["taskArns"]
     assert len(tasks) == 1
+    quoted = invoke("run", "--", "sh", "-c", "echo \"it's\" | tr a-z A-Z; exit 0", env=dev_stack)
+    assert quoted.returncode == 0, quoted.stdout + quoted.stderr
+    ecs = boto3.client("ecs", region_name="us-east-2")
+    arns = ecs.list_tasks(cluster="portyfoul-dev-cluster", startedBy="portyfoul-run")["taskArns"]
+    commands = [t["overrides"]["containerOverrides"][0]["command"]
+                for t in ecs.describe_tasks(cluster="portyfoul-dev-cluster", tasks=arns)["tasks"]]
+    assert ["sh", "-c", "echo \"it's\" | tr a-z A-Z; exit 0"] in commands  # three words, as typed
     bad = invoke("run", "--service", "db", "--", "true", env=dev_stack)
     assert bad.returncode == 2 and "unknown service 'db'" in bad.stderr
 

@@ -106,8 +106,18 @@ def run(ctx: Ctx, opts: RunOptions) -> Outcome | int:
         console.error(f"the task {result.reason}")
         return Outcome.NEEDS_HUMAN
     if result.exit_code == 0:
-        console.ok("exit code 0")
+        console.ok("the command exited 0")
         return 0
-    console.error(f"exit code {result.exit_code if result.exit_code is not None else 'none'}: "
-                  f"{result.reason or 'no reason given'}")
-    return result.exit_code if isinstance(result.exit_code, int) and result.exit_code > 0 else Outcome.NEEDS_HUMAN
+    if not isinstance(result.exit_code, int) or result.exit_code < 0:
+        console.error(f"the task stopped without an exit code: {result.reason or 'no reason given'}")
+        return Outcome.NEEDS_HUMAN
+    code = command_exit(result.exit_code)
+    console.error(f"the command failed: it exited {result.exit_code} ({result.reason or 'no reason given'}); "
+                  f"`invoke run` exits {code} (10 + its code, so it never reads as this tool's own 2, 3 or 4)")
+    return code
+
+
+def command_exit(code: int) -> int:
+    """`invoke run`'s exit code for a command that exited `code` (not 0): 10 + code, 11-127, clear of the tool's
+    own codes (0-5) and of the signals' (128 and up); 127 for any code above 116."""
+    return min(10 + code, 127)
