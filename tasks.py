@@ -18,7 +18,7 @@ from invoke.exceptions import ParseError
 from invoke.parser import parser as invoke_parser
 
 from portyfoul_infra import options as o
-from portyfoul_infra.cli import CLOSED_PIPE_EXIT, VerbTask, fit_invoke
+from portyfoul_infra.cli import CLOSED_PIPE_EXIT, VerbTask, fit_invoke, signals_as_interrupts
 from portyfoul_infra.console import Console, OutputClosed
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.outcomes import Journal, Outcome, failure_exit
@@ -76,7 +76,8 @@ def verb(options_cls, module: str | None, env_from: str = "env"):
                 if getattr(opts, "json", False):
                     console.text_to_stderr()
                 ctx = make_ctx(getattr(opts, env_from, "dev") or "dev", console, journal)
-                outcome = body_of(name)(ctx, opts) if module is not None else fn(ctx, opts)
+                with signals_as_interrupts(console.warn):
+                    outcome = body_of(name)(ctx, opts) if module is not None else fn(ctx, opts)
             except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback
                 if console.output_closed or isinstance(e, OutputClosed):
                     _end_with_closed_output(console, journal, None)

@@ -14,7 +14,8 @@ Like ecspresso's and the CDK's help, each task's help ends with one example (its
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from invoke import Task
 from invoke.parser.context import ParserContext, flag_key, to_flag
@@ -99,3 +100,45 @@ def fit_invoke() -> None:
     """Install the help above (idempotent): invoke builds its parser from our tasks after loading tasks.py."""
     ParserContext.help_for = _help_for  # type: ignore[method-assign]
     Program.print_task_help = _print_task_help  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- signals
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner cancelling a job, `kill`) or SIGHUP (a closed terminal), raised where the command is,
+    as Ctrl-C is: every verb's own handling of an interruption applies (a release rolls back and records it,
+    a watch says what carries on in AWS), and the command ends 3 or 4 saying what changed."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+
+
+@contextmanager
+def signals_as_interrupts(warn: Callable[[str], None]) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Terminated once; a repeat is noted and ignored, so that what the first one
+    started (a rollback, the record of how it ended) is finished rather than cut off in its turn."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised: list[str] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if raised:
+            warn(f"{name} again: already stopping; finishing what is under way first")
+            return
+        raised.append(name)
+        raise Terminated(signum)
+
+    signals = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)

@@ -68,7 +68,9 @@ def failure_exit(exc: BaseException, journal: Journal) -> tuple[str, int] | None
     if isinstance(exc, UserError):
         message = str(exc)
     elif isinstance(exc, KeyboardInterrupt):
-        message = "interrupted" if changes else "interrupted; nothing changed"
+        signal_name = getattr(exc, "signal_name", "")
+        what = f"stopped by {signal_name}" if signal_name else "interrupted"
+        message = what if changes else f"{what}; nothing changed"
     else:
         message = describe_aws_error(exc)
         if message is None:

@@ -379,10 +379,11 @@ def watch_or_interrupt(ctx: Ctx, cluster: str, targets: list[Target], timeout: f
     """Watch the deployments; True when Ctrl-C ended the watch (what was still in progress counts as failed)."""
     try:
         watch_deployments(ctx, cluster, targets, timeout)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        why = f"interrupted ({getattr(stop, 'signal_name', '') or 'Ctrl-C'})"
         for t in targets:
             if t.state is State.IN_PROGRESS:
-                t.state, t.reason = State.FAILED, "interrupted (Ctrl-C)"
+                t.state, t.reason = State.FAILED, why
         return True
     return False
 
