@@ -370,6 +370,14 @@ def run(ctx, opts):
     """
 
 
+@verb(o.ForceUnlockOptions, "verbs.lock")
+def force_unlock(ctx, opts):
+    """Break an environment's deploy lock on purpose, when the command holding it is gone (a cancelled job).
+
+    Example: invoke force-unlock --env prod --id 19a2b3c4d5e-4242
+    """
+
+
 @verb(o.SnapshotOptions, "verbs.database")
 def db_snapshot(ctx, opts):
     """A manual database snapshot, named with environment, time and running tag; waits until available.

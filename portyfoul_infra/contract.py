@@ -141,8 +141,9 @@ def secret_name_of(arn_or_name: str) -> str:
 
 
 def is_placeholder(value: str) -> bool:
-    """True for an empty value or one the template created as a placeholder."""
-    return not value.strip() or value.startswith(PLACEHOLDER_VALUE.split("-set-")[0])
+    """True for an empty value or the very placeholder the template creates (a real value that merely starts
+    with PLACEHOLDER is a value)."""
+    return not value.strip() or value.strip() == PLACEHOLDER_VALUE
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,10 @@ class AdoptOptions:
                 raise UserError(f"--map {item!r}: use OLD=NEW (a live logical ID, then one of ours)")
             if old.strip() in pairs:
                 raise UserError(f"--map names {old.strip()} twice")
+            taken = next((o for o, n in pairs.items() if n == new.strip()), None)
+            if taken:
+                raise UserError(f"--map {taken}={new.strip()} and --map {old.strip()}={new.strip()} both name our "
+                                f"{new.strip()}: one live resource becomes it, the other stays the live stack's own")
             pairs[old.strip()] = new.strip()
         return pairs
 
@@ -352,6 +356,19 @@ class RunOptions:
     service: str = service_flag("web", "web or worker: whose task definition, network and secrets the task gets")
     timeout: int = timeout_flag(900, "the task to finish (it is stopped then)")
     command: tuple[str, ...] = remainder("The command, after --")
+
+
+@dataclass(frozen=True)
+class ForceUnlockOptions:
+    env: str = env_flag()
+    id: str = flag("", "The lock to break, as the refusal names it (a lock you do not name is never broken)",
+                   metavar="LOCK_ID")
+    yes: bool = yes_flag("Break it without asking")
+
+    def __post_init__(self) -> None:
+        if not self.id.strip():
+            raise UserError("--id LOCK_ID is required: the refusal that named the lock gives it "
+                            "(`invoke force-unlock --env ENV --id LOCK_ID`)")
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,9 @@ def test_ctrl_c_at_the_prompt_means_no_and_the_change_set_is_deleted(monkeypatch
     assert cfn.called("delete_change_set") and not cfn.called("execute_change_set")
 
 
-# ---------- 6. stack-update keeps the last good tag
+# ---------- 6. stack-update never changes the image a service runs
 
-def test_a_running_tag_whose_release_failed_is_not_kept(monkeypatch):
+def test_a_running_tag_whose_release_failed_is_kept_and_said(monkeypatch):
     from portyfoul_infra.aws import history
     from portyfoul_infra.aws.stacks import StackInfo
     from portyfoul_infra.aws.updates import current_image_tags
@@ -159,7 +159,9 @@ def test_a_running_tag_whose_release_failed_is_not_kept(monkeypatch):
                       {"ImageTag": "v0", "WorkerImageTag": "v0"}, {}, None, True)
     tags, desired = current_image_tags(ctx, stack)
     assert desired == 2
-    assert tags["ImageTag"] == "v0" and "web runs v1, whose release failed; keeping v0" in out.getvalue()
+    assert tags["ImageTag"] == "v1"  # what web runs: moving it is rollback's job, never a template change's
+    assert ("web runs v1, whose release failed; keeping it (a stack-update never changes the image a service "
+            "runs): `invoke rollback --env dev --service web`") in out.getvalue()
 
 
 # ---------- 7. a picture never blocks a deploy
@@ -272,18 +274,7 @@ def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(shared_d
     assert "Database (AWS::RDS::DBInstance) would be replaced" in out.getvalue()
 
 
-# ---------- 10. concurrent stack-updates
-
-def test_a_second_stack_update_refuses_while_another_awaits_its_confirmation():
-    from portyfoul_infra.verbs.stack import stack_update
-    cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
-    cfn.pending_change_sets = [{"ChangeSetName": "portyfoul-update-20261126-000000-abc123", "Status": "CREATE_COMPLETE",
-                                "ExecutionStatus": "AVAILABLE", "CreationTime": "2026-11-26T00:00:00Z"}]
-    with pytest.raises(UserError, match="another stack-update is under way on portyfoul-infra: its change set "
-                                        "portyfoul-update-20261126-000000-abc123"):
-        stack_update(make_ctx(FakeAws(cloudformation=cfn))[0], UpdateOptions(yes=True))
-    assert not cfn.called("create_change_set")
-
+# ---------- 10. change set names (concurrency: tests/test_reliability.py)
 
 def test_change_set_names_are_unique_within_a_second():
     from portyfoul_infra.verbs.stack import stack_diff

@@ -86,3 +86,15 @@ def test_promote_from_an_environment_without_an_account_names_it_and_says_what_t
     assert str(refused.value).startswith("staging names no AWS account: set account_id for 'staging' in "
                                          "portyfoul_infra/config.py")
     assert "different" not in str(refused.value) and out.getvalue() == ""
+
+
+def test_the_targets_preflight_runs_before_anything_is_copied(staging_stack):
+    """A placeholder secret in the target refuses the promotion (exit 2) before the image is copied into it."""
+    from portyfoul_infra.contract import PLACEHOLDER_VALUE
+    client("secretsmanager").put_secret_value(SecretId="portyfoul/staging/finnhub-api-key", SecretString=PLACEHOLDER_VALUE)
+    docker = RegistryDocker()
+    with pytest.raises(UserError, match="preflight: .*FINNHUB_API_KEY: secret portyfoul/staging/finnhub-api-key still "
+                                        "holds its placeholder"):
+        _run(DEMO_TAG, docker)
+    assert [c for c in docker.commands if c[:2] != ["docker", "login"]] == []
+    assert _digest("portyfoul-staging", DEMO_TAG) is None

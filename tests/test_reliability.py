@@ -2,16 +2,31 @@
 leaves behind, and what the next command says about it."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import boto3
 import pytest
 
+from portyfoul_infra.artifacts.generated import render
+from portyfoul_infra.aws import lock
+from portyfoul_infra.aws.adoption import Side, match
+from portyfoul_infra.aws.lock import acquire, deployment
+from portyfoul_infra.cfn_template import Resolver, load_template
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.contract import PLACEHOLDER_VALUE, is_placeholder, parameter_values
+from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import seed_image
-from support import FAST_POLL, ROOT
+from portyfoul_infra.options import AdoptOptions, DeleteOptions, ForceUnlockOptions, UpdateOptions
+from portyfoul_infra.outcomes import failure_exit
+from portyfoul_infra.verbs import teardown
+from portyfoul_infra.verbs.lock import force_unlock
+from portyfoul_infra.verbs.stack import stack_update
+from support import FAST_POLL, ROOT, Answers, invoke, make_ctx
+from support.fakes import STACK_ID, FakeAws, FakeCloudFormation, client_error, resource_change
+from support.template import two_service_groups
 
 REGION = "us-east-2"
 HISTORY = "/portyfoul/dev/release-history"
@@ -70,3 +85,284 @@ def test_a_release_stopped_by_a_signal_rolls_back_and_records_it(released_stack,
     newest = history()[0]
     assert newest["tag"] == "demo0009-hang" and newest["outcome"] == "failed"
     assert signal_name in newest["note"] and "rolled back" in newest["note"]
+
+
+# ---------- one deployment at a time
+
+def lock_of(ctx):
+    return lock.read(ctx)
+
+
+def test_a_second_deployment_is_refused_naming_the_holder_and_the_lock_is_given_back():
+
+    aws = FakeAws(cloudformation=FakeCloudFormation(changes=[resource_change("WebTaskDefinition",
+                                                                               "AWS::ECS::TaskDefinition")]))
+    first, _ = make_ctx(aws)
+    holder = acquire(first, "release --tag v2", 600)
+    second, _ = make_ctx(aws)
+    with pytest.raises(UserError) as refused:
+        stack_update(second, UpdateOptions(yes=True))
+    text = str(refused.value)
+    assert text.startswith(f"another deployment holds dev: {holder.owner} running `release --tag v2` since")
+    assert f"`invoke force-unlock --env dev --id {holder.id}`" in text and "Nothing changed" in text
+    assert not aws.client("cloudformation").called("create_change_set")
+    assert lock_of(first) == holder  # the refused one did not touch it
+
+
+def test_a_lock_is_given_back_however_the_command_ends():
+
+    ctx, _ = make_ctx(FakeAws())
+    with pytest.raises(RuntimeError):
+        with deployment(ctx, "release --tag v2", 600, settle_history=False):
+            assert lock_of(ctx) is not None
+            raise RuntimeError("boom")
+    assert lock_of(ctx) is None
+
+
+def test_a_stale_lock_says_so_and_is_broken_only_on_purpose_by_its_id():
+
+    aws = FakeAws()
+    then, _ = make_ctx(aws, wall=lambda: 1_000_000.0)
+    holder = acquire(then, "release --tag v2", 600)   # its process was killed: nobody gives it back
+    now, _ = make_ctx(aws, wall=lambda: 1_000_000.0 + 7200)
+    with pytest.raises(UserError, match="its lock expired at .*: that process is probably gone"):
+        acquire(now, "release --tag v3", 600)
+    with pytest.raises(UserError, match=f"the lock of dev is {holder.id}, not 123; nothing changed"):
+        force_unlock(now, ForceUnlockOptions(id="123", yes=True))
+    declined, out = make_ctx(aws, prompt=Answers(False), wall=lambda: 1_000_000.0 + 7200)
+    assert force_unlock(declined, ForceUnlockOptions(id=holder.id)).exit_code == 2 and lock_of(now) == holder
+    assert force_unlock(now, ForceUnlockOptions(id=holder.id, yes=True)).ok and lock_of(now) is None
+    assert acquire(now, "release --tag v3", 600).command == "release --tag v3"
+
+
+def test_two_releases_at_once_on_the_local_aws_one_is_refused(released_stack):
+    """Two release processes started together: the one that does not get the lock refuses before it
+    registers anything; the other deploys."""
+    seed_image(client("ecr"), "portyfoul-dev", "demo0009-hang")
+    seed_image(client("ecr"), "portyfoul-dev", "demo0010")
+    first = start(released_stack, "release", "--tag", "demo0009-hang", "--no-build")
+    try:
+        wait_for(first, "in progress")  # it holds the lock and is deploying
+        second = start(released_stack, "release", "--tag", "demo0010", "--no-build")
+        out, err = second.communicate(timeout=120)
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
+    finally:
+        for p in (first,):
+            if p.poll() is None:
+                p.kill()
+    assert second.returncode == 2, out + err
+    assert "another deployment holds dev:" in err and "running `release --tag demo0009-hang`" in err
+    assert "demo0010" not in json.dumps(history())  # never recorded, never deployed
+    assert first.returncode == 3
+
+
+# ---------- the change sets a stack-update leaves
+
+def test_a_change_set_left_behind_by_a_process_that_is_gone_is_deleted_not_a_roadblock():
+
+    cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
+    cfn.pending_change_sets = [{"ChangeSetName": "portyfoul-update-20261126-000000-abc123", "ChangeSetId": "cs-old",
+                                "Status": "CREATE_COMPLETE", "ExecutionStatus": "UNAVAILABLE",
+                                "CreationTime": "2026-11-26T00:00:00Z"}]
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn))
+    stack_update(ctx, UpdateOptions(yes=True))
+    assert {"ChangeSetName": "cs-old", "StackName": STACK_ID} in cfn.called("delete_change_set")
+    assert "deleted the change set portyfoul-update-20261126-000000-abc123 (UNAVAILABLE" in out.getvalue()
+    assert cfn.called("create_change_set")
+
+
+def test_a_change_set_aws_refuses_to_execute_is_deleted_and_nothing_changed():
+
+    cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
+
+    def refuse(**kwargs):
+        raise client_error("InvalidChangeSetStatus", "ChangeSet is in UNAVAILABLE state", "ExecuteChangeSet")
+    cfn.execute_change_set = refuse
+    ctx, _ = make_ctx(FakeAws(cloudformation=cfn))
+    with pytest.raises(UserError) as refused:
+        stack_update(ctx, UpdateOptions(yes=True))
+    message, code = failure_exit(refused.value, ctx.journal)
+    assert code == 2 and "ChangeSet is in UNAVAILABLE state" in message
+    assert "the change set was deleted and nothing changed" in message
+    assert cfn.called("delete_change_set") == [{"ChangeSetName": "arn:aws:cloudformation:us-east-2:946652103073:"
+                                                                 "changeSet/cs/1", "StackName": STACK_ID}]
+
+
+# ---------- the release history: validated on read, never overwritten, its last good copy kept
+
+def task_definition_revisions() -> list[str]:
+    return sorted(client("ecs").list_task_definitions()["taskDefinitionArns"])
+
+
+@pytest.mark.parametrize("value, why", [
+    ("[1, 2, 3]", "record 1: a JSON int where a release record belongs"),
+    ('"a string"', "a JSON str where a list of releases belongs"),
+    ('{"a": 1}', "a JSON dict where a list of releases belongs"),
+    ('[{"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z"}]', "record 1: no services"),
+    ("{not json", "not JSON"),
+])
+def test_a_history_of_another_shape_is_refused_by_every_reader_and_never_overwritten(released_stack, value, why):
+    ssm = client("ssm")
+    ssm.put_parameter(Name=HISTORY, Value=value, Type="String", Overwrite=True)
+    revisions = task_definition_revisions()
+    seed_image(client("ecr"), "portyfoul-dev", "demo0011")
+    for args in (("release-status",), ("release", "--tag", "demo0011", "--no-build"), ("rollback",),
+                 ("stack-update", "--yes")):
+        proc = invoke(*args, env=released_stack)
+        assert proc.returncode == 2, (args, proc.stdout + proc.stderr)
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"error: the release history {HISTORY} is not what this tool writes ({why}); "
+                               "nothing changed"), (args, last)
+        assert "Traceback" not in proc.stderr
+    assert "release-history-last-good" in last and "aws ssm delete-parameter" in last
+    assert ssm.get_parameter(Name=HISTORY)["Parameter"]["Value"] == value  # never overwritten
+    assert task_definition_revisions() == revisions  # the release registered nothing
+
+
+def test_each_write_keeps_the_history_it_replaces(released_stack):
+    before = client("ssm").get_parameter(Name=HISTORY)["Parameter"]["Value"]
+    seed_image(client("ecr"), "portyfoul-dev", "demo0012")
+    assert invoke("release", "--tag", "demo0012", "--no-build", env=released_stack).returncode == 0
+    last_good = client("ssm").get_parameter(Name="/portyfoul/dev/release-history-last-good")["Parameter"]["Value"]
+    # The release wrote twice (in progress, then how it ended): the copy is the history before the second write.
+    assert json.loads(last_good)[1:] == json.loads(before)
+    assert json.loads(last_good)[0]["tag"] == "demo0012" and json.loads(last_good)[0]["outcome"] == "in progress"
+    assert history()[0]["tag"] == "demo0012" and history()[0]["outcome"] == "succeeded"
+
+
+# ---------- a record left "in progress" by a process that is gone
+
+def abandon_newest_release():
+    """As if the process that ran the newest release had been killed before recording how it ended."""
+    records = history()
+    records[0]["outcome"], records[0]["note"] = "in progress", ""
+    client("ssm").put_parameter(Name=HISTORY, Value=json.dumps(records), Type="String", Overwrite=True)
+
+
+def test_the_next_command_settles_a_release_its_killed_process_left_in_progress(released_stack):
+    abandon_newest_release()  # demo0001: ECS completed it, so it runs
+    status = invoke("release-status", env=released_stack)
+    assert "in progress" in status.stdout  # a read changes nothing
+    proc = invoke("stack-update", "--yes", env=released_stack)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("the release of demo0001 (" in proc.stderr and "was left in progress by a process that is gone: "
+            "succeeded (web runs it, worker runs it)" in proc.stderr)
+    newest = history()[0]
+    assert newest["outcome"] == "succeeded" and newest["note"].startswith("reconciled: its process was gone")
+
+
+def test_a_release_left_in_progress_whose_services_went_back_is_settled_as_failed(released_stack):
+    seed_image(client("ecr"), "portyfoul-dev", "demo0013")
+    assert invoke("release", "--tag", "demo0013", "--no-build", env=released_stack).returncode == 0
+    records = history()
+    records[0]["outcome"] = "in progress"
+    # the services were put back (by hand, or by a rollback whose process died too)
+    ecs = client("ecs")
+    for key, change in records[0]["services"].items():
+        name = f"portyfoul-dev-{key}-service"
+        ecs.update_service(cluster="portyfoul-dev-cluster", service=name, taskDefinition=change["previous"])
+    client("ssm").put_parameter(Name=HISTORY, Value=json.dumps(records), Type="String", Overwrite=True)
+    proc = invoke("rollback", "--to", "demo0001", env=released_stack)
+    assert "left in progress by a process that is gone: failed (web went back, worker went back)" in proc.stderr
+    assert next(r for r in history() if r["tag"] == "demo0013")["outcome"] == "failed"
+
+
+def test_a_stack_update_never_moves_a_service_off_the_image_it_runs(released_stack):
+    """The issue's scenario: a release killed after web moved; stack-update keeps what each service runs."""
+    seed_image(client("ecr"), "portyfoul-dev", "demo0014")
+    assert invoke("release", "--tag", "demo0014", "--no-build", "--service", "web", env=released_stack).returncode == 0
+    records = history()
+    records[0]["outcome"] = "failed"
+    client("ssm").put_parameter(Name=HISTORY, Value=json.dumps(records), Type="String", Overwrite=True)
+    proc = invoke("stack-update", "--yes", env=released_stack)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "web runs demo0014, whose release failed; keeping it" in proc.stderr
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in client("cloudformation").describe_stacks(
+        StackName="portyfoul-infra")["Stacks"][0]["Parameters"]}
+    assert parameters["ImageTag"] == "demo0014" and parameters["WorkerImageTag"] == "demo0001"
+    images = {k: v.rsplit(":", 1)[1] for k, v in running_images().items()}
+    assert images == {"portyfoul-dev-web-service": "demo0014", "portyfoul-dev-worker-service": "demo0001"}
+
+
+def running_images() -> dict[str, str]:
+    ecs = client("ecs")
+    return {name: ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]["containerDefinitions"][0]["image"]
+            for name, td in running_task_definitions().items()}
+
+
+# ---------- smaller findings
+
+def test_a_full_width_digit_is_refused_and_nothing_is_written(shared_dev_stack):
+    proc = invoke("config-set", "price-update-interval", "５", env=shared_dev_stack)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: price-update-interval must be a whole number of minutes from 1 to 1440; "
+                                   "got '５'")
+
+
+def test_only_the_placeholder_itself_is_the_placeholder():
+    assert is_placeholder(PLACEHOLDER_VALUE) and is_placeholder("  ") and is_placeholder(f" {PLACEHOLDER_VALUE}\n")
+    assert not is_placeholder("PLACEHOLDER-but-a-real-key-a-vendor-issued")
+    assert not is_placeholder("PLACEHOLDERS")
+
+
+def test_two_maps_onto_one_of_ours_are_refused_in_words_not_a_tuple():
+    with pytest.raises(UserError) as refused:
+        AdoptOptions(map=("ECSSecurityGroup=ServiceSecurityGroup", "ECSSecurityGroup2=ServiceSecurityGroup")).overrides()
+    assert str(refused.value) == (
+        "--map ECSSecurityGroup=ServiceSecurityGroup and --map ECSSecurityGroup2=ServiceSecurityGroup both name our "
+        "ServiceSecurityGroup: one live resource becomes it, the other stays the live stack's own")
+    assert "(" not in str(refused.value).split(":")[0]
+
+
+def test_an_ambiguous_match_names_the_identity_in_words():
+
+    ours = json.loads(render().text)
+    live = two_service_groups(load_template((ROOT / "tests" / "fixtures" / "live-stack.yaml").read_text()))
+    pseudo = {"AWS::AccountId": "946652103073", "AWS::Region": REGION, "AWS::StackName": "portyfoul-infra",
+              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    with pytest.raises(UserError) as refused:
+        match(Side("live", live, Resolver(live, {}, pseudo)),
+              Side("ours", ours, Resolver(ours, parameter_values(ENVIRONMENTS["dev"]), pseudo)), {})
+    assert ("ECSSecurityGroup and ECSSecurityGroup2 all match our ServiceSecurityGroup (used by AWS::ECS::Service "
+            "name portyfoul-dev-web-service); settle it with --map OLD=ServiceSecurityGroup") in str(refused.value)
+    assert "('" not in str(refused.value)
+
+
+def test_rollback_to_a_release_whose_image_left_ecr_is_refused_before_anything(released_stack):
+    seed_image(client("ecr"), "portyfoul-dev", "demo0015")
+    assert invoke("release", "--tag", "demo0015", "--no-build", env=released_stack).returncode == 0
+    client("ecr").batch_delete_image(repositoryName="portyfoul-dev", imageIds=[{"imageTag": "demo0001"}])
+    before = running_task_definitions()
+    proc = invoke("rollback", "--to", "demo0001", env=released_stack)
+    assert proc.returncode == 2
+    assert "the image of release demo0001 is no longer in portyfoul-dev (expired by its lifecycle rule?)" in proc.stderr
+    assert running_task_definitions() == before and history()[0]["tag"] == "demo0015"
+
+
+def test_stack_delete_during_a_deployment_is_refused(released_stack):
+    seed_image(client("ecr"), "portyfoul-dev", "demo0016-hang")
+    release = start(released_stack, "release", "--tag", "demo0016-hang", "--no-build")
+    try:
+        wait_for(release, "in progress")
+        held = invoke("stack-delete", "--yes", env=released_stack)
+        assert held.returncode == 2 and "another deployment holds dev" in held.stderr  # the lock says so first
+        release.send_signal(signal.SIGTERM)
+        release.communicate(timeout=120)
+    finally:
+        if release.poll() is None:
+            release.kill()
+    assert client("cloudformation").describe_stacks(StackName="portyfoul-infra")["Stacks"][0]["StackStatus"] in (
+        "UPDATE_COMPLETE", "CREATE_COMPLETE")
+
+
+def test_stack_delete_while_ecs_deploys_something_started_elsewhere_is_refused(monkeypatch):
+    """A deployment this tool did not start (the console, another tool) holds no lock; ECS says it runs."""
+
+    busy = SimpleNamespace(name="portyfoul-dev-web-service", busy="PRIMARY IN_PROGRESS")
+    monkeypatch.setattr(teardown, "read_services", lambda ctx, stack: [busy])
+    cfn = FakeCloudFormation()
+    with pytest.raises(UserError, match="a deployment is in progress on portyfoul-dev-web-service \\(PRIMARY "
+                                        "IN_PROGRESS\\): wait for it"):
+        teardown.stack_delete(make_ctx(FakeAws(cloudformation=cfn))[0], DeleteOptions(yes=True))
+    assert not cfn.called("delete_stack") and not cfn.called("update_termination_protection")

@@ -273,11 +273,19 @@ def match(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str
     for new, olds in sorted(claimed.items()):
         if len(olds) > 1:
             key = ours.key(new)
+            identity = " ".join(_flat(key[1:])) if key else "no identity"
             problems.append(f"{' and '.join(sorted(olds))} all match our {new} "
-                            f"({key[1:] if key else ''}); settle it with --map OLD={new} for the one to keep")
+                            f"({identity}); settle it with --map OLD={new} for the one to keep")
     if problems:
         raise UserError("cannot match the live stack unambiguously: " + "; ".join(problems))
     return mapping
+
+
+def _flat(value: Any) -> list[str]:
+    """An identity key as words (nested keys flattened), for a message."""
+    if isinstance(value, (tuple, list)):
+        return [w for v in value for w in _flat(v)]
+    return [str(value)]
 
 
 def with_settled(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from ..context import Ctx
 from ..contract import INLINE_TEMPLATE_LIMIT, POLICY_PROTECTED, STATEFUL_TYPES, VALUE_PROPERTIES
-from ..errors import UserError
+from ..errors import UserError, describe_aws_error
 from .clients import collect
 from .stacks import EventStream, WatchResult, describe_stack, upload_template, watch
 from .wait import poll_until
@@ -268,7 +268,14 @@ def execute_change_set(ctx: Ctx, plan: ChangeSetPlan, timeout: float, next_step:
     cfn = ctx.client("cloudformation")
     stream = EventStream(cfn, plan.stack_id)
     stream.mark()
-    cfn.execute_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
+    try:
+        cfn.execute_change_set(ChangeSetName=plan.change_set_id, StackName=plan.stack_id)
+    except Exception as e:
+        message = describe_aws_error(e)
+        if message is None:
+            raise
+        delete_change_set(cfn, plan)  # ours, refused: never left behind to block the next update
+        raise UserError(f"{message}; the change set was deleted and nothing changed") from None
     ctx.record(f"started executing the change set on {_stack_name(plan)}", next_step)
     return watch(ctx, plan.stack_id, stream, timeout, poll_seconds)
 

@@ -74,6 +74,7 @@ def plan_release(ctx: Ctx, request: ReleaseRequest) -> ReleasePlan:
     stack = require_stack(ctx)
     if not stack.status.endswith("_COMPLETE") or stack.status == "ROLLBACK_COMPLETE":
         raise UserError(f"stack {env.stack_name} is {stack.status}; a release needs a stable stack (*_COMPLETE)")
+    history.load(ctx)  # a history this tool cannot read is refused now, before any revision is registered
     missing = [k for k in ("ClusterName", REPOSITORY_URI, REPOSITORY_NAME) if not stack.outputs.get(k)]
     if missing:
         raise UserError(f"stack {env.stack_name} lacks outputs {', '.join(missing)}: run `invoke stack-update` first")
@@ -553,6 +554,11 @@ def plan_rollback(ctx: Ctx, keys: list[str], to: str = "") -> tuple[LiveServices
         status = ecs.describe_task_definition(taskDefinition=step.to)["taskDefinition"].get("status")
         if status != "ACTIVE":
             raise UserError(f"{key}: {short_td(step.to)} (release {target.tag}) is {status}; it can no longer run")
+        repository = live.stack.outputs.get(REPOSITORY_NAME, "")
+        if repository and find_image(ctx.client("ecr"), repository, target.tag) is None:
+            raise UserError(f"{key}: the image of release {target.tag} is no longer in {repository} (expired by its "
+                            "lifecycle rule?): its tasks could not start. Nothing changed; release a known-good tag "
+                            "that ECR still has (`invoke release --tag TAG --no-build`)")
         steps.append(step)
     return live, steps
 

@@ -119,14 +119,13 @@ def _operate(ctx: Ctx, stack: StackInfo, call: str, change: str, timeout: float)
 
 
 def current_image_tags(ctx: Ctx, stack: StackInfo | None) -> tuple[dict[str, str], int | None]:
-    """The tags running now, so an infrastructure update never rolls the application back; and the web
-    service's desired count now (None before there is one), so it never undoes auto scaling.
+    """The tags the services run now, so an infrastructure update never changes the image a service runs; and
+    the web service's desired count now (None before there is one), so it never undoes auto scaling.
 
-    Read from the services' current task definitions (release deploys outside
-    CloudFormation); falls back to the stack's parameters, then `latest`.
-    Refuses while a deployment is in progress: its tag is not yet known to be
-    good. A running tag that the release history records as failed is not
-    kept; the service's last succeeded release is.
+    Read from the services' current task definitions (release deploys outside CloudFormation); falls back to
+    the stack's parameters, then `latest`. Refuses while a deployment is in progress: what it ends on is not
+    known yet. A running tag whose release failed is kept all the same, and said: moving a service to another
+    image is rollback's job, watched and recorded, never a side effect of a template change.
     """
     tags = {param: "latest" for param in IMAGE_TAG_PARAMETERS.values()}
     if stack is None:
@@ -137,23 +136,22 @@ def current_image_tags(ctx: Ctx, stack: StackInfo | None) -> tuple[dict[str, str
     live = read_services(ctx, stack=stack)
     for s in live:
         if s.busy:
-            raise UserError(f"service {s.name} has a deployment in progress ({s.busy}): its image is not yet known to "
-                            f"be good. Wait for it (`invoke release-status --env {ctx.env.name}`), then run "
-                            "stack-update again")
+            raise UserError(f"service {s.name} has a deployment in progress ({s.busy}): what it ends on is not known "
+                            f"yet. Wait for it (`invoke release-status --env {ctx.env.name}`), then run stack-update "
+                            "again")
     records = None
     for s in live:
         param = IMAGE_TAG_PARAMETERS[s.key]
         running = s.tag
-        if running == tags[param] or running.startswith("sha256:"):
+        if running.startswith("sha256:"):
             continue
-        if records is None:  # only when a release ran since the last stack-update
-            records = history.load(ctx)
-        outcome = history.tag_outcome(records, running)
-        if outcome in (history.FAILED, history.IN_PROGRESS):
-            good = next((r.tag for r in records if r.kind == "release" and r.outcome == history.SUCCEEDED
-                         and s.key in r.services), tags[param])
-            ctx.console.warn(f"{s.key} runs {running}, whose release {outcome}; keeping {good}, its last good release")
-            running = good
+        if running != tags[param]:
+            records = history.load(ctx) if records is None else records
+            outcome = history.tag_outcome(records, running)
+            if outcome in (history.FAILED, history.IN_PROGRESS):
+                ctx.console.warn(f"{s.key} runs {running}, whose release {outcome}; keeping it (a stack-update never "
+                                 f"changes the image a service runs): `invoke rollback --env {ctx.env.name} "
+                                 f"--service {s.key}` moves it to its last good release")
         tags[param] = running
     web = live.services.get("web")
     return tags, (web.desired_count if web and web.desired_count else None)

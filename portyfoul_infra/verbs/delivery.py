@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..aws.clients import print_header
+from ..aws.lock import deployment
 from ..aws.release import ReleaseRequest, apply_release, describe_release, plan_promotion, plan_release
 from ..config import Environment, check_promotion, check_promotions, promotion_refusal
 from ..context import Ctx
@@ -28,6 +29,8 @@ from ..contract import deploy_role_variable, service_keys
 from ..errors import UserError
 from ..options import DeliverOptions, DeliveryPlanOptions
 from ..outcomes import Outcome
+
+BUILD_SECONDS = 1800   # how long a build and push may take, for the deploy lock's expiry
 
 RELEASE, PROMOTE, SKIP = "release", "promote", "skip"
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}")
@@ -126,25 +129,26 @@ def deliver(ctx: Ctx, opts: DeliverOptions) -> Outcome:
     """The environment's part of delivering the commit: promote it from promote_from, or release it (building
     from --app-dir, which must be at the commit, only when ECR does not have the tag yet)."""
     env = ctx.env
-    if env.promote_from:
-        source = ctx.environment(env.promote_from)
+    source = ctx.environment(env.promote_from) if env.promote_from else None
+    if source is not None:
         check_promotion(source, env)
-        print_header(ctx)
-        ctx.console.line(f"deliver {opts.sha}: {env.name} promotes from {source.name} (promote_from)")
-        plan = plan_promotion(ctx, source, opts.tag, opts.timeout)
-    else:
-        if env.migrate_on_release and not env.migration_command:
-            raise UserError(f"migrate_on_release needs migration_command in the {env.name} config")
-        app_dir = opts.app_dir or env.app_dir
-        print_header(ctx)
-        ctx.console.line(f"deliver {opts.sha}: {env.name} releases it")
-        plan = plan_release(ctx, ReleaseRequest(tag=opts.tag, keys=tuple(service_keys("all")), build=True,
-                                                migrate=env.migrate_on_release, app_dir=app_dir,
-                                                timeout=opts.timeout))
-        if plan.build:
-            _require_checkout(app_dir, opts.sha)
-    describe_release(ctx, plan)
-    return apply_release(ctx, plan)
+    elif env.migrate_on_release and not env.migration_command:
+        raise UserError(f"migrate_on_release needs migration_command in the {env.name} config")
+    app_dir = opts.app_dir or env.app_dir
+    print_header(ctx)
+    with deployment(ctx, f"deliver {opts.sha[:12]}", opts.timeout + BUILD_SECONDS):
+        if source is not None:
+            ctx.console.line(f"deliver {opts.sha}: {env.name} promotes from {source.name} (promote_from)")
+            plan = plan_promotion(ctx, source, opts.tag, opts.timeout)
+        else:
+            ctx.console.line(f"deliver {opts.sha}: {env.name} releases it")
+            plan = plan_release(ctx, ReleaseRequest(tag=opts.tag, keys=tuple(service_keys("all")), build=True,
+                                                    migrate=env.migrate_on_release, app_dir=app_dir,
+                                                    timeout=opts.timeout))
+            if plan.build:
+                _require_checkout(app_dir, opts.sha)
+        describe_release(ctx, plan)
+        return apply_release(ctx, plan)
 
 
 def _require_checkout(app_dir: str, sha: str) -> None:

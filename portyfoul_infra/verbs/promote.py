@@ -11,6 +11,7 @@ runs before the copy, so a refusal there changes nothing.
 from __future__ import annotations
 
 from ..aws.clients import print_header
+from ..aws.lock import deployment
 from ..aws.release import apply_release, describe_release, plan_promotion
 from ..config import check_promotion
 from ..context import Ctx
@@ -22,6 +23,7 @@ def promote(ctx: Ctx, opts: PromoteOptions) -> Outcome:
     source = ctx.environment(opts.from_)
     check_promotion(source, ctx.env)
     print_header(ctx)
-    plan = plan_promotion(ctx, source, opts.tag, opts.timeout)
-    describe_release(ctx, plan)
-    return apply_release(ctx, plan)
+    with deployment(ctx, f"promote --tag {opts.tag} --from {source.name}", opts.timeout):
+        plan = plan_promotion(ctx, source, opts.tag, opts.timeout)
+        describe_release(ctx, plan)
+        return apply_release(ctx, plan)

@@ -8,6 +8,7 @@ import subprocess
 from ..aws import history
 from ..aws.clients import json_document, print_header
 from ..aws.deployments import short_td
+from ..aws.lock import deployment
 from ..aws.release import (
     ReleaseRequest,
     apply_release,
@@ -24,6 +25,7 @@ from ..options import ReadOptions, ReleaseOptions, RollbackOptions
 from ..outcomes import Outcome
 
 RECENT_RELEASES = 5
+BUILD_SECONDS = 1800   # how long a build and push may take, for the lock's expiry
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -58,23 +60,29 @@ def release_request(ctx: Ctx, opts: ReleaseOptions) -> ReleaseRequest:
 def release(ctx: Ctx, opts: ReleaseOptions) -> Outcome:
     request = release_request(ctx, opts)
     print_header(ctx)
-    plan = plan_release(ctx, request)
-    describe_release(ctx, plan)
-    if opts.dry_run:
-        ctx.console.ok("dry run: preflight passed; nothing built, registered or deployed")
-        return Outcome.DRY_RUN
-    return apply_release(ctx, plan)
+    if opts.dry_run or request.build_only:  # nothing deployed: no lock
+        plan = plan_release(ctx, request)
+        describe_release(ctx, plan)
+        if opts.dry_run:
+            ctx.console.ok("dry run: preflight passed; nothing built, registered or deployed")
+            return Outcome.DRY_RUN
+        return apply_release(ctx, plan)
+    with deployment(ctx, f"release --tag {request.tag}", request.timeout + (BUILD_SECONDS if request.build else 0)):
+        plan = plan_release(ctx, request)
+        describe_release(ctx, plan)
+        return apply_release(ctx, plan)
 
 
 def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
     """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched."""
     keys = service_keys(opts.service)
     print_header(ctx)
-    live, steps = plan_rollback(ctx, keys, opts.to)
-    for s in steps:
-        ctx.console.line(f"{s.service.key}: {s.service.tag} ({short_td(s.service.task_definition_arn)}) -> "
-                         f"{s.target.tag} ({short_td(s.to)}), released {s.target.at.replace('T', ' ')}")
-    return apply_rollback(ctx, live, steps, opts.timeout)
+    with deployment(ctx, "rollback" + (f" --to {opts.to}" if opts.to else ""), opts.timeout):
+        live, steps = plan_rollback(ctx, keys, opts.to)
+        for s in steps:
+            ctx.console.line(f"{s.service.key}: {s.service.tag} ({short_td(s.service.task_definition_arn)}) -> "
+                             f"{s.target.tag} ({short_td(s.to)}), released {s.target.at.replace('T', ' ')}")
+        return apply_rollback(ctx, live, steps, opts.timeout)
 
 
 def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:

@@ -9,11 +9,13 @@ not assumed.
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from ..aws.clients import json_document, print_header
 from ..aws.deployments import State, Target, deployment_id_for, watch_deployments
+from ..aws.lock import deployment
 from ..aws.services import read_services
 from ..config import Environment
 from ..console import iso_time
@@ -196,12 +198,19 @@ def secrets_set(ctx: Ctx, opts: SecretsSetOptions) -> Outcome:
     if not item.settable:
         raise UserError(f"{opts.name} is managed with the database (RDS master credentials); it cannot be set here")
     print_header(ctx)
-    readers = load_readers(ctx)
-    value = validate_secret_value(ctx.read_secret(f"new value for {item.name} (input hidden): "))
-    arn, version = _put_secret(ctx, item, value)
-    del value
-    ctx.console.ok(f"{item.name}: new version {version} written")
-    return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
+    with _restart_lock(ctx, opts, f"secrets-set {opts.name} --restart"):
+        readers = load_readers(ctx)
+        value = validate_secret_value(ctx.read_secret(f"new value for {item.name} (input hidden): "))
+        arn, version = _put_secret(ctx, item, value)
+        del value
+        ctx.console.ok(f"{item.name}: new version {version} written")
+        return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
+
+
+def _restart_lock(ctx: Ctx, opts: SecretsSetOptions | SecretsRotateOptions | ConfigSetOptions,
+                  command: str) -> AbstractContextManager:
+    """A --restart is a deployment: it takes the environment's deploy lock first (nothing written if refused)."""
+    return deployment(ctx, command, opts.timeout, settle_history=False) if opts.restart else nullcontext()
 
 
 def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
@@ -210,17 +219,18 @@ def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
         raise UserError(f"only {', '.join(ROTATABLE)} can be rotated here; set API keys with `invoke secrets-set`")
     item = find_item(ctx.env, short, "secret")
     print_header(ctx)
-    readers = load_readers(ctx)
-    console.warn(f"rotating {short}: {ROTATABLE[short]}")
-    refused = ctx.confirmed(f"rotate {item.name} now?", opts.yes)
-    if refused:
-        return refused
-    value = ctx.client("secretsmanager").get_random_password(PasswordLength=64,
-                                                             ExcludePunctuation=True)["RandomPassword"]
-    arn, version = _put_secret(ctx, item, value)
-    del value
-    console.ok(f"{item.name}: rotated, new version {version}")
-    return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
+    with _restart_lock(ctx, opts, f"secrets-rotate {short} --restart"):
+        readers = load_readers(ctx)
+        console.warn(f"rotating {short}: {ROTATABLE[short]}")
+        refused = ctx.confirmed(f"rotate {item.name} now?", opts.yes)
+        if refused:
+            return refused
+        value = ctx.client("secretsmanager").get_random_password(PasswordLength=64,
+                                                                 ExcludePunctuation=True)["RandomPassword"]
+        arn, version = _put_secret(ctx, item, value)
+        del value
+        console.ok(f"{item.name}: rotated, new version {version}")
+        return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
 
 
 def _put_secret(ctx: Ctx, item: Item, value: str) -> tuple[str, str]:
@@ -310,13 +320,19 @@ def config_show(ctx: Ctx, opts: ReadOptions) -> Outcome:
 
 
 def config_set(ctx: Ctx, opts: ConfigSetOptions) -> Outcome:
-    env, console = ctx.env, ctx.console
+    env = ctx.env
     key, value = opts.key, opts.value
     item = find_item(env, key, "parameter")
     if not item.settable:
         raise UserError(f"{key} names the environment the stack was created for; it cannot be changed")
     value = next(p for p in CONFIG_PARAMETERS if p.short_name == key).validate(value)
     print_header(ctx)
+    with _restart_lock(ctx, opts, f"config-set {key} --restart"):
+        return _config_set(ctx, opts, item, value)
+
+
+def _config_set(ctx: Ctx, opts: ConfigSetOptions, item: Item, value: str) -> Outcome:
+    env, console, key = ctx.env, ctx.console, opts.key
     readers = load_readers(ctx)
     ssm = ctx.client("ssm")
     try:

@@ -22,6 +22,7 @@ from ..aws.change_sets import (
 from ..aws.clients import json_document, print_header
 from ..aws.convergence import kept_record
 from ..aws.guards import Verdict, change_documents, judge, render_changes, unknown_allowances
+from ..aws.lock import deployment
 from ..aws.stacks import StackInfo, deployed_template, describe_stack, metadata_of, outcome_of, report_failure
 from ..aws.updates import UpdatePlan, check_production_ready, plan_update, settle_state
 from ..console import iso_time
@@ -45,8 +46,8 @@ class Prepared:
     plan: ChangeSetPlan | None = None
 
 
-def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> Prepared:
-    """Shared by update and diff: fresh template, header, state, parameters, then a change set."""
+def _start(ctx: Ctx) -> tuple[GeneratedReport, str]:
+    """Shared by update and diff, before anything is read from the stack: ready, fresh, the right account."""
     env, console = ctx.env, ctx.console
     check_production_ready(env)
     report = ensure_fresh()
@@ -57,6 +58,12 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> Prepared:
     if report.picture_changes:
         console.warn(f"the pictures in generated/ are stale ({', '.join(report.picture_changes)}): "
                      "`invoke build-template` redraws them; they are not deployed, so nothing waits for them")
+    return report, account
+
+
+def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedReport, account: str) -> Prepared:
+    """Shared by update and diff: state, parameters, then a change set."""
+    env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
     state = settle_state(ctx, describe_stack(cfn, env.stack_name), opts.timeout, opts.delete_failed_create,
                          opts.continue_rollback)
@@ -85,12 +92,12 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool) -> Prepared:
                  f"worker={update.parameters[WORKER_IMAGE_TAG]})")
     _show_kept(ctx, update)
     if stack is not None and change_set_type == "UPDATE" and not preview:
+        # Under the deploy lock no other stack-update runs: a change set of ours still here was left behind by
+        # a process that is gone, and would otherwise stand in the way of every update after it.
         for other in pending_updates(cfn, stack.stack_id):
-            raise UserError(
-                f"another stack-update is under way on {env.stack_name}: its change set {other['ChangeSetName']} "
-                f"({other.get('ExecutionStatus', '?')}, created {other.get('CreationTime', '?')}) has not been "
-                "executed or deleted. Wait for it; if it was left behind by a crash: `aws cloudformation "
-                f"delete-change-set --stack-name {env.stack_name} --change-set-name {other['ChangeSetName']}`")
+            cfn.delete_change_set(ChangeSetName=other["ChangeSetId"], StackName=stack.stack_id)
+            console.warn(f"deleted the change set {other['ChangeSetName']} ({other.get('ExecutionStatus', '?')}, "
+                         f"created {other.get('CreationTime', '?')}): a stack-update that is gone left it behind")
     plan = create_change_set(ctx, _request(ctx, report, update, opts, DIFF_PREFIX if preview else UPDATE_PREFIX))
     plan.foreign = update.foreign
     if plan.empty:
@@ -172,9 +179,15 @@ def _check_allowances(cfn, plan: ChangeSetPlan, opts: UpdateOptions) -> None:
 
 
 def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
+    report, account = _start(ctx)
+    with deployment(ctx, "stack-update", opts.timeout):
+        return _update(ctx, opts, report, account)
+
+
+def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str) -> Outcome:
     env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
-    prepared = _prepare(ctx, opts, preview=False)
+    prepared = _prepare(ctx, opts, False, report, account)
     if prepared.plan is None or prepared.update is None:
         if prepared.outcome is Outcome.NO_CHANGES and (opts.allow_replace or opts.allow_interruption):
             raise UserError("there is nothing to change, so "
@@ -251,7 +264,8 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
     (schema portyfoul.stack-diff/1); exit 2 when stack-update would refuse it, 5 with --fail when it changes
     anything."""
     console = ctx.console
-    prepared = _prepare(ctx, UpdateOptions(env=opts.env, converge=opts.converge), preview=True)
+    report, account = _start(ctx)
+    prepared = _prepare(ctx, UpdateOptions(env=opts.env, converge=opts.converge), True, report, account)
     data = json_document(ctx, "stack-diff", prepared.account)
     update, plan = prepared.update, prepared.plan
     data["converging"] = list(update.convergence.given_up) if update else []

@@ -11,6 +11,8 @@ production needs --allow-production.
 from __future__ import annotations
 
 from ..aws.clients import collect, print_header
+from ..aws.lock import deployment
+from ..aws.services import read_services
 from ..aws.stacks import EventStream, deployed_template, report_failure, require_stack, watch
 from ..context import Ctx
 from ..errors import UserError
@@ -19,16 +21,26 @@ from ..outcomes import Outcome
 
 
 def stack_delete(ctx: Ctx, opts: DeleteOptions) -> Outcome:
-    env, console = ctx.env, ctx.console
+    env = ctx.env
     if env.production and not opts.allow_production:
         raise UserError(f"environment {env.name} is production: deleting it needs --allow-production as well")
     if opts.confirm and opts.confirm != env.stack_name:
         raise UserError(f"--confirm {opts.confirm[:60]!r} does not name this environment's stack ({env.stack_name})")
     print_header(ctx)
+    with deployment(ctx, "stack-delete", opts.timeout, settle_history=False):
+        return _delete(ctx, opts)
+
+
+def _delete(ctx: Ctx, opts: DeleteOptions) -> Outcome:
+    env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
     stack = require_stack(ctx)
     if stack.in_progress:
         raise UserError(f"stack {env.stack_name} is {stack.status}: wait for it (`invoke stack-status`)")
+    busy = [f"{s.name} ({s.busy})" for s in read_services(ctx, stack=stack) if s.busy]
+    if busy:
+        raise UserError(f"a deployment is in progress on {', '.join(busy)}: wait for it (`invoke release-status "
+                        f"--env {env.name}`) before deleting {env.stack_name}; nothing changed")
     physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
                 for r in collect(cfn.list_stack_resources, "StackResourceSummaries", StackName=stack.stack_id)}
     # Resources whose condition left them out of this stack are not there to delete or keep.

@@ -13,7 +13,7 @@ import itertools
 
 import boto3
 
-from .fakes import FakeCloudFormation, client_error
+from .fakes import FakeCloudFormation, FakeParameterStore, client_error
 
 ACCOUNT = "946652103073"
 REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/portyfoul-dev"
@@ -234,23 +234,11 @@ class FakeSecrets:
         raise client_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 
 
-class FakeSsm:
-    """The config parameters the task definitions read, and a writable store (the release history)."""
-
-    def __init__(self):
-        self.store: dict[str, str] = {}
+class FakeSsm(FakeParameterStore):
+    """The config parameters the task definitions read, and a writable store (the release history, the lock)."""
 
     def get_parameters(self, Names):
         return {"Parameters": [{"Name": n, "Value": "15"} for n in Names], "InvalidParameters": []}
-
-    def get_parameter(self, Name):
-        if Name not in self.store:
-            raise client_error("ParameterNotFound", Name, "GetParameter")
-        return {"Parameter": {"Name": Name, "Value": self.store[Name]}}
-
-    def put_parameter(self, Name, Value, Overwrite=False, **kwargs):
-        self.store[Name] = Value
-        return {"Version": 1}
 
 
 class FakeEcr:

@@ -157,11 +157,35 @@ class FakeSts:
         return {"Account": "946652103073", "Arn": "arn:aws:iam::946652103073:user/dev", "UserId": "x"}
 
 
+class FakeParameterStore:
+    """SSM Parameter Store as the tools use it: a value per name; PutParameter without Overwrite refuses a name
+    that exists (the deploy lock relies on it), DeleteParameter."""
+
+    def __init__(self):
+        self.store: dict[str, str] = {}
+
+    def get_parameter(self, Name, WithDecryption=False):
+        if Name not in self.store:
+            raise client_error("ParameterNotFound", Name, "GetParameter")
+        return {"Parameter": {"Name": Name, "Value": self.store[Name], "Type": "String"}}
+
+    def put_parameter(self, Name, Value, Overwrite=False, **kwargs):
+        if Name in self.store and not Overwrite:
+            raise client_error("ParameterAlreadyExists", "The parameter already exists.", "PutParameter")
+        self.store[Name] = Value
+        return {"Version": 1}
+
+    def delete_parameter(self, Name):
+        if self.store.pop(Name, None) is None:
+            raise client_error("ParameterNotFound", Name, "DeleteParameter")
+        return {}
+
+
 class FakeAws:
     region = "us-east-2"
 
     def __init__(self, **clients):
-        self.clients = {"sts": FakeSts(), **clients}
+        self.clients = {"sts": FakeSts(), "ssm": FakeParameterStore(), **clients}
 
     def client(self, name):
         return self.clients[name]
