@@ -3,7 +3,6 @@ interrupt or change the behaviour of a live resource; carrying live-only resourc
 it keeps, and giving each up on request."""
 
 import copy
-import json
 
 import pytest
 
@@ -70,8 +69,19 @@ def test_a_live_value_that_reads_a_live_parameter_is_carried_resolved(template):
     engine = props(c.body, "Database")["EngineVersion"]
     assert engine == "17.2"  # the live stack's DBEngineVersion parameter, which our template does not have
     assert "DBEngineVersion" not in c.body.get("Parameters", {})
-    username = props(c.body, "Database")["MasterUsername"]
-    assert "Ref" not in json.dumps(username)
+
+
+
+def test_a_no_echo_live_parameter_is_carried_as_a_parameter_never_as_its_value(template):
+    """AWS shows a NoEcho value as ****: the kept MasterUsername keeps its Ref, and the parameter is ours too,
+    passed with UsePreviousValue."""
+    c = first("json", template)
+    assert props(c.body, "Database")["MasterUsername"] == {"Ref": "DBMasterUsername"}
+    assert c.body["Parameters"]["DBMasterUsername"]["NoEcho"] == "true"
+    assert c.kept_parameters == ["DBMasterUsername"]
+    assert kept_record(c.body)["KeptParameters"] == ["DBMasterUsername"]
+    steady = converge(c.body, {}, template, parameter_values(DEV), region="us-east-2", pseudo=PSEUDO)
+    assert steady.kept_parameters == ["DBMasterUsername"] and "DBMasterUsername" in steady.body["Parameters"]
 
 
 def test_the_database_keeps_protection_and_parameters(template):
@@ -139,9 +149,20 @@ def test_a_stack_we_created_keeps_nothing(template):
     assert c.names() == [] and c.body["Resources"] == template["Resources"]
 
 
-def test_an_export_whose_value_ours_gives_differently_is_refused(template):
+def test_an_export_whose_value_ours_gives_differently_is_carried_beside_ours(template):
     deployed, parameters = live_renamed("json", template)
     key = next(k for k, o in deployed["Outputs"].items() if "Export" in o and k in template.get("Outputs", {}))
     deployed["Outputs"][key]["Value"] = "something-else"
-    with pytest.raises(UserError, match=f"the live output {key} exports"):
-        converge(deployed, parameters, template, parameter_values(DEV), region="us-east-2", pseudo=PSEUDO)
+    c = converge(deployed, parameters, template, parameter_values(DEV), region="us-east-2", pseudo=PSEUDO)
+    assert c.body["Outputs"][key] == template["Outputs"][key]  # ours, as this tool reads it, unexported
+    assert c.body["Outputs"][f"Live{key}"] == {**deployed["Outputs"][key]}  # the export as it was
+    assert f"Live{key}" in c.kept_outputs
+
+
+def test_an_export_ours_gives_the_same_value_is_exported_by_ours(template):
+    deployed, parameters = live_renamed("json", template)
+    key = next(k for k, o in deployed["Outputs"].items() if "Export" in o and k in template.get("Outputs", {}))
+    deployed["Outputs"][key]["Value"] = template["Outputs"][key]["Value"]  # the very expression ours writes
+    c = converge(deployed, parameters, template, parameter_values(DEV), region="us-east-2", pseudo=PSEUDO)
+    assert c.body["Outputs"][key]["Export"] == deployed["Outputs"][key]["Export"]
+    assert f"Live{key}" not in c.body["Outputs"]

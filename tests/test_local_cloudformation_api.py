@@ -65,3 +65,40 @@ def test_a_stack_refactor_renames_a_logical_id_and_keeps_the_resource(aws_env):
         ResourceMappings=[{"Source": {"StackName": "api", "LogicalResourceId": "Network"},
                            "Destination": {"StackName": "api", "LogicalResourceId": "Other"}}])["StackRefactorId"]
     assert cfn().describe_stack_refactor(StackRefactorId=bad)["Status"] == "CREATE_FAILED"
+
+
+def test_describe_stacks_masks_no_echo_and_names_ssm_parameters(aws_env):
+    """A NoEcho parameter is listed as ****; an SSM-typed one by the parameter name given, its value apart."""
+    boto3.client("ssm", region_name=REGION).put_parameter(Name="/team/pg-version", Value="17.2", Type="String")
+    template = {"Parameters": {"DbUser": {"Type": "String", "NoEcho": True},
+                               "PgVersion": {"Type": "AWS::SSM::Parameter::Value<String>",
+                                             "Default": "/team/pg-version"},
+                               "Tier": {"Type": "String"}},
+                "Resources": {"Vpc": VPC}}
+    cfn().create_stack(StackName="params", TemplateBody=json.dumps(template), Parameters=[
+        {"ParameterKey": "DbUser", "ParameterValue": "portyfoul_admin"},
+        {"ParameterKey": "Tier", "ParameterValue": "gold"}])
+    listed = {p["ParameterKey"]: p for p in cfn().describe_stacks(StackName="params")["Stacks"][0]["Parameters"]}
+    assert listed["DbUser"]["ParameterValue"] == "****"
+    assert listed["PgVersion"]["ParameterValue"] == "/team/pg-version" and listed["PgVersion"]["ResolvedValue"] == "17.2"
+    assert listed["Tier"] == {"ParameterKey": "Tier", "ParameterValue": "gold"}
+
+
+def test_use_previous_value_of_an_ssm_parameter_reads_it_again(aws_env):
+    """UsePreviousValue for an SSM-typed parameter passes its name again: the update reads the value anew."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/team/cidr", Value="10.1.0.0/16", Type="String")
+    template = {"Parameters": {"Cidr": {"Type": "AWS::SSM::Parameter::Value<String>"}},
+                "Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": {"Ref": "Cidr"}}},
+                              "Note": {"Type": "AWS::SSM::Parameter", "Properties": {
+                                  "Type": "String", "Value": "one"}}}}
+    cfn().create_stack(StackName="ssmp", TemplateBody=json.dumps(template),
+                       Parameters=[{"ParameterKey": "Cidr", "ParameterValue": "/team/cidr"}])
+    template["Resources"]["Note"]["Properties"]["Value"] = "two"
+    cs = cfn().create_change_set(StackName="ssmp", ChangeSetName="again", TemplateBody=json.dumps(template),
+                                 Parameters=[{"ParameterKey": "Cidr", "UsePreviousValue": True}])
+    cfn().execute_change_set(ChangeSetName=cs["Id"])
+    stack = cfn().describe_stacks(StackName="ssmp")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert stack["Parameters"] == [{"ParameterKey": "Cidr", "ParameterValue": "/team/cidr",
+                                    "ResolvedValue": "10.1.0.0/16"}]

@@ -70,3 +70,17 @@ def test_a_stack_whose_export_is_imported_cannot_be_deleted(aws_env):
     cfn().delete_stack(StackName="consumer")
     cfn().delete_stack(StackName="producer")
     assert cfn().list_exports()["Exports"] == []
+
+
+def test_an_output_whose_condition_is_false_exports_nothing(aws_env):
+    """An output (and its export) exists only when its Condition holds."""
+    template = {"Parameters": {"Stage": {"Type": "String", "Default": "dev"}},
+                "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}},
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Condition": "IsProd"},
+                              "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}},
+                "Outputs": {"TopicArn": {"Condition": "IsProd", "Value": {"Ref": "Topic"}, "Export": {"Name": "topic"}},
+                            "VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": "vpc"}}}}
+    boto3.client("cloudformation", region_name="us-east-2").create_stack(StackName="cond",
+                                                                         TemplateBody=json.dumps(template))
+    exports = boto3.client("cloudformation", region_name="us-east-2").list_exports()["Exports"]
+    assert [e["Name"] for e in exports] == ["vpc"] and exports[0]["Value"].startswith("vpc-")

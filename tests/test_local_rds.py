@@ -71,7 +71,8 @@ def test_a_subnet_group_ref_is_its_name(aws_env):
 
 
 def test_a_db_instance_from_cloudformation_keeps_deletion_protection_and_its_security_groups(aws_env):
-    """DeletionProtection and VPCSecurityGroups are those of the template; PostgreSQL listens on 5432."""
+    """DeletionProtection and VPCSecurityGroups are those of the template; PostgreSQL listens on 5432; automatic
+    minor upgrades are on unless the template turns them off."""
     cfn().create_stack(StackName="db", TemplateBody=body({**network(), "Db": database(
         DeletionProtection=True, VPCSecurityGroups=[{"Fn::GetAtt": ["Sg", "GroupId"]}],
         DBSubnetGroupName={"Ref": "Subnets"})}))
@@ -79,6 +80,7 @@ def test_a_db_instance_from_cloudformation_keeps_deletion_protection_and_its_sec
     assert instance["DeletionProtection"] is True
     assert [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]] == [physical("db", "Sg")]
     assert instance["Endpoint"]["Port"] == 5432
+    assert instance["AutoMinorVersionUpgrade"] is True
 
 
 def test_an_updated_db_instance_is_modified_in_place(aws_env):
@@ -119,3 +121,17 @@ def test_deleting_a_stack_snapshots_a_database_whose_policy_is_snapshot(aws_env)
     snapshots = rds().describe_db_snapshots()["DBSnapshots"]
     assert [s["DBSnapshotIdentifier"] for s in snapshots] == ["db-db-final-snapshot"]
     assert rds().describe_db_instances()["DBInstances"] == []
+
+
+def test_allocated_storage_cannot_shrink(aws_env):
+    """RDS cannot reduce allocated storage: ModifyDBInstance refuses, and a stack update that tries rolls back."""
+    cfn().create_stack(StackName="db", TemplateBody=body({"Db": database(AllocatedStorage="30")}))
+    db = physical("db", "Db")
+    with pytest.raises(ClientError, match="cannot be reduced"):
+        rds().modify_db_instance(DBInstanceIdentifier=db, AllocatedStorage=20, ApplyImmediately=True)
+    cfn().update_stack(StackName="db", TemplateBody=body({"Db": database(AllocatedStorage="20")}))
+    stack = cfn().describe_stacks(StackName="db")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert rds().describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]["AllocatedStorage"] == 30
+    grown = cfn().update_stack(StackName="db", TemplateBody=body({"Db": database(AllocatedStorage="40")}))
+    assert grown and rds().describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]["AllocatedStorage"] == 40

@@ -33,16 +33,30 @@ HAND_MADE = {"portyfoul/dev/jwt-secret": "a-jwt-key-made-with-openssl", "portyfo
              SANDBOX_FINNHUB_KEY, "portyfoul/dev/coingecko-api-key": "a-coingecko-key"}
 
 
+REVIEW_FIXTURE = ROOT / "tests" / "fixtures" / "live-stack-review.yaml"
+FINNHUB_KEY = "FINNHUB-REAL-KEY-123456"   # a NoEcho parameter of the review stand-in: never shown, never written
+REVIEW_CONSUMER = json.dumps({"Resources": {
+    "A": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {
+        "Fn::ImportValue": "portyfoul-infra::network::vpc"}}},
+    "B": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {
+        "Fn::ImportValue": "portyfoul-infra/db/endpoint"}}}}})
+
+
 def stand_in(kind: str) -> None:
     ctx, _ = make_ctx()
     if kind == "yaml":
         create_stand_in(ctx, YAML_FIXTURE.read_text(), {}, {})
+    elif kind == "review":
+        ssm = boto3.client("ssm", region_name="us-east-2")
+        ssm.put_parameter(Name="/portyfoul/dev/pg-version", Value="17.2", Type="String")
+        create_stand_in(ctx, REVIEW_FIXTURE.read_text(), {"FinnhubToken": FINNHUB_KEY},
+                        {"portyfoul/dev/coingecko-api-key": "a-coingecko-key"}, REVIEW_CONSUMER)
     else:
         create_stand_in(ctx, LIVE_FIXTURE.read_text(), {"ProjectName": "portyfoul", "Environment": "dev"}, HAND_MADE,
                         CONSUMER_FIXTURE.read_text())
 
 
-@pytest.mark.parametrize("kind", ["yaml", "json"])
+@pytest.mark.parametrize("kind", ["yaml", "json", "review"])
 def test_a_hand_written_stack_is_taken_over_with_nothing_lost(aws_env, kind):
     stand_in(kind)
     ctx, _ = make_ctx()
@@ -64,7 +78,17 @@ def test_a_hand_written_stack_is_taken_over_with_nothing_lost(aws_env, kind):
     assert stack["EnableTerminationProtection"] is True
     assert "LogicalResourceId/Database" in cfn.get_stack_policy(StackName="portyfoul-infra")["StackPolicyBody"]
     for proc in (adopted, converged, again):
-        assert SANDBOX_FINNHUB_KEY not in proc.stdout + proc.stderr
+        assert SANDBOX_FINNHUB_KEY not in proc.stdout + proc.stderr and FINNHUB_KEY not in proc.stdout + proc.stderr
+    deployed = cfn.get_template(StackName="portyfoul-infra")["TemplateBody"]
+    assert FINNHUB_KEY not in json.dumps(deployed)  # a NoEcho value is passed on, never written into a template
+    if kind == "review":
+        assert (database["allocated storage"], database["backup retention"], database["auto minor upgrade"]) == (
+            30, 0, False)
+        ids = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn.list_stack_resources(
+            StackName="portyfoul-infra")["StackResourceSummaries"]}
+        assert ids["Repository"] == "AWS::ECR::Repository" and ids["LiveRepository"] == "AWS::S3::Bucket"
+        parameters = {p["ParameterKey"]: p for p in stack["Parameters"]}
+        assert parameters["PgVersion"]["ResolvedValue"] == "17.2" and parameters["FinnhubToken"]["ParameterValue"] == "****"
     if kind == "json":
         assert database["parameters"] == '{"rds.force_ssl": "0"}'
         assert len(before["exports"]) == 25 and before["exports"] == after["exports"]
@@ -173,3 +197,38 @@ def test_a_rehearsal_that_stops_says_where_and_changes_nothing(aws_env):
     assert "ECSSecurityGroup and ECSSecurityGroup2 all match our ServiceSecurityGroup" in proc.stderr
     passes = invoke("adopt", "--rehearse", "--map", "ECSSecurityGroup2=ServiceSecurityGroup", env=aws_env)
     assert passes.returncode == 0, passes.stdout[-3000:] + passes.stderr
+
+
+def test_giving_up_an_export_another_stack_imports_is_refused_before_any_change(aws_env):
+    take_over(aws_env, "json")
+    for args in (("stack-diff", "--converge", "Outputs.VpcId"), ("stack-update", "--yes", "--converge", "Outputs.VpcId")):
+        proc = invoke(*args, env=aws_env)
+        assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr
+        assert ("this update removes the export portyfoul-infra-VpcId, which portyfoul-reports import(s): "
+                "CloudFormation refuses that mid-update") in proc.stderr
+        assert "drop `--converge Outputs.VpcId`" in proc.stderr
+    exports = {e["Name"] for e in boto3.client("cloudformation", region_name="us-east-2").list_exports()["Exports"]}
+    assert "portyfoul-infra-VpcId" in exports
+    unused = invoke("stack-diff", "--converge", "Outputs.VpcCidr", env=aws_env)
+    assert unused.returncode == 0 and "removes the export portyfoul-infra-VpcCidr (no stack imports it)" in unused.stderr
+
+
+def test_a_setting_made_by_hand_as_a_secure_string_is_refused_before_anything(aws_env):
+    """CloudFormation cannot manage a SecureString: adopt (and its rehearsal) refuses to import one, names the
+    way forward, and renames nothing; once it is a String, the takeover goes through."""
+    stand_in("review")
+    ssm = boto3.client("ssm", region_name="us-east-2")
+    ssm.put_parameter(Name="/portyfoul/dev/price-update-interval", Value="15", Type="SecureString")
+    for args in (("adopt", "--rehearse"), ("adopt", "--yes")):
+        proc = invoke(*args, env=aws_env)
+        assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr
+        assert "the parameter /portyfoul/dev/price-update-interval was made by hand as a SecureString" in proc.stderr
+        assert "nothing was renamed" in proc.stderr
+    ids = {r["LogicalResourceId"] for r in boto3.client("cloudformation", region_name="us-east-2")
+           .list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
+    assert "Pg" in ids and "Database" not in ids
+    ssm.delete_parameter(Name="/portyfoul/dev/price-update-interval")
+    ssm.put_parameter(Name="/portyfoul/dev/price-update-interval", Value="15", Type="String")
+    rehearsed = invoke("adopt", "--rehearse", env=aws_env)
+    assert rehearsed.returncode == 0, rehearsed.stdout[-3000:] + rehearsed.stderr
+    assert FINNHUB_KEY not in rehearsed.stdout + rehearsed.stderr

@@ -281,6 +281,23 @@ def match(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str
     return mapping
 
 
+def takeover_mapping(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[str, str]:
+    """live logical id -> its logical id after adopt: ours where matched; and a live-only resource whose logical
+    ID ours uses for something else (a bucket the team called Repository) moves aside to Live<ID>, so that it
+    is carried under a name of its own instead of standing in the way of ours."""
+    mapping = match(live, ours, with_settled(live, ours, overrides))
+    taken = set(ours.resources) | set(live.resources) | set(mapping.values())
+    for lid in sorted(live.resources):
+        if lid in mapping or lid not in ours.resources:
+            continue
+        new = f"Live{lid}"
+        while new in taken:
+            new = f"Live{new}"
+        mapping[lid] = new
+        taken.add(new)
+    return mapping
+
+
 def _flat(value: Any) -> list[str]:
     """An identity key as words (nested keys flattened), for a message."""
     if isinstance(value, (tuple, list)):
@@ -411,9 +428,9 @@ def plan_takeover(ctx: Ctx, live: LiveStack, ours: dict, overrides: Mapping[str,
     pseudo = {"AWS::AccountId": account, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
               "AWS::StackId": live.info.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
     mine = Side("ours", ours, Resolver(ours, parameter_values(env), pseudo))
-    theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo), live.physical_ids,
+    theirs = Side("live", live.template, Resolver(live.template, live.info.resolved_parameters, pseudo), live.physical_ids,
                   facts=ec2_facts(ctx.client("ec2")))
-    mapping = match(theirs, mine, with_settled(theirs, mine, overrides))
+    mapping = takeover_mapping(theirs, mine, overrides)
     renamed = rename_resources(live.template, mapping)
     update = plan_update(ctx, live.info, "UPDATE", ours, deployed=renamed)
     takeover = Takeover(live, {o: n for o, n in sorted(mapping.items()) if o != n},
@@ -435,10 +452,10 @@ def pending_renames(ctx: Ctx, ours: dict, account: str) -> dict[str, str]:
     pseudo = {"AWS::AccountId": account, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
               "AWS::StackId": live.info.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
     mine = Side("ours", ours, Resolver(ours, parameter_values(env), pseudo))
-    theirs = Side("live", live.template, Resolver(live.template, live.info.parameters, pseudo), live.physical_ids,
+    theirs = Side("live", live.template, Resolver(live.template, live.info.resolved_parameters, pseudo), live.physical_ids,
                   facts=ec2_facts(ctx.client("ec2")))
     try:
-        mapping = match(theirs, mine, with_settled(theirs, mine, {}))
+        mapping = takeover_mapping(theirs, mine, {})
     except UserError:
         return {"(ambiguous)": "(adopt settles it with --map)"}
     return {old: new for old, new in mapping.items() if old != new}
@@ -506,6 +523,14 @@ def _existing(ctx: Ctx, kind: str, name: str) -> tuple[str, str | None] | None:
             return (described["ARN"], None) if not described.get("DeletedDate") else None
         if kind == "AWS::SSM::Parameter":
             parameter = ctx.client("ssm").get_parameter(Name=name)["Parameter"]
+            if parameter.get("Type", "String") != "String":
+                raise UserError(
+                    f"the parameter {name} was made by hand as a {parameter.get('Type')}, and ours is a String: "
+                    "CloudFormation cannot manage a SecureString (\"SecureString isn't currently supported for "
+                    "CloudFormation templates\"), nor import one as a String without losing its value. It holds a "
+                    f"setting, not a secret: make it a String with the same value (`aws ssm delete-parameter --name "
+                    f"{name}`, then `aws ssm put-parameter --name {name} --type String --value VALUE`), then run "
+                    "adopt again; nothing was renamed")
             return parameter["Name"], parameter["Value"]
         if kind == "AWS::Logs::LogGroup":
             groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
@@ -524,7 +549,7 @@ def live_exports(ctx: Ctx, live: LiveStack, pseudo: Mapping[str, str]) -> list[E
     """The live stack's exports, each with the stacks that import it (ListImports)."""
     from ..errors import error_code
 
-    resolver = Resolver(live.template, live.info.parameters, pseudo)
+    resolver = Resolver(live.template, live.info.resolved_parameters, pseudo)
     cfn = ctx.client("cloudformation")
     found = []
     for key, output in sorted(live.template.get("Outputs", {}).items()):

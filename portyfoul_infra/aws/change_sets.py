@@ -192,6 +192,7 @@ class ChangeSetRequest:
     parameters: dict[str, str]
     tags: dict[str, str]
     description: str = ""
+    use_previous: tuple[str, ...] = ()   # parameters passed with UsePreviousValue (carried from an adopted stack)
     content_hash: str = ""
     prefix: str = UPDATE_PREFIX
     role_arn: str = ""                 # a CloudFormation execution role (--cfn-role)
@@ -233,7 +234,8 @@ def create_change_set(ctx: Ctx, request: ChangeSetRequest) -> ChangeSetPlan:
         "ChangeSetName": f"{request.prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime(ctx.wall()))}-"
                          f"{secrets.token_hex(3)}",
         "ChangeSetType": request.change_set_type,
-        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(request.parameters.items())],
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(request.parameters.items())]
+                      + [{"ParameterKey": k, "UsePreviousValue": True} for k in sorted(request.use_previous)],
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())],
     }

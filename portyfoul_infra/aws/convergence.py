@@ -9,10 +9,14 @@ are: see cfn_template.written). Where ours would
   lowered, TLS enforced, tag mutability, shorter retention),
 the live value is kept, as the live stack wrote it; every other difference becomes ours. Resources only the
 live stack has, and its exports, are carried as they are: nothing live is deleted, and no importing stack
-breaks. A kept value that refers to what our template lacks (a live parameter, a live condition or mapping) is
-resolved to its deployed value.
+breaks. A kept value that refers to what our template lacks stays as written where it can: a live mapping is
+carried (Fn::FindInMap stays), and a live parameter whose value this tool cannot or must not write into a
+template (NoEcho: AWS shows ****; an AWS::SSM::Parameter::Value type: read anew at every update) is carried as
+a parameter of ours, passed with UsePreviousValue. Any other live parameter and a live condition are put in
+(CloudFormation compares values with parameters put in and Fn::If decided).
 
-What is kept is recorded in our template's Metadata (Kept, KeptResources, KeptOutputs), and every later
+What is kept is recorded in our template's Metadata (Kept, KeptResources, KeptOutputs, KeptParameters,
+KeptMappings), and every later
 stack-update keeps it the same way, copied from the deployed template, until `--converge NAME` gives one up:
 `--converge Database.EngineVersion` takes our engine version (a restart the interruption guard then names),
 `--converge VPCFlowLog` stops carrying a live-only resource (its removal), `--converge Outputs.VPCId` drops an
@@ -66,6 +70,8 @@ class Convergence:
     kept: dict[str, list[str]] = field(default_factory=dict)     # logical id -> kept properties
     kept_resources: list[str] = field(default_factory=list)      # live-only resources, carried
     kept_outputs: list[str] = field(default_factory=list)        # live exports, carried
+    kept_parameters: list[str] = field(default_factory=list)     # live parameters carried (UsePreviousValue)
+    kept_mappings: list[str] = field(default_factory=list)       # live mappings carried
     withheld: list[str] = field(default_factory=list)            # ours, not created: it would re-value a live one
     differences: list[Difference] = field(default_factory=list)  # the first convergence's comparison
     creates: list[tuple[str, str]] = field(default_factory=list)  # (logical id, type) only in ours
@@ -88,7 +94,8 @@ def kept_record(template: dict) -> dict:
             kept.setdefault(lid, [])
             kept[lid] += [p for p in sorted(VALUE_PROPERTIES.get(resources[lid]["Type"], ())) if p not in kept[lid]]
     return {"Kept": kept, "KeptResources": list(meta.get("KeptResources", [])),
-            "KeptOutputs": list(meta.get("KeptOutputs", [])), "Withheld": list(meta.get("Withheld", []))}
+            "KeptOutputs": list(meta.get("KeptOutputs", [])), "Withheld": list(meta.get("Withheld", [])),
+            "KeptParameters": list(meta.get("KeptParameters", [])), "KeptMappings": list(meta.get("KeptMappings", []))}
 
 
 def converge(deployed: dict, deployed_parameters: Mapping[str, str], ours: dict, our_parameters: Mapping[str, str],
@@ -120,9 +127,19 @@ class _Live:
         self.template = template
         self.resolver = Resolver(template, parameters, pseudo)
         self.parameters = dict(self.resolver.parameters)
-        # A live parameter stays a Ref only where ours declares it and gives it the same value.
-        self.shared = {name for name, value in self.parameters.items()
-                       if name in ours.get("Parameters", {}) and str(our_parameters.get(name)) == str(value)}
+        declared = template.get("Parameters", {}) or {}
+        # A live parameter stays a Ref where ours declares it and gives it the same value, and where its value
+        # cannot or must not be written into a template (held: carried as a parameter of ours).
+        self.held = {name for name, d in declared.items() if isinstance(d, dict) and (
+            str(d.get("NoEcho", "")).lower() == "true" or str(d.get("Type", "")).startswith("AWS::SSM::Parameter::"))}
+        self.shared = {name for name, value in self.parameters.items() if name not in self.held
+                       and name in ours.get("Parameters", {}) and str(our_parameters.get(name)) == str(value)}
+        self.our_parameters = set(ours.get("Parameters", {}))
+        self.our_parameter_values = our_parameters
+        self.our_condition = Resolver(ours, our_parameters, pseudo).condition
+        self.our_mappings = ours.get("Mappings", {}) or {}
+        self.needed_parameters: set[str] = set()
+        self.mappings: dict[str, str] = {}          # live mapping -> its name in ours
 
     def resources(self) -> dict[str, dict]:
         """The live resources that exist (their Condition, if any, holds)."""
@@ -140,12 +157,15 @@ class _Live:
             return value
         if len(value) == 1:
             (key, arg), = value.items()
+            if key == "Ref" and isinstance(arg, str) and arg in self.held:
+                self._hold(arg)
+                return value
             if key == "Ref" and isinstance(arg, str) and arg in self.parameters and arg not in self.shared:
                 return self.parameters[arg]
             if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
                 return self.carry(arg[1] if self.resolver.condition(arg[0]) else arg[2])
-            if key == "Fn::FindInMap":
-                return self.resolver.value(value)
+            if key == "Fn::FindInMap" and isinstance(arg, list) and arg and isinstance(arg[0], str):
+                return {"Fn::FindInMap": [self._mapping(arg[0]), *self.carry(arg[1:])]}
             if key == "Fn::Sub":
                 return {"Fn::Sub": self._sub(arg)}
         return {k: self.carry(v) for k, v in value.items()}
@@ -154,10 +174,40 @@ class _Live:
         text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, None)
         local = set(variables or {})
         if isinstance(text, str):
+            for name in SUB_VAR.findall(text):
+                if name in self.held and name not in local:
+                    self._hold(name)
             text = SUB_VAR.sub(lambda m: str(self.parameters[m.group(1)]) if (
-                m.group(1) in self.parameters and m.group(1) not in self.shared and m.group(1) not in local)
-                else m.group(0), text)
+                m.group(1) in self.parameters and m.group(1) not in self.shared and m.group(1) not in local
+                and m.group(1) not in self.held) else m.group(0), text)
         return [text, self.carry(variables)] if variables is not None else text
+
+    def _hold(self, name: str) -> None:
+        if name in self.our_parameters:
+            raise UserError(f"keeping a live value needs the live parameter {name} (NoEcho or read from SSM, so "
+                            f"never written into a template), and ours declares a parameter {name} too; rename "
+                            "the live one by hand before adopting (a stack update with the renamed parameter and "
+                            "UsePreviousValue for the others)")
+        self.needed_parameters.add(name)
+
+    def _mapping(self, name: str) -> str:
+        """The name a live mapping goes by in ours: its own, or Live<name> where ours has another by that name."""
+        if name not in self.mappings:
+            live = (self.template.get("Mappings") or {}).get(name)
+            ours = self.our_mappings.get(name)
+            target = name if ours is None or canonical(ours) == canonical(live) else f"Live{name}"
+            while target != name and target in self.our_mappings:
+                target = f"Live{target}"
+            self.mappings[name] = target
+        return self.mappings[name]
+
+    def declarations(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        """The live parameters and mappings the carried values need, as ours will declare them."""
+        declared = self.template.get("Parameters", {}) or {}
+        parameters = {n: copy.deepcopy(declared[n]) for n in sorted(self.needed_parameters)}
+        mappings = {target: copy.deepcopy((self.template.get("Mappings") or {})[name])
+                    for name, target in sorted(self.mappings.items()) if target not in self.our_mappings}
+        return parameters, mappings
 
 
 def _first(deployed: dict, deployed_parameters: Mapping[str, str], ours: dict, our_parameters: Mapping[str, str],
@@ -193,6 +243,11 @@ def _first(deployed: dict, deployed_parameters: Mapping[str, str], ours: dict, o
     result.creates = sorted((lid, r["Type"]) for lid, r in our_resources.items()
                             if lid not in live_resources and lid not in result.withheld)
     _carry_exports(result, live)
+    parameters, mappings = live.declarations()
+    body.setdefault("Parameters", {}).update(parameters)
+    if mappings:
+        body.setdefault("Mappings", {}).update(mappings)
+    result.kept_parameters, result.kept_mappings = sorted(parameters), sorted(mappings)
     return result
 
 
@@ -228,6 +283,11 @@ def _compare(lid: str, theirs: dict, resource: dict, live: _Live, mine: Resolver
             if effect:
                 why = effect
         found.append(Difference(lid, kind, prop, before, after, why))
+    for attribute in POLICIES:
+        live_policy, our_policy = theirs.get(attribute), resource.get(attribute)
+        if _strength(our_policy) < _strength(live_policy):
+            found.append(Difference(lid, kind, attribute, live_policy, our_policy,
+                                    f"lowers a protection: {attribute} {live_policy} -> {our_policy or 'Delete'}"))
     kept = {d.prop for d in found if d.kept}
     for group in COUPLED.get(kind, ()):
         if kept & set(group):
@@ -290,11 +350,31 @@ def _keep_what_would_recreate(differences: list[Difference], live_resources: dic
                        if d.logical_id in holding and not d.kept else d for d in differences]
 
 
+# Resource attributes that protect what a deletion or a replacement would leave: kept where ours is weaker.
+POLICIES = ("DeletionPolicy", "UpdateReplacePolicy")
+
+
+def _strength(policy: Any) -> int:
+    return {"Retain": 3, "RetainExceptOnCreate": 3, "Snapshot": 2}.get(str(policy or "Delete"), 0)
+
+
+def _put(resource: dict, source: dict, prop: str, value: Any) -> None:
+    """Set `prop` of our resource: a policy at the resource's top level, anything else among its Properties."""
+    target = resource if prop in POLICIES else resource.setdefault("Properties", {})
+    if prop in source:
+        target[prop] = value
+    else:
+        target.pop(prop, None)
+
+
 def _keep(resource: dict, theirs: dict, props: Iterable[str], live: _Live) -> None:
     """Put the live values of `props` into our resource (a property the live stack leaves out is left out)."""
     target = resource.setdefault("Properties", {})
     source = theirs.get("Properties") or {}
     for prop in props:
+        if prop in POLICIES:
+            _put(resource, theirs, prop, theirs.get(prop))
+            continue
         if prop in source:
             target[prop] = live.carry(source[prop])
         else:
@@ -318,13 +398,17 @@ def _carry_exports(result: Convergence, live: _Live) -> None:
         if "Export" not in output or (output.get("Condition") and not live.resolver.condition(output["Condition"])):
             continue
         carried = {k: live.carry(v) for k, v in output.items() if k != "Condition"}
-        if key in outputs:
-            ours = outputs[key]
-            if canonical(live.written(output.get("Value"))) != canonical(ours.get("Value")):
-                raise UserError(f"the live output {key} exports {_export_name(output)} with a value ours gives "
-                                f"the output {key} differently; converging would change an export: rename our "
-                                "output or settle the export by hand first")
-            ours["Export"] = carried["Export"]
+        if key in outputs and canonical(live.written(output.get("Value"))) == canonical(
+                written(outputs[key].get("Value"), live.our_parameter_values, live.our_condition)):
+            outputs[key]["Export"] = carried["Export"]   # the same value: ours exports it under the live name
+        elif key in outputs:
+            # Ours gives this output another value (and this tool reads ours by its key): the live export is
+            # carried beside it, under a key of its own, with its own value; ours stays unexported.
+            target = f"Live{key}"
+            while target in outputs:
+                target = f"Live{target}"
+            outputs[target] = carried
+            key = target
         else:
             outputs[key] = carried
         result.kept_outputs.append(key)
@@ -339,30 +423,17 @@ def _export_name(output: dict) -> str:
 
 def _steady(deployed: dict, ours: dict) -> Convergence:
     record = kept_record(deployed)
-    body = copy.deepcopy(ours)
-    result = Convergence(body)
-    deployed_resources = deployed.get("Resources", {})
-    for lid, props in record["Kept"].items():
-        if lid not in body.get("Resources", {}) or lid not in deployed_resources:
-            continue
-        if body["Resources"][lid]["Type"] != deployed_resources[lid]["Type"]:
-            continue
-        target = body["Resources"][lid].setdefault("Properties", {})
-        source = deployed_resources[lid].get("Properties") or {}
-        for prop in props:
-            if prop in source:
-                target[prop] = copy.deepcopy(source[prop])
-            else:
-                target.pop(prop, None)
-        result.kept[lid] = list(props)
-    for lid in record["KeptResources"]:
-        if lid in deployed_resources and lid not in body.get("Resources", {}):
-            body["Resources"][lid] = copy.deepcopy(deployed_resources[lid])
-            result.kept_resources.append(lid)
-    for lid in record["Withheld"]:
-        if lid in body.get("Resources", {}) and lid not in deployed_resources:
-            del body["Resources"][lid]
-            result.withheld.append(lid)
+    result = Convergence(copy.deepcopy(ours))
+    _steady_resources(result, deployed, record)
+    body = result.body
+    for name in record["KeptParameters"]:
+        if name in deployed.get("Parameters", {}):
+            body.setdefault("Parameters", {})[name] = copy.deepcopy(deployed["Parameters"][name])
+            result.kept_parameters.append(name)
+    for name in record["KeptMappings"]:
+        if name in deployed.get("Mappings", {}):
+            body.setdefault("Mappings", {})[name] = copy.deepcopy(deployed["Mappings"][name])
+            result.kept_mappings.append(name)
     outputs = body.setdefault(OUTPUTS, {})
     for key in record["KeptOutputs"]:
         output = deployed.get(OUTPUTS, {}).get(key)
@@ -374,6 +445,31 @@ def _steady(deployed: dict, ours: dict) -> Convergence:
             outputs[key] = copy.deepcopy(output)
         result.kept_outputs.append(key)
     return result
+
+
+def _steady_resources(result: Convergence, deployed: dict, record: dict) -> None:
+    """The kept properties, carried live-only resources and withheld ones, as the deployed template has them."""
+    body, deployed_resources = result.body, deployed.get("Resources", {})
+    for lid, props in record["Kept"].items():
+        if lid not in body.get("Resources", {}) or lid not in deployed_resources:
+            continue
+        if body["Resources"][lid]["Type"] != deployed_resources[lid]["Type"]:
+            continue
+        source = deployed_resources[lid].get("Properties") or {}
+        for prop in props:
+            if prop in POLICIES:
+                _put(body["Resources"][lid], deployed_resources[lid], prop, deployed_resources[lid].get(prop))
+            else:
+                _put(body["Resources"][lid], source, prop, copy.deepcopy(source.get(prop)))
+        result.kept[lid] = list(props)
+    for lid in record["KeptResources"]:
+        if lid in deployed_resources and lid not in body.get("Resources", {}):
+            body["Resources"][lid] = copy.deepcopy(deployed_resources[lid])
+            result.kept_resources.append(lid)
+    for lid in record["Withheld"]:
+        if lid in body.get("Resources", {}) and lid not in deployed_resources:
+            del body["Resources"][lid]
+            result.withheld.append(lid)
 
 
 # ---------------------------------------------------------------- giving a kept choice up, and the record
@@ -408,12 +504,11 @@ def _give_up(result: Convergence, ours: dict, names: set[str]) -> None:
             result.given_up.append(name)
         else:
             for p in ([prop] if prop else list(result.kept.get(head, []))):
-                mine = ours["Resources"][head].get("Properties") or {}
-                target = body["Resources"][head].setdefault("Properties", {})
-                if p in mine:
-                    target[p] = copy.deepcopy(mine[p])
+                if p in POLICIES:
+                    _put(body["Resources"][head], ours["Resources"][head], p, ours["Resources"][head].get(p))
                 else:
-                    target.pop(p, None)
+                    mine = ours["Resources"][head].get("Properties") or {}
+                    _put(body["Resources"][head], mine, p, copy.deepcopy(mine.get(p)))
                 result.kept[head].remove(p)
                 result.given_up.append(f"{head}.{p}")
             if not result.kept.get(head):
@@ -425,7 +520,9 @@ def _record(result: Convergence) -> None:
     meta.pop(LEGACY_PINNED, None)
     for key, value in (("Kept", {lid: sorted(props) for lid, props in sorted(result.kept.items()) if props}),
                        ("KeptResources", sorted(result.kept_resources)),
-                       ("KeptOutputs", sorted(result.kept_outputs)), ("Withheld", sorted(result.withheld))):
+                       ("KeptOutputs", sorted(result.kept_outputs)), ("Withheld", sorted(result.withheld)),
+                       ("KeptParameters", sorted(result.kept_parameters)),
+                       ("KeptMappings", sorted(result.kept_mappings))):
         if value:
             meta[key] = value
         else:

@@ -70,6 +70,34 @@ def _decreased(unit: str, consequence: str) -> Effect:
     return effect
 
 
+def _backups(before: Any, after: Any) -> str | None:
+    """Fewer days of backups deletes the older ones; turning automated backups on or off (0 <-> N) is an outage."""
+    b, a = _number(before), _number(after)
+    if b is None or a is None:
+        return None
+    if (b == 0) != (a == 0):
+        return (f"an outage while automated backups are turned {'on' if b == 0 else 'off'} ({_show(before)} -> "
+                f"{_show(after)} days)" + ("; every automated backup is deleted" if a == 0 else ""))
+    return _decreased("days of automated backups", "older backups are deleted")(before, after)
+
+
+def _auto_minor_upgrade(before: Any, after: Any) -> str | None:
+    """Unset is on (RDS's default)."""
+    was = before is None or _truthy(before)
+    if not was and (after is None or _truthy(after)):
+        return ("turns automatic minor version upgrades on: RDS restarts the database for one in its maintenance "
+                "window")
+    return None
+
+
+def _storage(before: Any, after: Any) -> str | None:
+    b, a = _number(before), _number(after)
+    if b is not None and a is not None and a < b:
+        return (f"asks RDS to shrink the storage {_show(before)} -> {_show(after)} GiB, which it cannot do: the "
+                "update would fail and roll back")
+    return None
+
+
 def _multi_az(before: Any, after: Any) -> str | None:
     if _truthy(before) and not _truthy(after):
         return "lowers availability: the standby in a second Availability Zone is removed"
@@ -160,7 +188,12 @@ INTERRUPTIONS: dict[str, dict[str, Rule]] = {
                                              "apply only after a reboot"), RDS),
         # No interruption, but a protection lowered, availability changed, or who may connect changed:
         "DeletionProtection": Rule(_lowered("the database's deletion protection"), RDS),
-        "BackupRetentionPeriod": Rule(_decreased("days of automated backups", "older backups are deleted"), RDS),
+        "BackupRetentionPeriod": Rule(_backups, "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+                                                "USER_WorkingWithAutomatedBackups.html"),
+        "AutoMinorVersionUpgrade": Rule(_auto_minor_upgrade, "https://docs.aws.amazon.com/AmazonRDS/latest/"
+                                                             "UserGuide/USER_UpgradeDBInstance.Maintenance.html"),
+        "AllocatedStorage": Rule(_storage, "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+                                           "USER_PIOPS.ModifyingExisting.html"),
         "MultiAZ": Rule(_multi_az, RDS),
         "VPCSecurityGroups": Rule(_always("moves the database to other security groups: connections the old "
                                           "groups allowed may be cut"), RDS),

@@ -39,6 +39,13 @@ class StackInfo:
     termination_protection: bool
     drift_status: str = "NOT_CHECKED"
     drift_checked: Any = None
+    resolved: dict[str, str] = field(default_factory=dict)   # ResolvedValue of SSM-typed parameters
+
+    @property
+    def resolved_parameters(self) -> dict[str, str]:
+        """The values the stack's resources got: an SSM-typed parameter's value, not its name (a NoEcho one
+        stays ****: AWS never tells it)."""
+        return {**self.parameters, **self.resolved}
 
     @property
     def in_progress(self) -> bool:
@@ -64,6 +71,7 @@ def describe_stack(cfn, name: str) -> StackInfo | None:
         termination_protection=bool(s.get("EnableTerminationProtection")),
         drift_status=s.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED"),
         drift_checked=s.get("DriftInformation", {}).get("LastCheckTimestamp"),
+        resolved={p["ParameterKey"]: p["ResolvedValue"] for p in s.get("Parameters") or [] if "ResolvedValue" in p},
     )
 
 

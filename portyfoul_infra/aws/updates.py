@@ -11,7 +11,9 @@ exists). The body is ours with what an adopted stack keeps (convergence.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
+from ..cfn_template import Resolver, canonical, written
 from ..config import Environment, production_gaps
 from ..context import Ctx
 from ..contract import (
@@ -56,7 +58,9 @@ class UpdatePlan:
         if stack.status not in OK_STATES or stack.status == "UPDATE_ROLLBACK_COMPLETE":
             return False
         meta = metadata_of(self.deployed)
-        return (meta.get("ContentHash") == content_hash and stack.parameters == self.parameters
+        carried = set(self.convergence.kept_parameters)   # passed with UsePreviousValue: never a change
+        ours = {k: v for k, v in stack.parameters.items() if k not in carried}
+        return (meta.get("ContentHash") == content_hash and ours == self.parameters
                 and kept_record(self.deployed) == kept_record(self.body) and not self.convergence.given_up)
 
 
@@ -202,6 +206,61 @@ def plan_update(ctx: Ctx, stack: StackInfo | None, change_set_type: str, ours: d
     pseudo = {"AWS::AccountId": ctx.env.account_id, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
               "AWS::StackId": stack.stack_id if stack else "", "AWS::Partition": "aws",
               "AWS::URLSuffix": "amazonaws.com"}
-    convergence = converge(deployed, stack.parameters if stack else {}, ours, parameters, region=env.region,
+    convergence = converge(deployed, stack.resolved_parameters if stack else {}, ours, parameters, region=env.region,
                            pseudo=pseudo, give_up=give_up)
     return UpdatePlan(stack, change_set_type, parameters, convergence, deployed, notes)
+
+
+def check_exports(ctx: Ctx, stack: StackInfo, update: UpdatePlan) -> list[str]:
+    """Exports the update would remove or re-express, against the stacks that import them (ListImports).
+
+    One in use is refused before any change set (exit 2): CloudFormation would refuse it mid-update and roll
+    back ("Cannot delete export ... as it is in use by ..."). One nobody imports is returned as a warning.
+    """
+    from ..errors import error_code
+    from .clients import collect
+
+    if not update.deployed:
+        return []
+    cfn = ctx.client("cloudformation")
+    live = {e["Name"]: e for e in collect(cfn.list_exports, "Exports") if e.get("ExportingStackId") == stack.stack_id}
+    if not live:
+        return []
+    pseudo = {"AWS::AccountId": ctx.env.account_id, "AWS::Region": ctx.env.region,
+              "AWS::StackName": ctx.env.stack_name, "AWS::StackId": stack.stack_id, "AWS::Partition": "aws",
+              "AWS::URLSuffix": "amazonaws.com"}
+    before = _exports_of(update.deployed, stack.resolved_parameters, pseudo)
+    after = _exports_of(update.body, {**stack.resolved_parameters, **update.parameters}, pseudo)
+    problems, warnings = [], []
+    for name in sorted(live):
+        if name in after and canonical(after[name][1]) == canonical(before.get(name, ("", after[name][1]))[1]):
+            continue
+        what = "removes" if name not in after else "changes the value of"
+        try:
+            importers = sorted(collect(cfn.list_imports, "Imports", ExportName=name))
+        except Exception as e:
+            if error_code(e) != "ValidationError":
+                raise
+            importers = []   # CloudFormation answers ValidationError for an export nobody imports
+        if importers:
+            problems.append(f"this update {what} the export {name}, which {', '.join(importers)} import(s): "
+                            "CloudFormation refuses that mid-update and rolls back. Move those stacks off it first"
+                            + (f" (or keep it: drop `--converge Outputs.{before[name][0]}`)" if name in before else ""))
+        else:
+            warnings.append(f"this update {what} the export {name} (no stack imports it)")
+    if problems:
+        raise UserError("; ".join(problems) + "; nothing changed")
+    return warnings
+
+
+def _exports_of(template: dict, parameters: Mapping[str, str], pseudo: Mapping[str, str]) -> dict[str, tuple]:
+    """export name -> (output key, the value as written) of a template's outputs (its conditions decided)."""
+    resolver = Resolver(template, parameters, pseudo)
+    found = {}
+    for key, output in (template.get("Outputs") or {}).items():
+        if "Export" not in output or (output.get("Condition") and not resolver.condition(output["Condition"])):
+            continue
+        name = resolver.value(output["Export"].get("Name"))
+        if isinstance(name, str):
+            found[name] = (key, written(output.get("Value"), parameters, resolver.condition))
+    return found

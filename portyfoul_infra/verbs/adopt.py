@@ -24,7 +24,7 @@ from ..aws.adoption import (
     wait_refactor,
 )
 from ..aws.clients import print_header
-from ..aws.guards import MASKED
+from ..aws.guards import MASKED, unknown_allowances
 from ..aws.stacks import outcome_of, report_failure
 from ..console import shorten
 from ..context import Ctx
@@ -56,6 +56,10 @@ def adopt(ctx: Ctx, opts: AdoptOptions) -> Outcome:
             "stack; adopt it by hand instead (docs/operations.md, \"Adopting by hand\")")
     takeover = plan_takeover(ctx, live, json.loads(report.deploy_body), overrides, account, opts.allow_replace,
                              opts.allow_interruption)
+    unknown = unknown_allowances(takeover.predicted, opts.allow_replace, opts.allow_interruption)
+    if unknown:
+        raise UserError(f"{', '.join(unknown)}: the converging update it plans would not replace, remove or "
+                        "interrupt that (a typo?); nothing was renamed")
     render_takeover(ctx, takeover)
     if takeover.verdict.blocked:
         for f in takeover.verdict.blocked:

@@ -24,7 +24,7 @@ from ..aws.convergence import kept_record
 from ..aws.guards import Verdict, change_documents, judge, render_changes, unknown_allowances
 from ..aws.lock import deployment
 from ..aws.stacks import StackInfo, deployed_template, describe_stack, metadata_of, outcome_of, report_failure
-from ..aws.updates import UpdatePlan, check_production_ready, plan_update, settle_state
+from ..aws.updates import UpdatePlan, check_exports, check_production_ready, plan_update, settle_state
 from ..console import iso_time
 from ..context import Ctx
 from ..contract import ALARM_TOPIC_ARN, IMAGE_TAG, POLICY_PROTECTED, WORKER_IMAGE_TAG
@@ -87,6 +87,9 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedRepo
         console.ok(f"no changes: the deployed template ({report.content_hash[:19]}) and parameters match generated/")
         _show_kept(ctx, update)
         return Prepared(account, Outcome.NO_CHANGES, update)
+    if stack is not None and change_set_type == "UPDATE":
+        for warning in check_exports(ctx, stack, update):
+            console.warn(warning)
     console.line(f"{'creating' if change_set_type == 'CREATE' else 'updating'} {env.stack_name} "
                  f"(template {report.content_hash[:19]}, image tags web={update.parameters[IMAGE_TAG]} "
                  f"worker={update.parameters[WORKER_IMAGE_TAG]})")
@@ -134,6 +137,7 @@ def _request(ctx: Ctx, report: GeneratedReport, update: UpdatePlan, opts: Update
     return ChangeSetRequest(
         stack_name=env.stack_name, body=json.dumps(update.body, sort_keys=True, separators=(",", ":")),
         change_set_type=update.change_set_type, parameters=update.parameters,
+        use_previous=tuple(update.convergence.kept_parameters),
         tags={**env.stack_tags, "TemplateVersion": __version__, OURS_TAG: report.content_hash},
         description=f"portyfoul-infra {__version__} {report.content_hash[:19]}", content_hash=report.content_hash,
         prefix=prefix, role_arn=opts.cfn_role, template_bucket=env.template_bucket, inline_limit=opts.inline_limit)

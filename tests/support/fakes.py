@@ -123,6 +123,10 @@ class FakeCloudFormation:
         return {"Status": self.change_set_status, "StatusReason": self.change_set_reason,
                 "ExecutionStatus": "AVAILABLE", "Changes": self.changes}
 
+    def list_exports(self, NextToken=None):
+        self._record("list_exports", {})
+        return {"Exports": []}
+
     def list_change_sets(self, StackName, NextToken=None):
         self._record("list_change_sets", {"StackName": StackName})
         return {"Summaries": list(self.pending_change_sets)}

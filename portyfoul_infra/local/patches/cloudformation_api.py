@@ -95,3 +95,47 @@ def patch_drift() -> None:
     CloudFormationResponse.detect_stack_drift = detect_stack_drift
     CloudFormationResponse.describe_stack_drift_detection_status = describe_stack_drift_detection_status
     CloudFormationResponse.describe_stack_resource_drifts = describe_stack_resource_drifts
+
+
+@gap("cloudformation-describe-parameters",
+     summary="DescribeStacks listed NoEcho parameters in clear text (the check compared each value with the NoEcho "
+             "keys), and an AWS::SSM::Parameter::Value parameter with the SSM value where the parameter's name "
+             "belongs (patched: NoEcho values are ****; an SSM-typed parameter shows the name it was given as "
+             "ParameterValue and the value as ResolvedValue, and UsePreviousValue passes that name again)",
+     aws="For a parameter declared NoEcho, DescribeStacks returns the value masked as asterisks (*****). For "
+         "parameters of type AWS::SSM::Parameter::Value, ParameterValue is the Systems Manager parameter's name "
+         "and ResolvedValue the value CloudFormation read from it; UsePreviousValue passes the name again, and "
+         "CloudFormation reads the value anew.",
+     reference=API + "API_Parameter.html",
+     test=T + "test_describe_stacks_masks_no_echo_and_names_ssm_parameters")
+def patch_describe_parameters() -> None:
+    from moto.cloudformation.models import Stack
+
+    def parameter_list(self) -> list[dict]:
+        declared = self.template_dict.get("Parameters") or {} if isinstance(self.template_dict, dict) else {}
+        given = dict(self.resource_map.input_parameters or {})
+        listed = []
+        for key, value in self.resource_map.resolved_parameters.items():
+            slot = declared.get(key) or {}
+            shown = ",".join(map(str, value)) if isinstance(value, list) else value
+            entry = {"ParameterKey": key, "ParameterValue": shown}
+            if str(slot.get("Type", "")).startswith("AWS::SSM::Parameter::"):
+                entry = {"ParameterKey": key, "ParameterValue": given.get(key, slot.get("Default", "")),
+                         "ResolvedValue": shown}
+            if str(slot.get("NoEcho", "")).lower() == "true":
+                entry["ParameterValue"] = "****"
+            listed.append(entry)
+        return listed
+
+    def stack_parameters(self) -> dict:
+        """The values as given, for UsePreviousValue: an SSM-typed parameter's previous value is its name."""
+        declared = self.template_dict.get("Parameters") or {} if isinstance(self.template_dict, dict) else {}
+        given = dict(self.resource_map.input_parameters or {})
+        values = dict(self.resource_map.resolved_parameters)
+        for key, slot in declared.items():
+            if str((slot or {}).get("Type", "")).startswith("AWS::SSM::Parameter::") and key in values:
+                values[key] = given.get(key, slot.get("Default", ""))
+        return values
+
+    Stack.parameter_list = property(parameter_list)
+    Stack.stack_parameters = property(stack_parameters)

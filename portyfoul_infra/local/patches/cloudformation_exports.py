@@ -130,3 +130,28 @@ def patch_list_imports() -> None:
         return ActionResult({"Imports": users})
 
     CloudFormationResponse.list_imports = list_imports
+
+
+@gap("cloudformation-conditional-exports",
+     summary="Exports: an output whose Condition is false was still exported, with no value (patched: it is "
+             "neither an output nor an export, as on AWS)",
+     aws="An output with a Condition is created only when the condition is true; its export with it.",
+     reference="https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html",
+     test=T + "test_an_output_whose_condition_is_false_exports_nothing")
+def patch_conditional_exports() -> None:
+    from moto.cloudformation.parsing import Export, OutputMap, clean_json
+
+    def exports(self) -> list:
+        found = []
+        conditions = getattr(self._resource_map, "lazy_condition_map", {}) or {}
+        for value in (self._output_json_map or {}).values():
+            if not value.get("Export"):
+                continue
+            condition = value.get("Condition")
+            if condition and not conditions.get(condition, False):
+                continue
+            name = clean_json(value["Export"].get("Name"), self._resource_map)
+            found.append(Export(self._stack_id, name, clean_json(value.get("Value"), self._resource_map)))
+        return found
+
+    OutputMap.exports = property(exports)

@@ -61,7 +61,8 @@ def patch_subnet_group_ref() -> None:
 def _instance_kwargs(props: dict) -> dict:
     """The DB instance settings of a template that moto's CloudFormation model drops."""
     engine = str(props.get("Engine", "")).lower()
-    kwargs = {"deletion_protection": _truthy(props.get("DeletionProtection", False))}
+    kwargs = {"deletion_protection": _truthy(props.get("DeletionProtection", False)),
+              "auto_minor_version_upgrade": _truthy(props.get("AutoMinorVersionUpgrade", True))}
     groups = props.get("VPCSecurityGroups") or props.get("VpcSecurityGroupIds")
     if groups:
         kwargs["vpc_security_group_ids"] = [str(g) for g in groups]
@@ -72,10 +73,12 @@ def _instance_kwargs(props: dict) -> dict:
 
 @gap("rds-instance-properties",
      summary="AWS::RDS::DBInstance: DeletionProtection and VPCSecurityGroups were ignored (the instance sat in a "
-             "security group that exists nowhere, unprotected), and the port defaulted to 3306 for every engine "
-             "(patched: all as in the template, the engine's default port)",
+             "security group that exists nowhere, unprotected), the port defaulted to 3306 for every engine, and "
+             "AutoMinorVersionUpgrade left out was no value at all (patched: all as in the template, the engine's "
+             "default port, automatic minor upgrades on by default)",
      aws="A DB instance created by CloudFormation has the DeletionProtection and VPCSecurityGroups of its "
-         "template; Port defaults to the engine's port (5432 for PostgreSQL).",
+         "template; Port defaults to the engine's port (5432 for PostgreSQL); AutoMinorVersionUpgrade defaults "
+         "to true.",
      reference=CFN_DOCS + "aws-resource-rds-dbinstance.html",
      test=T + "test_a_db_instance_from_cloudformation_keeps_deletion_protection_and_its_security_groups")
 def patch_instance_properties() -> None:
@@ -175,3 +178,27 @@ def final_snapshot(account_id: str, region_name: str, stack_name: str, logical_i
 def patch_final_snapshots() -> None:
     """Carried out by the deletion engine (cloudformation_lifecycle, cloudformation_updates) through
     final_snapshot()."""
+
+
+@gap("rds-storage-cannot-shrink",
+     summary="ModifyDBInstance (and so a stack update) accepted a smaller AllocatedStorage and shrank the instance "
+             "(patched: refused, as RDS refuses it; a stack update that tries fails and rolls back)",
+     aws="After Amazon RDS provisions storage for a DB instance, you can't reduce the allocated storage.",
+     reference="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html",
+     test=T + "test_allocated_storage_cannot_shrink")
+def patch_storage_cannot_shrink() -> None:
+    from moto.rds.exceptions import InvalidParameterCombination
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.modify_db_instance
+
+    def modify_db_instance(self, db_instance_identifier, db_kwargs):
+        wanted = db_kwargs.get("allocated_storage")
+        instance = self.databases.get(db_instance_identifier)
+        if wanted is not None and instance is not None and int(wanted) < int(instance.allocated_storage or 0):
+            raise InvalidParameterCombination(
+                f"Invalid storage size: {wanted} GiB is less than the {instance.allocated_storage} GiB allocated; "
+                "allocated storage cannot be reduced")
+        return original(self, db_instance_identifier, db_kwargs)
+
+    RDSBackend.modify_db_instance = modify_db_instance

@@ -24,7 +24,7 @@ from ...artifacts.generated import ensure_fresh
 from ...aws.adoption import plan_takeover, read_live_stack
 from ...aws.clients import Aws, print_header
 from ...context import Ctx
-from ...errors import UserError
+from ...errors import UserError, describe_aws_error
 from ...options import AdoptOptions, UpdateOptions
 from ...outcomes import Outcome
 from .. import server as local_aws
@@ -183,6 +183,10 @@ def _replay(ctx: Ctx, opts: AdoptOptions, verbs: Verbs, copy: LiveCopy) -> Outco
             outcome = step()
         except UserError as refusal:
             console.error(str(refusal))
+            outcome = Outcome.REFUSED
+        except Exception as e:  # noqa: BLE001 - the copy, not the live stack: say it, never a traceback
+            console.error(f"the local AWS failed at this step: {describe_aws_error(e) or f'{type(e).__name__}: {e}'}"
+                          " (a limit of the local AWS, or of the copy: the rehearsal proves nothing past here)")
             outcome = Outcome.REFUSED
         if not outcome.ok:
             console.error(f"the rehearsal stopped at: {title} ({outcome.label}). Nothing was changed on AWS: settle "

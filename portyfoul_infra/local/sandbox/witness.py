@@ -24,7 +24,7 @@ def witness(ctx: Ctx, stack_name: str) -> dict[str, Any]:
     physical = sorted((r["ResourceType"], r["PhysicalResourceId"]) for r in resources if r.get("PhysicalResourceId"))
     return {
         "physical ids": physical,
-        "exports": sorted((e["Name"], e["Value"]) for e in collect(cfn.list_exports, "Exports")),
+        "exports": sorted((e["Name"], e.get("Value", "")) for e in collect(cfn.list_exports, "Exports")),
         "secrets": _secrets(ctx),
         "parameters": _parameters(ctx),
         "databases": _databases(ctx, [p for t, p in physical if t == "AWS::RDS::DBInstance"]),
@@ -104,6 +104,10 @@ def _databases(ctx: Ctx, identifiers: list[str]) -> dict[str, dict[str, Any]]:
                 parameters[p["ParameterName"]] = p.get("ParameterValue")
         found[identifier] = {"engine version": db.get("EngineVersion"),
                              "deletion protection": db.get("DeletionProtection"),
+                             "allocated storage": db.get("AllocatedStorage"),
+                             "backup retention": db.get("BackupRetentionPeriod"),
+                             "auto minor upgrade": db.get("AutoMinorVersionUpgrade"),
+                             "instance class": db.get("DBInstanceClass"), "multi-az": db.get("MultiAZ"),
                              "master username": db.get("MasterUsername"), "parameter groups": groups,
                              "parameters": json.dumps(parameters, sort_keys=True),
                              "security groups": sorted(g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", []))}
