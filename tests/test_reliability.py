@@ -195,14 +195,32 @@ def task_definition_revisions() -> list[str]:
     return sorted(client("ecs").list_task_definitions()["taskDefinitionArns"])
 
 
-@pytest.mark.parametrize("value, why", [
+SHAPES = [
     ("[1, 2, 3]", "record 1: a JSON int where a release record belongs"),
     ('"a string"', "a JSON str where a list of releases belongs"),
     ('{"a": 1}', "a JSON dict where a list of releases belongs"),
     ('[{"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z"}]', "record 1: no services"),
+    ('[{"id": "1", "tag": "v1", "at": "x", "services": {"web": {"previous": "a"}}}]',
+     "record 1: service 'web' is not {previous, deployed}"),
+    ('[{"id": "1", "tag": "v1", "at": "x", "outcome": "great", "services": {"web": {"previous": "a", '
+     '"deployed": "b"}}}]', "record 1: outcome 'great' is none of in progress, succeeded, failed"),
     ("{not json", "not JSON"),
-])
-def test_a_history_of_another_shape_is_refused_by_every_reader_and_never_overwritten(released_stack, value, why):
+]
+
+
+@pytest.mark.parametrize("value, why", SHAPES)
+def test_a_history_of_another_shape_is_named_with_what_is_wrong(value, why):
+    from portyfoul_infra.aws.history import HistoryError, parse
+    with pytest.raises(HistoryError) as refused:
+        parse(value, HISTORY)
+    assert str(refused.value).startswith(f"the release history {HISTORY} is not what this tool writes ({why}); "
+                                         "nothing changed, and it is not overwritten")
+    assert "release-history-last-good" in str(refused.value) and "aws ssm delete-parameter" in str(refused.value)
+
+
+def test_a_history_of_another_shape_is_refused_by_every_reader_and_never_overwritten(released_stack):
+    """Every task that reads it refuses in one line (exit 2) before changing anything; nothing overwrites it."""
+    value, why = SHAPES[0]
     ssm = client("ssm")
     ssm.put_parameter(Name=HISTORY, Value=value, Type="String", Overwrite=True)
     revisions = task_definition_revisions()
@@ -215,7 +233,6 @@ def test_a_history_of_another_shape_is_refused_by_every_reader_and_never_overwri
         assert last.startswith(f"error: the release history {HISTORY} is not what this tool writes ({why}); "
                                "nothing changed"), (args, last)
         assert "Traceback" not in proc.stderr
-    assert "release-history-last-good" in last and "aws ssm delete-parameter" in last
     assert ssm.get_parameter(Name=HISTORY)["Parameter"]["Value"] == value  # never overwritten
     assert task_definition_revisions() == revisions  # the release registered nothing
 

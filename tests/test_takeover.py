@@ -24,6 +24,10 @@ from portyfoul_infra.local.sandbox import (
     create_stand_in,
 )
 from portyfoul_infra.local.sandbox.witness import compare, witness
+from portyfoul_infra.options import AdoptOptions, UpdateOptions
+from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.verbs.adopt import adopt
+from portyfoul_infra.verbs.stack import stack_update
 from support import ROOT, invoke, make_ctx
 from support.documents import documented, same_keys
 from support.template import two_service_groups
@@ -114,11 +118,19 @@ def test_a_kept_choice_is_given_up_on_its_own_step_that_names_the_restart(aws_en
     take_over(aws_env, "yaml")
     status = invoke("stack-status", env=aws_env)
     assert "Database.EngineVersion" in status.stdout, status.stdout
-    preview = invoke("stack-diff", "--converge", "Database.EngineVersion", env=aws_env)
+    preview = invoke("stack-diff", "--json", "--converge", "Database.EngineVersion", env=aws_env)
     assert preview.returncode == 2, preview.stdout[-3000:] + preview.stderr
-    assert "converging (taking ours for): Database.EngineVersion" in preview.stdout
-    assert "restarts the database for an engine upgrade 17.2 -> 17.6" in preview.stdout + preview.stderr
-    assert "stack-update would refuse this" in preview.stdout and "--allow-interruption Database" in preview.stdout
+    assert "converging (taking ours for): Database.EngineVersion" in preview.stderr  # --json: text on stderr
+    assert "restarts the database for an engine upgrade 17.2 -> 17.6" in preview.stderr
+    assert "stack-update would refuse this" in preview.stderr and "--allow-interruption Database" in preview.stderr
+    document = json.loads(preview.stdout)
+    same_keys(documented()["portyfoul.stack-diff/1"], document)
+    database = next(c for c in document["changes"] if c["logical_id"] == "Database")
+    assert document["outcome"] == "refused" and document["converging"] == ["Database.EngineVersion"]
+    assert [(p["name"], p["before"], p["after"]) for p in database["properties"]] == [
+        ("EngineVersion", "17.2", "17.6")]
+    assert document["guards"]["blocked"][0]["logical_id"] == "Database"
+    assert "Database.DeletionProtection" in document["kept"]
     accepted = invoke("stack-diff", "--converge", "Database.EngineVersion", "--allow-interruption", "Database",
                       env=aws_env)
     assert accepted.returncode == 0, accepted.stdout[-3000:] + accepted.stderr
@@ -127,14 +139,6 @@ def test_a_kept_choice_is_given_up_on_its_own_step_that_names_the_restart(aws_en
     changed = [line.split()[1] for line in accepted.stdout.splitlines()
                if line.split()[:1] == ["Modify"] and "no change" not in line]
     assert changed == ["Database"], accepted.stdout  # nothing but the database, and only its engine
-    document = json.loads(invoke("stack-diff", "--json", "--converge", "Database.EngineVersion", env=aws_env).stdout)
-    same_keys(documented()["portyfoul.stack-diff/1"], document)
-    database = next(c for c in document["changes"] if c["logical_id"] == "Database")
-    assert document["outcome"] == "refused" and document["converging"] == ["Database.EngineVersion"]
-    assert [(p["name"], p["before"], p["after"]) for p in database["properties"]] == [
-        ("EngineVersion", "17.2", "17.6")]
-    assert document["guards"]["blocked"][0]["logical_id"] == "Database"
-    assert "Database.DeletionProtection" in document["kept"]
     refused = invoke("stack-update", "--yes", "--converge", "Database.EngineVersion", env=aws_env)
     assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr
     assert "--allow-interruption Database" in refused.stdout + refused.stderr and engine() == "17.2"
@@ -195,8 +199,20 @@ def test_a_rehearsal_that_stops_says_where_and_changes_nothing(aws_env):
     proc = invoke("adopt", "--rehearse", env=aws_env)
     assert proc.returncode == 2
     assert "ECSSecurityGroup and ECSSecurityGroup2 all match our ServiceSecurityGroup" in proc.stderr
-    passes = invoke("adopt", "--rehearse", "--map", "ECSSecurityGroup2=ServiceSecurityGroup", env=aws_env)
-    assert passes.returncode == 0, passes.stdout[-3000:] + passes.stderr
+
+
+
+def test_a_stack_adopted_with_a_map_converges_with_the_same_choice(aws_env):
+    """--map settles an ambiguous match for adopt; the converging update and every later one keep that choice
+    (the renamed resource stays matched to itself; the other group is carried as the live stack's own)."""
+    ctx, out = make_ctx(poll_seconds=0)
+    create_stand_in(ctx, json.dumps(two_service_groups(load_template(YAML_FIXTURE.read_text()))), {}, {})
+    assert adopt(ctx, AdoptOptions(yes=True, map=("ECSSecurityGroup2=ServiceSecurityGroup",))).ok, out.getvalue()
+    assert stack_update(ctx, UpdateOptions(yes=True)).ok, out.getvalue()
+    assert stack_update(ctx, UpdateOptions(yes=True)) is Outcome.NO_CHANGES, out.getvalue()
+    ids = {r["LogicalResourceId"] for r in boto3.client("cloudformation", region_name="us-east-2")
+           .list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
+    assert {"ServiceSecurityGroup", "ECSSecurityGroup"} <= ids and "ECSSecurityGroup2" not in ids
 
 
 def test_giving_up_an_export_another_stack_imports_is_refused_before_any_change(aws_env):
@@ -229,6 +245,7 @@ def test_a_setting_made_by_hand_as_a_secure_string_is_refused_before_anything(aw
     assert "Pg" in ids and "Database" not in ids
     ssm.delete_parameter(Name="/portyfoul/dev/price-update-interval")
     ssm.put_parameter(Name="/portyfoul/dev/price-update-interval", Value="15", Type="String")
-    rehearsed = invoke("adopt", "--rehearse", env=aws_env)
-    assert rehearsed.returncode == 0, rehearsed.stdout[-3000:] + rehearsed.stderr
-    assert FINNHUB_KEY not in rehearsed.stdout + rehearsed.stderr
+    ctx, out = make_ctx(poll_seconds=0)
+    assert adopt(ctx, AdoptOptions(yes=True)).ok, out.getvalue()
+    assert "PriceUpdateIntervalParameter (/portyfoul/dev/price-update-interval)" in out.getvalue()  # imported
+    assert ssm.get_parameter(Name="/portyfoul/dev/price-update-interval")["Parameter"]["Value"] == "15"
