@@ -36,7 +36,7 @@ from ..context import Ctx
 from ..contract import METADATA_KEY, VALUE_PROPERTIES, secret_name_of
 from ..errors import UserError
 from .clients import collect
-from .stacks import StackInfo, describe_stack
+from .stacks import StackInfo, describe_stack, pseudo_parameters
 from .wait import poll_until
 
 # Where a resource's name lives, for the types whose name is their identity.
@@ -420,16 +420,10 @@ class Takeover:
 def plan_takeover(ctx: Ctx, live: LiveStack, ours: dict, overrides: Mapping[str, str], account: str,
                   allow_replace: Iterable[str] = (), allow_interruption: Iterable[str] = ()) -> Takeover:
     """Everything adopt and the converging stack-update after it will do, read from AWS; changes nothing."""
-    from ..contract import parameter_values
     from .guards import judge
     from .updates import plan_update
 
-    env = ctx.env
-    pseudo = {"AWS::AccountId": account, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
-              "AWS::StackId": live.info.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
-    mine = Side("ours", ours, Resolver(ours, parameter_values(env), pseudo))
-    theirs = Side("live", live.template, Resolver(live.template, live.info.resolved_parameters, pseudo), live.physical_ids,
-                  facts=ec2_facts(ctx.client("ec2")))
+    theirs, mine, pseudo = _sides(ctx, live, ours, account)
     mapping = takeover_mapping(theirs, mine, overrides)
     renamed = rename_resources(live.template, mapping)
     update = plan_update(ctx, live.info, "UPDATE", ours, deployed=renamed)
@@ -443,17 +437,22 @@ def plan_takeover(ctx: Ctx, live: LiveStack, ours: dict, overrides: Mapping[str,
     return takeover
 
 
-def pending_renames(ctx: Ctx, ours: dict, account: str) -> dict[str, str]:
-    """The renames adopt would still make on the environment's stack (read-only): {} once it is adopted."""
+def _sides(ctx: Ctx, live: LiveStack, ours: dict, account: str) -> tuple[Side, Side, dict[str, str]]:
+    """The live stack and ours, each resolved as CloudFormation would (the live one with its own parameter
+    values), ready to be matched; and the pseudo parameters both use."""
     from ..contract import parameter_values
 
-    env = ctx.env
-    live = read_live_stack(ctx.client("cloudformation"), env)
-    pseudo = {"AWS::AccountId": account, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
-              "AWS::StackId": live.info.stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
-    mine = Side("ours", ours, Resolver(ours, parameter_values(env), pseudo))
-    theirs = Side("live", live.template, Resolver(live.template, live.info.resolved_parameters, pseudo), live.physical_ids,
-                  facts=ec2_facts(ctx.client("ec2")))
+    pseudo = pseudo_parameters(ctx.env, live.info.stack_id, account)
+    mine = Side("ours", ours, Resolver(ours, parameter_values(ctx.env), pseudo))
+    theirs = Side("live", live.template, Resolver(live.template, live.info.resolved_parameters, pseudo),
+                  live.physical_ids, facts=ec2_facts(ctx.client("ec2")))
+    return theirs, mine, pseudo
+
+
+def pending_renames(ctx: Ctx, ours: dict, account: str) -> dict[str, str]:
+    """The renames adopt would still make on the environment's stack (read-only): {} once it is adopted."""
+    live = read_live_stack(ctx.client("cloudformation"), ctx.env)
+    theirs, mine, _ = _sides(ctx, live, ours, account)
     try:
         mapping = takeover_mapping(theirs, mine, {})
     except UserError:

@@ -52,6 +52,12 @@ class StackInfo:
         return self.status.endswith("_IN_PROGRESS")
 
 
+def pseudo_parameters(env: Environment, stack_id: str = "", account: str = "") -> dict[str, str]:
+    """The pseudo parameters CloudFormation gives the environment's stack (for resolving its templates here)."""
+    return {"AWS::AccountId": account or env.account_id, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
+            "AWS::StackId": stack_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+
+
 def describe_stack(cfn, name: str) -> StackInfo | None:
     """The stack, or None when it does not exist (or was deleted)."""
     try:

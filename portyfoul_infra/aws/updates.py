@@ -29,7 +29,16 @@ from . import history
 from .convergence import Convergence, converge, kept_record
 from .images import find_image
 from .services import read_services
-from .stacks import OK_STATES, EventStream, StackInfo, deployed_template, metadata_of, report_failure, watch
+from .stacks import (
+    OK_STATES,
+    EventStream,
+    StackInfo,
+    deployed_template,
+    metadata_of,
+    pseudo_parameters,
+    report_failure,
+    watch,
+)
 
 
 @dataclass
@@ -203,9 +212,7 @@ def plan_update(ctx: Ctx, stack: StackInfo | None, change_set_type: str, ours: d
     if deployed is None:
         deployed = (deployed_template(ctx.client("cloudformation"), stack.stack_id)
                     if stack is not None and change_set_type == "UPDATE" else {})
-    pseudo = {"AWS::AccountId": ctx.env.account_id, "AWS::Region": env.region, "AWS::StackName": env.stack_name,
-              "AWS::StackId": stack.stack_id if stack else "", "AWS::Partition": "aws",
-              "AWS::URLSuffix": "amazonaws.com"}
+    pseudo = pseudo_parameters(env, stack.stack_id if stack else "")
     convergence = converge(deployed, stack.resolved_parameters if stack else {}, ours, parameters, region=env.region,
                            pseudo=pseudo, give_up=give_up)
     return UpdatePlan(stack, change_set_type, parameters, convergence, deployed, notes)
@@ -226,9 +233,7 @@ def check_exports(ctx: Ctx, stack: StackInfo, update: UpdatePlan) -> list[str]:
     live = {e["Name"]: e for e in collect(cfn.list_exports, "Exports") if e.get("ExportingStackId") == stack.stack_id}
     if not live:
         return []
-    pseudo = {"AWS::AccountId": ctx.env.account_id, "AWS::Region": ctx.env.region,
-              "AWS::StackName": ctx.env.stack_name, "AWS::StackId": stack.stack_id, "AWS::Partition": "aws",
-              "AWS::URLSuffix": "amazonaws.com"}
+    pseudo = pseudo_parameters(ctx.env, stack.stack_id)
     before = _exports_of(update.deployed, stack.resolved_parameters, pseudo)
     after = _exports_of(update.body, {**stack.resolved_parameters, **update.parameters}, pseudo)
     problems, warnings = [], []
