@@ -301,6 +301,8 @@ class RollbackOptions:
     to: str = flag("", "Go back to this release tag (one that succeeded); default: the newest good release that "
                        "differs from what runs now", metavar="TAG")
     timeout: int = timeout_flag(600, "the rollback")
+    replace_deployment: bool = flag(False, "Roll back even while a deployment is in progress (one a stopped release "
+                                           "left running): ECS replaces it with the rollback's")
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,29 @@ def test_an_export_ours_gives_the_same_value_is_exported_by_ours(template):
     c = converge(deployed, parameters, template, parameter_values(DEV), region="us-east-2", pseudo=PSEUDO)
     assert c.body["Outputs"][key]["Export"] == deployed["Outputs"][key]["Export"]
     assert f"Live{key}" not in c.body["Outputs"]
+
+
+def test_a_conditional_output_that_does_not_hold_is_no_export_to_carry(template):
+    deployed, parameters = live_renamed("json", template)
+    deployed.setdefault("Conditions", {})["Never"] = {"Fn::Equals": ["a", "b"]}
+    deployed["Outputs"]["GhostTopic"] = {"Condition": "Never", "Value": "x", "Export": {"Name": "ghost"}}
+    c = converge(deployed, parameters, template, parameter_values(DEV), region="us-east-2", pseudo=PSEUDO)
+    assert "GhostTopic" not in c.kept_outputs and "GhostTopic" not in c.body["Outputs"]
+
+
+def test_the_plan_lists_no_export_for_an_output_whose_condition_does_not_hold():
+    from portyfoul_infra.aws.adoption import LiveStack, live_exports
+    from portyfoul_infra.aws.stacks import StackInfo
+    from support import make_ctx
+    from support.fakes import FakeAws, client_error
+
+    class Imports:
+        def list_imports(self, ExportName, NextToken=None):
+            raise client_error("ValidationError", f"Export '{ExportName}' is not imported by any stack.")
+
+    template = {"Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+                "Outputs": {"Ghost": {"Condition": "Never", "Value": "x", "Export": {"Name": "ghost"}},
+                            "Vpc": {"Value": "vpc-1", "Export": {"Name": "vpc"}}}}
+    info = StackInfo("portyfoul-infra", "id", "UPDATE_COMPLETE", "", {}, {}, {}, None, False)
+    ctx, _ = make_ctx(FakeAws(cloudformation=Imports()))
+    assert [e.name for e in live_exports(ctx, LiveStack(info, template, {}, ""), PSEUDO)] == ["vpc"]

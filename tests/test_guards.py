@@ -44,6 +44,13 @@ def prop(name, before, after, recreation="Never", evaluation="Static", source="D
     (SG, "SecurityGroupIngress", '[{"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp", "FromPort": 5432, '
      '"ToPort": 5432}]', "[]", "cuts connections: removes tcp 5432-5432 from 10.0.0.0/16"),
     ("AWS::Logs::LogGroup", "RetentionInDays", "30", "7", "older log events are deleted"),
+    (DB, "BackupRetentionPeriod", "0", "7", "an outage while automated backups are turned on (0 -> 7 days)"),
+    (DB, "BackupRetentionPeriod", "7", "0", "every automated backup is deleted"),
+    (DB, "AutoMinorVersionUpgrade", "false", None, "turns automatic minor version upgrades on"),
+    (DB, "AllocatedStorage", "30", "20", "which it cannot do: the update would fail and roll back"),
+    (DB, "PreferredMaintenanceWindow", "sun:05:00-sun:06:00", None, "moves the window RDS restarts the database in"),
+    ("AWS::ElasticLoadBalancingV2::TargetGroup", "HealthCheckPath", "/health", "/",
+     "judges the targets by another path, /health -> /: if the application does not answer it"),
     ("AWS::ECR::Repository", "ImageTagMutability", "MUTABLE", "IMMUTABLE", "changes tag mutability"),
 ])
 def test_each_interruption_is_named_in_words(kind, name, before, after, effect):
@@ -57,7 +64,9 @@ def test_each_interruption_is_named_in_words(kind, name, before, after, effect):
     (SG, "SecurityGroupIngress", "[]", '[{"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp", "FromPort": 1, "ToPort": 1}]'),
     (SG, "SecurityGroupIngress", '[{"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}]',
      '[{"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp", "FromPort": "5432", "ToPort": "5432"}]'),  # 5432 is "5432"
-    (DB, "AllocatedStorage", "20", "30"),                   # not in the table: no interruption
+    (DB, "AllocatedStorage", "20", "30"),                   # growing needs no restart
+    (DB, "AutoMinorVersionUpgrade", None, "true"),           # unset is on already
+    (DB, "DBName", "a", "b"),                                # not in the table: no interruption
 ])
 def test_what_interrupts_nothing_is_not_flagged(kind, name, before, after):
     assert interruption_effect(kind, name, before, after) is None
@@ -170,3 +179,16 @@ def test_the_table_shows_what_cloudformation_said_and_what_it_settles_to():
     assert "Conditional->no change" in text
     assert ("RdsIngressVpc.GroupId: sg-1 -> {{changeSet:KNOWN_AFTER_APPLY}}; no change: DatabaseSecurityGroup is "
             "updated in place, so its GroupId stays") in text
+
+
+def test_a_property_that_reads_a_no_echo_parameter_is_shown_as_secret():
+    from portyfoul_infra.aws.guards import hide, no_echo_properties
+    template = {"Parameters": {"DbUser": {"Type": "String", "NoEcho": "true"}, "Tier": {"Type": "String"}},
+                "Resources": {"Database": {"Type": DB, "Properties": {
+                    "MasterUsername": {"Ref": "DbUser"}, "DBName": {"Fn::Sub": "app-${Tier}"},
+                    "Tags": [{"Key": "owner", "Value": {"Fn::Sub": "${DbUser}@team"}}]}}}}
+    assert no_echo_properties(template) == {("Database", "MasterUsername"), ("Database", "Tags")}
+    change = modify("Database", DB, prop("MasterUsername", "sekrit", "other"), prop("DBName", "app-a", "app-b"))
+    (shown,) = hide([change], no_echo_properties(template))
+    assert [(p.name, p.before, p.after) for p in shown.properties] == [
+        ("MasterUsername", "(secret)", "(secret)"), ("DBName", "app-a", "app-b")]

@@ -111,3 +111,21 @@ def test_a_change_set_without_a_type_updates_the_existing_stack(aws_env):
     assert [(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in changes] == [
         ("Modify", "Vpc")]
     assert cfn().describe_change_set(ChangeSetName=cs["Id"])["ChangeSetName"] == "untyped"
+
+
+def test_a_new_value_in_an_ssm_typed_parameter_is_a_change(aws_env):
+    """The stack keeps the parameter's name; CloudFormation re-reads its value at each update."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/team/note", Value="one", Type="String")
+    template = json.dumps({"Parameters": {"Note": {"Type": "AWS::SSM::Parameter::Value<String>",
+                                                   "Default": "/team/note"}},
+                           "Resources": {"Copy": {"Type": "AWS::SSM::Parameter", "Properties": {
+                               "Name": "/copy", "Type": "String", "Value": {"Ref": "Note"}}}}})
+    cfn().create_stack(StackName="reread", TemplateBody=template)
+    ssm.put_parameter(Name="/team/note", Value="two", Type="String", Overwrite=True)
+    cs = cfn().create_change_set(StackName="reread", ChangeSetName="again", ChangeSetType="UPDATE",
+                                 TemplateBody=template, Parameters=[{"ParameterKey": "Note", "UsePreviousValue": True}])
+    changes = cfn().describe_change_set(ChangeSetName=cs["Id"])["Changes"]
+    assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == ["Copy"]
+    cfn().execute_change_set(ChangeSetName=cs["Id"])
+    assert ssm.get_parameter(Name="/copy")["Parameter"]["Value"] == "two"

@@ -20,7 +20,7 @@ from portyfoul_infra.contract import PLACEHOLDER_VALUE, is_placeholder, paramete
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import seed_image
 from portyfoul_infra.options import AdoptOptions, DeleteOptions, ForceUnlockOptions, UpdateOptions
-from portyfoul_infra.outcomes import failure_exit
+from portyfoul_infra.outcomes import Outcome, failure_exit
 from portyfoul_infra.verbs import teardown
 from portyfoul_infra.verbs.lock import force_unlock
 from portyfoul_infra.verbs.stack import stack_update
@@ -200,12 +200,31 @@ SHAPES = [
     ('"a string"', "a JSON str where a list of releases belongs"),
     ('{"a": 1}', "a JSON dict where a list of releases belongs"),
     ('[{"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z"}]', "record 1: no services"),
-    ('[{"id": "1", "tag": "v1", "at": "x", "services": {"web": {"previous": "a"}}}]',
+    ('[{"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z", "services": {"web": {"previous": "a"}}}]',
      "record 1: service 'web' is not {previous, deployed}"),
-    ('[{"id": "1", "tag": "v1", "at": "x", "outcome": "great", "services": {"web": {"previous": "a", '
-     '"deployed": "b"}}}]', "record 1: outcome 'great' is none of in progress, succeeded, failed"),
+    ('[{"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z", "outcome": "great", "services": {"web": {'
+     '"previous": "a", "deployed": "b"}}}]', "record 1: outcome 'great' is none of in progress, succeeded, failed"),
+    ('[{"id": "1", "tag": "demo0001\\nsucceeded", "at": "2026-11-26T00:00:00Z", "services": {"web": {'
+     '"previous": "a", "deployed": "b"}}}]', "record 1: tag 'demo0001\\nsucceeded' is not a release tag"),
+    ('[{"id": "1", "tag": "v1", "at": "yesterday", "services": {"web": {"previous": "a", "deployed": "b"}}}]',
+     "record 1: at 'yesterday' is not a UTC time (2026-11-26T01:02:03Z)"),
+    ('[{"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z", "services": {"db": {"previous": "a", '
+     '"deployed": "b"}}}]', "record 1: service 'db' is none of web, worker"),
+    ('[{"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z", "services": {"web": {"previous": "a", '
+     '"deployed": "b"}}}, {"id": "1", "tag": "v2", "at": "2026-11-27T00:00:00Z", "services": {"web": {'
+     '"previous": "b", "deployed": "c"}}}]', "record id '1' appears twice"),
+    ("[" * 5000 + "]" * 5000, "JSON nested deeper than any history"),
     ("{not json", "not JSON"),
 ]
+
+
+def test_fields_a_later_version_wrote_are_kept_on_every_write():
+    from portyfoul_infra.aws.history import parse
+    record = {"id": "1", "tag": "v1", "at": "2026-11-26T00:00:00Z", "services": {"web": {"previous": "a",
+              "deployed": "b"}}, "outcome": "succeeded", "note": "", "digest": "", "kind": "release",
+              "approved_by": "alice"}
+    (parsed,) = parse(json.dumps([record]), HISTORY)
+    assert parsed.as_dict() == record
 
 
 @pytest.mark.parametrize("value, why", SHAPES)
@@ -383,3 +402,75 @@ def test_stack_delete_while_ecs_deploys_something_started_elsewhere_is_refused(m
                                         "IN_PROGRESS\\): wait for it"):
         teardown.stack_delete(make_ctx(FakeAws(cloudformation=cfn))[0], DeleteOptions(yes=True))
     assert not cfn.called("delete_stack") and not cfn.called("update_termination_protection")
+
+
+# ---------- a tag pushed over, a deployment nothing will finish, a converging update cut short
+
+def push_over(tag: str) -> str:
+    """Another image under `tag` (deleted, then pushed again with other content): what a mutable repository, or
+    someone with rights to delete, allows."""
+    ecr = client("ecr")
+    ecr.batch_delete_image(repositoryName="portyfoul-dev", imageIds=[{"imageTag": tag}])
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                                      "digest": "sha256:" + "c" * 64},
+                           "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
+                                       "digest": "sha256:" + "d" * 64}]}, sort_keys=True)
+    return ecr.put_image(repositoryName="portyfoul-dev", imageManifest=manifest, imageTag=tag)["image"][
+        "imageId"]["imageDigest"]
+
+
+def test_a_rollback_to_a_tag_pushed_over_is_refused(released_stack):
+    seed_image(client("ecr"), "portyfoul-dev", "demo0021")
+    assert invoke("release", "--tag", "demo0021", "--no-build", env=released_stack).returncode == 0
+    other = push_over("demo0001")
+    before = running_task_definitions()
+    proc = invoke("rollback", env=released_stack)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"the tag demo0001 now names another image in portyfoul-dev ({other[:19]}; released as" in proc.stderr
+    assert running_task_definitions() == before and history()[0]["tag"] == "demo0021"
+
+
+def test_a_stack_update_refuses_when_the_running_tag_names_another_image_now(released_stack):
+    push_over("demo0001")  # what both services run
+    proc = invoke("stack-update", "--yes", env=released_stack)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "the running tag demo0001 now names another image" in proc.stderr and "Nothing changed" in proc.stderr
+    client("ecr").batch_delete_image(repositoryName="portyfoul-dev", imageIds=[{"imageTag": "demo0001"}])
+    gone = invoke("stack-update", "--yes", env=released_stack)
+    assert gone.returncode == 2 and "the running tag demo0001 is no longer in ECR" in gone.stderr
+
+
+def test_a_deployment_a_stopped_release_left_running_can_be_replaced_by_a_rollback(released_stack):
+    seed_image(client("ecr"), "portyfoul-dev", "demo0022-hang")
+    release = start(released_stack, "release", "--tag", "demo0022-hang", "--no-build")
+    try:
+        wait_for(release, "in progress")
+        release.kill()   # SIGKILL: no handler runs; the deployment goes on, the lock stays
+        release.wait(timeout=60)
+    finally:
+        if release.poll() is None:
+            release.kill()
+    holder = json.loads(client("ssm").get_parameter(Name="/portyfoul/dev/deploy-lock")["Parameter"]["Value"])
+    assert invoke("force-unlock", "--id", holder["id"], "--yes", env=released_stack).returncode == 0
+    stuck = invoke("rollback", env=released_stack)
+    assert stuck.returncode == 2
+    assert "`invoke rollback --env dev --service web --replace-deployment`" in stuck.stderr
+    replaced = invoke("rollback", "--replace-deployment", env=released_stack)
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert ("the release of demo0022-hang (" in replaced.stderr
+            and "was left in progress by a process that is gone: failed" in replaced.stderr)
+    assert next(r for r in history() if r["tag"] == "demo0022-hang")["outcome"] == "failed"
+    assert all(image.endswith(":demo0001") for image in running_images().values())
+
+
+def test_a_converging_update_cut_short_gets_its_protections_from_the_next_one():
+    """An update that ended without protections (cut short after its change set ran): the next stack-update,
+    with nothing to change, turns termination protection on and sets the stack policy."""
+    cfn = FakeCloudFormation(change_set_status="FAILED", change_set_reason="The submitted information didn't "
+                             "contain changes. Submit different information to create a change set.")
+    cfn.termination_protection, cfn.policy = False, ""
+    ctx, out = make_ctx(FakeAws(cloudformation=cfn))
+    assert stack_update(ctx, UpdateOptions(yes=True)) is Outcome.NO_CHANGES, out.getvalue()
+    assert cfn.termination_protection is True and "LogicalResourceId/Database" in cfn.policy
+    assert "termination protection on; stack policy denies replacing or deleting the database" in out.getvalue()

@@ -15,6 +15,7 @@ import re
 import boto3
 import pytest
 
+from portyfoul_infra.aws.lock import acquire, release
 from portyfoul_infra.cfn_template import load_template
 from portyfoul_infra.local.sandbox import (
     CONSUMER_FIXTURE,
@@ -39,6 +40,7 @@ HAND_MADE = {"portyfoul/dev/jwt-secret": "a-jwt-key-made-with-openssl", "portyfo
 
 REVIEW_FIXTURE = ROOT / "tests" / "fixtures" / "live-stack-review.yaml"
 FINNHUB_KEY = "FINNHUB-REAL-KEY-123456"   # a NoEcho parameter of the review stand-in: never shown, never written
+DB_USER = "sekrit_dbuser_77"              # another: the master username
 REVIEW_CONSUMER = json.dumps({"Resources": {
     "A": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {
         "Fn::ImportValue": "portyfoul-infra::network::vpc"}}},
@@ -53,8 +55,9 @@ def stand_in(kind: str) -> None:
     elif kind == "review":
         ssm = boto3.client("ssm", region_name="us-east-2")
         ssm.put_parameter(Name="/portyfoul/dev/pg-version", Value="17.2", Type="String")
-        create_stand_in(ctx, REVIEW_FIXTURE.read_text(), {"FinnhubToken": FINNHUB_KEY},
-                        {"portyfoul/dev/coingecko-api-key": "a-coingecko-key"}, REVIEW_CONSUMER)
+        create_stand_in(ctx, REVIEW_FIXTURE.read_text(), {"FinnhubToken": FINNHUB_KEY, "DbUser": DB_USER},
+                        {"portyfoul/dev/coingecko-api-key": "a-coingecko-key"}, REVIEW_CONSUMER,
+                        tags={"CostCenter": "portfolio", "Owner": "platform-team"})
     else:
         create_stand_in(ctx, LIVE_FIXTURE.read_text(), {"ProjectName": "portyfoul", "Environment": "dev"}, HAND_MADE,
                         CONSUMER_FIXTURE.read_text())
@@ -82,10 +85,15 @@ def test_a_hand_written_stack_is_taken_over_with_nothing_lost(aws_env, kind):
     assert stack["EnableTerminationProtection"] is True
     assert "LogicalResourceId/Database" in cfn.get_stack_policy(StackName="portyfoul-infra")["StackPolicyBody"]
     for proc in (adopted, converged, again):
-        assert SANDBOX_FINNHUB_KEY not in proc.stdout + proc.stderr and FINNHUB_KEY not in proc.stdout + proc.stderr
+        for secret in (SANDBOX_FINNHUB_KEY, FINNHUB_KEY, DB_USER):
+            assert secret not in proc.stdout + proc.stderr
     deployed = cfn.get_template(StackName="portyfoul-infra")["TemplateBody"]
-    assert FINNHUB_KEY not in json.dumps(deployed)  # a NoEcho value is passed on, never written into a template
+    for secret in (FINNHUB_KEY, DB_USER):
+        assert secret not in json.dumps(deployed)  # a NoEcho value is passed on, never written into a template
     if kind == "review":
+        assert "the stack's own tags stay as they are (CostCenter, Owner)" in adopted.stdout
+        tags = {t["Key"]: t["Value"] for t in stack["Tags"]}
+        assert tags["CostCenter"] == "portfolio" and tags["Owner"] == "platform-team" and "TemplateHash" in tags
         assert (database["allocated storage"], database["backup retention"], database["auto minor upgrade"]) == (
             30, 0, False)
         ids = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn.list_stack_resources(
@@ -249,3 +257,41 @@ def test_a_setting_made_by_hand_as_a_secure_string_is_refused_before_anything(aw
     assert adopt(ctx, AdoptOptions(yes=True)).ok, out.getvalue()
     assert "PriceUpdateIntervalParameter (/portyfoul/dev/price-update-interval)" in out.getvalue()  # imported
     assert ssm.get_parameter(Name="/portyfoul/dev/price-update-interval")["Parameter"]["Value"] == "15"
+
+
+def test_a_new_value_in_the_ssm_parameter_a_kept_value_reads_is_a_change_the_guard_judges(aws_env):
+    """The review stand-in's engine version is read from SSM: a new value there is not "no changes", and the
+    upgrade it means is refused until named."""
+    take_over(aws_env, "review")
+    boto3.client("ssm", region_name="us-east-2").put_parameter(Name="/portyfoul/dev/pg-version", Value="17.6",
+                                                               Type="String", Overwrite=True)
+    proc = invoke("stack-update", "--yes", env=aws_env)
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr
+    assert ("PgVersion reads the SSM parameter /portyfoul/dev/pg-version, which now holds '17.6' (the stack last "
+            "read '17.2')") in proc.stdout
+    assert "no changes" not in proc.stdout
+    assert "restarts the database for an engine upgrade 17.2 -> 17.6" in proc.stdout + proc.stderr
+    assert engine() == "17.2"
+    username = invoke("stack-diff", "--converge", "Database.MasterUsername", env=aws_env)
+    assert "Database.MasterUsername: (secret) -> (secret)" in username.stdout, username.stdout[-3000:]
+    assert DB_USER not in username.stdout + username.stderr  # NoEcho: as secret as its parameter
+
+
+def test_rehearsing_a_stack_this_tool_built_says_so_and_ends_well(shared_dev_stack):
+    proc = invoke("adopt", "--rehearse", env=shared_dev_stack)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "is already ours: it runs this tool's template, so there is no takeover to rehearse" in proc.stdout
+
+
+def test_adopt_holds_the_deploy_lock_and_a_release_waits_for_it(aws_env):
+    """adopt renames under the environment's deploy lock: another deployment is refused meanwhile."""
+    stand_in("yaml")
+    ctx, _ = make_ctx()
+    holder = acquire(ctx, "release --tag v2", 600)
+    proc = invoke("adopt", "--yes", env=aws_env)
+    assert proc.returncode == 2 and "running `release --tag v2` since" in proc.stderr
+    ids = {r["LogicalResourceId"] for r in boto3.client("cloudformation", region_name="us-east-2")
+           .list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
+    assert "PostgresDB" in ids  # nothing renamed
+    release(ctx, holder)
+    assert invoke("adopt", "--yes", env=aws_env).returncode == 0

@@ -552,8 +552,8 @@ def live_exports(ctx: Ctx, live: LiveStack, pseudo: Mapping[str, str]) -> list[E
     cfn = ctx.client("cloudformation")
     found = []
     for key, output in sorted(live.template.get("Outputs", {}).items()):
-        if "Export" not in output:
-            continue
+        if "Export" not in output or (output.get("Condition") and not resolver.condition(output["Condition"])):
+            continue  # an output whose condition does not hold exists nowhere
         name = resolver.value(output["Export"].get("Name"))
         if not isinstance(name, str):
             continue
@@ -583,18 +583,24 @@ def ec2_facts(ec2):
     return facts
 
 
+IMPORT_PREFIX = "portyfoul-import-"
+
+
 def import_hand_made(ctx: Ctx, live: LiveStack, imports: list[HandMade], timeout: float) -> Any:
     """Bring the hand-made resources into the stack with an IMPORT change set: the template is the deployed one
     plus their definitions, nothing else changes, and the resources are left as they are."""
     from .change_sets import ChangeSetPlan, delete_change_set, execute_change_set, wait_for_change_set
 
     cfn = ctx.client("cloudformation")
+    for left in collect(cfn.list_change_sets, "Summaries", StackName=live.info.stack_id):
+        if left.get("ChangeSetName", "").startswith(IMPORT_PREFIX):   # an adopt that was stopped left it
+            cfn.delete_change_set(ChangeSetName=left["ChangeSetId"], StackName=live.info.stack_id)
     current = load_template(cfn.get_template(StackName=live.info.stack_id, TemplateStage="Original")["TemplateBody"])
     template = json.loads(json.dumps(current))
     for h in imports:
         template.setdefault("Resources", {})[h.logical_id] = h.definition
     created = cfn.create_change_set(
-        StackName=live.info.stack_id, ChangeSetName=f"portyfoul-import-{int(ctx.wall())}", ChangeSetType="IMPORT",
+        StackName=live.info.stack_id, ChangeSetName=f"{IMPORT_PREFIX}{int(ctx.wall())}", ChangeSetType="IMPORT",
         TemplateBody=json.dumps(template, sort_keys=True, separators=(",", ":")),
         Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in sorted(live.info.parameters)],
         Capabilities=["CAPABILITY_NAMED_IAM"],

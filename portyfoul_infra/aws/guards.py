@@ -194,6 +194,13 @@ INTERRUPTIONS: dict[str, dict[str, Rule]] = {
                                                              "UserGuide/USER_UpgradeDBInstance.Maintenance.html"),
         "AllocatedStorage": Rule(_storage, "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
                                            "USER_PIOPS.ModifyingExisting.html"),
+        "PreferredMaintenanceWindow": Rule(_always("moves the window RDS restarts the database in for maintenance "
+                                                   "and upgrades: {before} -> {after} (unset: a window RDS picks)"),
+                                           "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+                                           "USER_UpgradeDBInstance.Maintenance.html"),
+        "PreferredBackupWindow": Rule(_always("moves the daily backup window (I/O may pause in it): {before} -> "
+                                              "{after}"), "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+                                                          "USER_WorkingWithAutomatedBackups.html"),
         "MultiAZ": Rule(_multi_az, RDS),
         "VPCSecurityGroups": Rule(_always("moves the database to other security groups: connections the old "
                                           "groups allowed may be cut"), RDS),
@@ -209,6 +216,12 @@ INTERRUPTIONS: dict[str, dict[str, Rule]] = {
                                                      "TemplateReference/aws-resource-ec2-securitygroup.html"),
         "SecurityGroupEgress": Rule(_egress_removed, "https://docs.aws.amazon.com/AWSCloudFormation/latest/"
                                                      "TemplateReference/aws-resource-ec2-securitygroup.html"),
+    },
+    "AWS::ElasticLoadBalancingV2::TargetGroup": {
+        "HealthCheckPath": Rule(_always("judges the targets by another path, {before} -> {after}: if the "
+                                        "application does not answer it, every target turns unhealthy"),
+                                "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
+                                "target-group-health-checks.html"),
     },
     "AWS::ElasticLoadBalancingV2::LoadBalancer": {
         "LoadBalancerAttributes": Rule(_lb_attributes, "https://docs.aws.amazon.com/elasticloadbalancing/latest/"
@@ -442,6 +455,46 @@ def shown(change: Change, prop: str, text: str | None) -> str:
     if (change.resource_type, prop) in MASKED:
         return "(secret)" if change.resource_type != "AWS::SSM::Parameter" else "(value)"
     return shorten(text, VALUE_WIDTH)
+
+
+def no_echo_properties(template: dict) -> set[tuple[str, str]]:
+    """(logical id, property) of every property that reads a NoEcho parameter of `template`: CloudFormation may
+    show its value before and after in a change set, and it is as secret as the parameter."""
+    from ..cfn_template import SUB_VAR
+
+    hidden = {name for name, d in (template.get("Parameters") or {}).items()
+              if isinstance(d, dict) and str(d.get("NoEcho", "")).lower() == "true"}
+
+    def reads(value: Any) -> bool:
+        if isinstance(value, dict):
+            if value.get("Ref") in hidden:
+                return True
+            sub = value.get("Fn::Sub")
+            text = sub[0] if isinstance(sub, list) and sub else sub
+            if isinstance(text, str) and hidden & set(SUB_VAR.findall(text)):
+                return True
+            return any(reads(v) for v in value.values())
+        return isinstance(value, list) and any(reads(v) for v in value)
+
+    if not hidden:
+        return set()
+    return {(lid, prop) for lid, r in (template.get("Resources") or {}).items()
+            for prop, value in (r.get("Properties") or {}).items() if reads(value)}
+
+
+def hide(changes: list[Change], secret: set[tuple[str, str]]) -> list[Change]:
+    """The changes as shown: the values of properties in `secret` replaced by (secret)."""
+    if not secret:
+        return changes
+    shown_changes = []
+    for c in changes:
+        props = tuple(PropertyChange(p.name, p.attribute, p.requires_recreation, p.evaluation, p.source,
+                                     p.causing_entity, "(secret)" if p.before is not None else None,
+                                     "(secret)" if p.after is not None else None, p.change_type)
+                      if (c.logical_id, p.name) in secret else p for p in c.properties)
+        shown_changes.append(Change(c.action, c.logical_id, c.resource_type, c.replacement, c.policy_action,
+                                    c.scope, props, c.physical_id))
+    return shown_changes
 
 
 def masked(change: Change, prop: str, text: str | None) -> str | None:

@@ -24,11 +24,13 @@ other process is deploying.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
 from ..config import Environment
 from ..context import Ctx
+from ..contract import SERVICES
 from ..errors import UserError, error_code
 
 HISTORY_PARAMETER = "release-history"
@@ -37,6 +39,8 @@ MAX_BYTES = 4096
 IN_PROGRESS, SUCCEEDED, FAILED = "in progress", "succeeded", "failed"
 OUTCOMES = (IN_PROGRESS, SUCCEEDED, FAILED)
 KINDS = ("release", "rollback")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")   # what release accepts as a tag
+AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 class HistoryError(UserError):
@@ -68,12 +72,19 @@ class ReleaseRecord:
     services: dict[str, ServiceChange] = field(default_factory=dict)
     outcome: str = IN_PROGRESS
     note: str = ""
+    extra: dict = field(default_factory=dict)   # fields a later version wrote: kept as they are on every write
 
     @staticmethod
     def from_dict(d: dict) -> "ReleaseRecord":
         services = {k: ServiceChange(**v) for k, v in d.get("services", {}).items()}
+        known = {"id", "kind", "tag", "digest", "at", "services", "outcome", "note"}
         return ReleaseRecord(d["id"], d.get("kind", "release"), d["tag"], d.get("digest", ""), d["at"], services,
-                             d.get("outcome", IN_PROGRESS), d.get("note", ""))
+                             d.get("outcome", IN_PROGRESS), d.get("note", ""),
+                             {k: v for k, v in d.items() if k not in known})
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        return {**d.pop("extra"), **d}
 
 
 def parameter_name(env: Environment) -> str:
@@ -86,6 +97,8 @@ def parse(value: str, name: str) -> list[ReleaseRecord]:
         data = json.loads(value)
     except ValueError:
         raise HistoryError(name, "not JSON") from None
+    except RecursionError:
+        raise HistoryError(name, "JSON nested deeper than any history") from None
     if not isinstance(data, list):
         raise HistoryError(name, f"a JSON {type(data).__name__} where a list of releases belongs")
     records = []
@@ -94,6 +107,9 @@ def parse(value: str, name: str) -> list[ReleaseRecord]:
         if problem:
             raise HistoryError(name, f"record {i + 1}: {problem}")
         records.append(ReleaseRecord.from_dict(d))
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        raise HistoryError(name, f"record id {next(i for i in ids if ids.count(i) > 1)[:20]!r} appears twice")
     return records
 
 
@@ -103,6 +119,10 @@ def _problem(d: object) -> str:
     for key in ("id", "tag", "at"):
         if not isinstance(d.get(key), str) or not d[key]:
             return f"no {key}"
+    if not TAG.fullmatch(d["tag"]):
+        return f"tag {d['tag'][:40]!r} is not a release tag"
+    if not AT.fullmatch(d["at"]):
+        return f"at {d['at'][:40]!r} is not a UTC time (2026-11-26T01:02:03Z)"
     if d.get("kind", "release") not in KINDS:
         return f"kind {str(d.get('kind'))[:20]!r} is neither release nor rollback"
     if d.get("outcome", IN_PROGRESS) not in OUTCOMES:
@@ -114,6 +134,8 @@ def _problem(d: object) -> str:
     if not isinstance(services, dict) or not services:
         return "no services"
     for key, change in services.items():
+        if key not in SERVICES:
+            return f"service {str(key)[:20]!r} is none of {', '.join(SERVICES)}"
         if not isinstance(change, dict) or set(change) != {"previous", "deployed"} or not all(
                 isinstance(v, str) for v in change.values()):
             return f"service {str(key)[:20]!r} is not {{previous, deployed}}"
@@ -148,7 +170,7 @@ def _save(ctx: Ctx, records: list[ReleaseRecord]) -> None:
                           Overwrite=True, Description="portyfoul-infra: the release history before its last write")
     kept = list(records)
     while True:
-        text = json.dumps([asdict(r) for r in kept], separators=(",", ":"), sort_keys=True)
+        text = json.dumps([r.as_dict() for r in kept], separators=(",", ":"), sort_keys=True)
         if len(text.encode()) <= MAX_BYTES or len(kept) <= 1:
             break
         kept.pop()

@@ -526,8 +526,10 @@ class RollbackStep:
         return self.target.services[self.service.key].deployed
 
 
-def plan_rollback(ctx: Ctx, keys: list[str], to: str = "") -> tuple[LiveServices, list[RollbackStep]]:
-    """For each service, the newest release that succeeded and differs from what runs now (or `to`'s)."""
+def plan_rollback(ctx: Ctx, keys: list[str], to: str = "",
+                  replace_deployment: bool = False) -> tuple[LiveServices, list[RollbackStep]]:
+    """For each service, the newest release that succeeded and differs from what runs now (or `to`'s). A
+    deployment in progress is refused unless `replace_deployment` (one a stopped release left running)."""
     env = ctx.env
     live = read_services(ctx, keys)
     records = history.load(ctx)
@@ -538,9 +540,10 @@ def plan_rollback(ctx: Ctx, keys: list[str], to: str = "") -> tuple[LiveServices
     steps = []
     for key in keys:
         svc = live.one(key)
-        if svc.busy:
+        if svc.busy and not replace_deployment:
             raise UserError(f"{key}: a deployment is in progress ({svc.busy}); wait for it (`invoke release-status "
-                            f"--env {env.name}`), then run rollback again")
+                            f"--env {env.name}`), then run rollback again. If nothing will finish it (its release "
+                            f"was stopped): `invoke rollback --env {env.name} --service {key} --replace-deployment`")
         target = history.last_good(records, key, svc.task_definition_arn, svc.tag, to)
         if target is None:
             wanted = f"no release of {to[:40]} that succeeded" if to else \
@@ -555,10 +558,16 @@ def plan_rollback(ctx: Ctx, keys: list[str], to: str = "") -> tuple[LiveServices
         if status != "ACTIVE":
             raise UserError(f"{key}: {short_td(step.to)} (release {target.tag}) is {status}; it can no longer run")
         repository = live.stack.outputs.get(REPOSITORY_NAME, "")
-        if repository and find_image(ctx.client("ecr"), repository, target.tag) is None:
+        digest = find_image(ctx.client("ecr"), repository, target.tag) if repository else ""
+        if repository and digest is None:
             raise UserError(f"{key}: the image of release {target.tag} is no longer in {repository} (expired by its "
                             "lifecycle rule?): its tasks could not start. Nothing changed; release a known-good tag "
                             "that ECR still has (`invoke release --tag TAG --no-build`)")
+        if digest and target.digest and digest != target.digest:
+            raise UserError(f"{key}: the tag {target.tag} now names another image in {repository} ({digest[:19]}; "
+                            f"released as {target.digest[:19]}): someone pushed over it, and rolling back would "
+                            "deploy an image nobody released. Nothing changed; push the released image back under "
+                            "its tag, or release a new tag")
         steps.append(step)
     return live, steps
 

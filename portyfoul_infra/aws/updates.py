@@ -50,6 +50,7 @@ class UpdatePlan:
     convergence: Convergence             # the body: ours, with what an adopted stack keeps
     deployed: dict                       # the deployed template ({} for a new stack)
     notes: list[str] = field(default_factory=list)
+    reread: list[str] = field(default_factory=list)   # carried SSM-typed parameters whose value changed since
 
     @property
     def body(self) -> dict:
@@ -69,7 +70,7 @@ class UpdatePlan:
         meta = metadata_of(self.deployed)
         carried = set(self.convergence.kept_parameters)   # passed with UsePreviousValue: never a change
         ours = {k: v for k, v in stack.parameters.items() if k not in carried}
-        return (meta.get("ContentHash") == content_hash and ours == self.parameters
+        return (meta.get("ContentHash") == content_hash and ours == self.parameters and not self.reread
                 and kept_record(self.deployed) == kept_record(self.body) and not self.convergence.given_up)
 
 
@@ -151,23 +152,47 @@ def current_image_tags(ctx: Ctx, stack: StackInfo | None) -> tuple[dict[str, str
         if s.busy:
             raise UserError(f"service {s.name} has a deployment in progress ({s.busy}): what it ends on is not known "
                             f"yet. Wait for it (`invoke release-status --env {ctx.env.name}`), then run stack-update "
-                            "again")
-    records = None
+                            "again. If nothing will finish it (its release was stopped): `invoke rollback --env "
+                            f"{ctx.env.name} --service {s.key} --replace-deployment`")
+    released = any(not s.tag.startswith("sha256:") and s.tag != "latest" for s in live)
+    records = history.load(ctx) if released else []
     for s in live:
         param = IMAGE_TAG_PARAMETERS[s.key]
         running = s.tag
         if running.startswith("sha256:"):
             continue
         if running != tags[param]:
-            records = history.load(ctx) if records is None else records
             outcome = history.tag_outcome(records, running)
             if outcome in (history.FAILED, history.IN_PROGRESS):
                 ctx.console.warn(f"{s.key} runs {running}, whose release {outcome}; keeping it (a stack-update never "
                                  f"changes the image a service runs): `invoke rollback --env {ctx.env.name} "
                                  f"--service {s.key}` moves it to its last good release")
         tags[param] = running
+    _check_tags_name_their_images(ctx, stack, records, tags)
     web = live.services.get("web")
     return tags, (web.desired_count if web and web.desired_count else None)
+
+
+def _check_tags_name_their_images(ctx: Ctx, stack: StackInfo, records: list, tags: dict[str, str]) -> None:
+    """The task definitions name images by tag, and any stack-update may register them again: a tag that no
+    longer names the image its release recorded (pushed over, or gone) would deploy another image, or none."""
+    repository = stack.outputs.get(REPOSITORY_NAME)
+    recorded = {}
+    for tag in set(tags.values()):
+        release = next((r for r in records if r.tag == tag and r.kind == "release" and r.digest), None)
+        if release is not None:
+            recorded[tag] = release.digest
+    if not repository or not recorded:
+        return
+    ecr = ctx.client("ecr")
+    for tag, digest in sorted(recorded.items()):
+        now = find_image(ecr, repository, tag)
+        if now == digest:
+            continue
+        what = "is no longer in ECR" if now is None else f"now names another image ({now[:19]}; released as {digest[:19]})"
+        raise UserError(f"the running tag {tag} {what}: this update registers the task definitions again by tag, "
+                        f"and would deploy {'nothing that can start' if now is None else 'an image nobody released'}. "
+                        f"Nothing changed; push the released image back under {tag}, or release a new tag first")
 
 
 def bootstrap_value(ctx: Ctx, stack: StackInfo | None, tags: dict[str, str]) -> str:
@@ -215,7 +240,35 @@ def plan_update(ctx: Ctx, stack: StackInfo | None, change_set_type: str, ours: d
     pseudo = pseudo_parameters(env, stack.stack_id if stack else "")
     convergence = converge(deployed, stack.resolved_parameters if stack else {}, ours, parameters, region=env.region,
                            pseudo=pseudo, give_up=give_up)
-    return UpdatePlan(stack, change_set_type, parameters, convergence, deployed, notes)
+    plan = UpdatePlan(stack, change_set_type, parameters, convergence, deployed, notes)
+    if stack is not None:
+        plan.reread = _reread(ctx, stack, convergence, notes)
+    return plan
+
+
+def _reread(ctx: Ctx, stack: StackInfo, convergence: Convergence, notes: list[str]) -> list[str]:
+    """Carried SSM-typed parameters whose value is not the one the stack last read: CloudFormation reads it
+    again at this update, so what reads it changes (the guards judge how)."""
+    from ..errors import error_code
+
+    changed = []
+    for name in convergence.kept_parameters:
+        kind = str(convergence.body.get("Parameters", {}).get(name, {}).get("Type", ""))
+        source = stack.parameters.get(name)
+        if not kind.startswith("AWS::SSM::Parameter::") or not source:
+            continue
+        try:
+            now = ctx.client("ssm").get_parameter(Name=source)["Parameter"]["Value"]
+        except Exception as e:
+            if error_code(e) != "ParameterNotFound":
+                raise
+            raise UserError(f"the stack's parameter {name} reads the SSM parameter {source}, which no longer "
+                            "exists: CloudFormation could not update the stack. Put it back, then run again") from None
+        if now != stack.resolved.get(name):
+            notes.append(f"{name} reads the SSM parameter {source}, which now holds {now!r} (the stack last read "
+                         f"{stack.resolved.get(name)!r}): this update applies it to what reads it")
+            changed.append(name)
+    return changed
 
 
 def check_exports(ctx: Ctx, stack: StackInfo, update: UpdatePlan) -> list[str]:

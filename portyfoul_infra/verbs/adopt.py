@@ -25,6 +25,7 @@ from ..aws.adoption import (
 )
 from ..aws.clients import print_header
 from ..aws.guards import MASKED, unknown_allowances
+from ..aws.lock import deployment
 from ..aws.stacks import outcome_of, report_failure
 from ..console import shorten
 from ..context import Ctx
@@ -54,8 +55,14 @@ def adopt(ctx: Ctx, opts: AdoptOptions) -> Outcome:
         raise UserError(
             f"stack {env.stack_name} has a stack policy attached, and CloudFormation cannot refactor such a "
             "stack; adopt it by hand instead (docs/operations.md, \"Adopting by hand\")")
-    takeover = plan_takeover(ctx, live, json.loads(report.deploy_body), overrides, account, opts.allow_replace,
-                             opts.allow_interruption)
+    with deployment(ctx, "adopt", opts.timeout, settle_history=False):
+        return _adopt(ctx, opts, live, json.loads(report.deploy_body), overrides, account)
+
+
+def _adopt(ctx: Ctx, opts: AdoptOptions, live: LiveStack, ours: dict, overrides: dict[str, str],
+           account: str) -> Outcome:
+    env, console, cfn = ctx.env, ctx.console, ctx.client("cloudformation")
+    takeover = plan_takeover(ctx, live, ours, overrides, account, opts.allow_replace, opts.allow_interruption)
     unknown = unknown_allowances(takeover.predicted, opts.allow_replace, opts.allow_interruption)
     if unknown:
         raise UserError(f"{', '.join(unknown)}: the converging update it plans would not replace, remove or "
@@ -200,6 +207,10 @@ def render_takeover(ctx: Ctx, t: Takeover) -> None:
         for e in t.exports:
             console.line(f"  {e.name} (output {e.output}): imported by "
                          + (", ".join(e.importers) if e.importers else "no stack"))
+    theirs = {k: v for k, v in t.live.info.tags.items() if k not in env.stack_tags}
+    if theirs:
+        console.line(f"  the stack's own tags stay as they are ({', '.join(sorted(theirs))}), beside ours "
+                     f"({', '.join(sorted(env.stack_tags))})")
     console.line("  then termination protection on, and the stack policy that protects the database")
 
 

@@ -78,11 +78,15 @@ def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
     keys = service_keys(opts.service)
     print_header(ctx)
     with deployment(ctx, "rollback" + (f" --to {opts.to}" if opts.to else ""), opts.timeout):
-        live, steps = plan_rollback(ctx, keys, opts.to)
+        live, steps = plan_rollback(ctx, keys, opts.to, opts.replace_deployment)
         for s in steps:
             ctx.console.line(f"{s.service.key}: {s.service.tag} ({short_td(s.service.task_definition_arn)}) -> "
                              f"{s.target.tag} ({short_td(s.to)}), released {s.target.at.replace('T', ' ')}")
-        return apply_rollback(ctx, live, steps, opts.timeout)
+        outcome = apply_rollback(ctx, live, steps, opts.timeout)
+        if opts.replace_deployment:  # the release whose deployment it replaced is settled now, not left in progress
+            for note in history.reconcile_with_ecs(ctx):
+                ctx.console.warn(note)
+        return outcome
 
 
 def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:

@@ -21,7 +21,15 @@ from ..aws.change_sets import (
 )
 from ..aws.clients import json_document, print_header
 from ..aws.convergence import kept_record
-from ..aws.guards import Verdict, change_documents, judge, render_changes, unknown_allowances
+from ..aws.guards import (
+    Verdict,
+    change_documents,
+    hide,
+    judge,
+    no_echo_properties,
+    render_changes,
+    unknown_allowances,
+)
 from ..aws.lock import deployment
 from ..aws.stacks import StackInfo, deployed_template, describe_stack, metadata_of, outcome_of, report_failure
 from ..aws.updates import UpdatePlan, check_exports, check_production_ready, plan_update, settle_state
@@ -110,6 +118,11 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedRepo
     return Prepared(account, None, update, plan)
 
 
+def _secret_properties(update: UpdatePlan) -> set[tuple[str, str]]:
+    """Properties whose value before or after reads a NoEcho parameter: shown as (secret)."""
+    return no_echo_properties(update.deployed) | no_echo_properties(update.body)
+
+
 def _require_adopted(ctx: Ctx, stack: StackInfo, ours: dict) -> None:
     """A template this tool did not write is converged only once adopt has put its resources under our logical
     IDs: otherwise every live resource would look like one of the live stack's own, and every one of ours new."""
@@ -138,7 +151,10 @@ def _request(ctx: Ctx, report: GeneratedReport, update: UpdatePlan, opts: Update
         stack_name=env.stack_name, body=json.dumps(update.body, sort_keys=True, separators=(",", ":")),
         change_set_type=update.change_set_type, parameters=update.parameters,
         use_previous=tuple(update.convergence.kept_parameters),
-        tags={**env.stack_tags, "TemplateVersion": __version__, OURS_TAG: report.content_hash},
+        # The stack's own tags stay (an adopted stack's CostCenter, Owner...): CloudFormation passes stack tags on
+        # to the resources, where cost allocation, tag-based access and backup plans read them.
+        tags={**(update.stack.tags if update.stack else {}), **env.stack_tags, "TemplateVersion": __version__,
+              OURS_TAG: report.content_hash},
         description=f"portyfoul-infra {__version__} {report.content_hash[:19]}", content_hash=report.content_hash,
         prefix=prefix, role_arn=opts.cfn_role, template_bucket=env.template_bucket, inline_limit=opts.inline_limit)
 
@@ -198,10 +214,13 @@ def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str
                             + ", ".join([f"--allow-replace {i}" for i in opts.allow_replace]
                                         + [f"--allow-interruption {i}" for i in opts.allow_interruption])
                             + " allows nothing (a typo?)")
+        stack = prepared.update.stack if prepared.update else None
+        if prepared.outcome is Outcome.NO_CHANGES and stack is not None and not stack.termination_protection:
+            _protect(ctx, stack.stack_id)  # a converging update stopped before its end left the stack bare
         return prepared.outcome or Outcome.NO_CHANGES
     plan = prepared.plan
     verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
-    render_changes(console, plan.changes, verdict)
+    render_changes(console, hide(plan.changes, _secret_properties(prepared.update)), verdict)
     _check_allowances(cfn, plan, opts)
     _report_guards(ctx, plan, verdict)
     if verdict.blocked:
@@ -281,14 +300,15 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
             console.json(data)
         return outcome
     verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
+    shown = hide(plan.changes, _secret_properties(update)) if update else plan.changes
     if not opts.json:
-        render_changes(console, plan.changes, verdict)
+        render_changes(console, shown, verdict)
     _report_guards(ctx, plan, verdict, preview=True)
     delete_change_set(ctx.client("cloudformation"), plan)
     console.line("preview only: the change set was deleted, nothing changed")
     outcome = Outcome.REFUSED if verdict.blocked else Outcome.CHANGES_FOUND if opts.fail else Outcome.NO_CHANGES
     if opts.json:
-        data.update({"changes": change_documents(plan.changes, verdict),
+        data.update({"changes": change_documents(shown, verdict),
                      "guards": {kind: [{"logical_id": f.logical_id, "guard": f.guard, "effect": f.effect}
                                        for f in findings]
                                 for kind, findings in (("blocked", verdict.blocked), ("allowed", verdict.allowed))},

@@ -266,3 +266,26 @@ def rename_resources(template: dict, names: dict[str, str]) -> dict:
     if "Outputs" in template:
         out["Outputs"] = rename(template["Outputs"], names)
     return out
+
+
+def with_ssm_values(template: dict, parameters: dict, account: str, region: str,
+                    resolved: dict | None = None) -> dict:
+    """`parameters` with each AWS::SSM::Parameter::Value parameter put in as the value CloudFormation compares:
+    the value read when the stack was last updated (`resolved`, the stack's own), or the parameter's value now.
+    An SSM-typed parameter is re-read at every update (also with UsePreviousValue), so a new value there is a
+    change of every property that reads it."""
+    from moto.ssm.models import ssm_backends
+
+    values = dict(parameters)
+    for key, slot in (template.get("Parameters") or {}).items():
+        if not str((slot or {}).get("Type", "")).startswith("AWS::SSM::Parameter::"):
+            continue
+        if resolved is not None:
+            if key in resolved:
+                values[key] = resolved[key]
+            continue
+        name = values.get(key, slot.get("Default"))
+        found = ssm_backends[account][region].get_parameter(str(name)) if name else None
+        if found is not None:
+            values[key] = found.value
+    return values

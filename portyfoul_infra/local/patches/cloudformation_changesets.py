@@ -7,7 +7,7 @@ import json
 from . import gap
 from ._engine import physical_id, set_status
 from ._plan import ResourcePlan, as_text, plan_update
-from ._template import Written, references
+from ._template import Written, references, with_ssm_values
 
 T = "tests/test_local_cloudformation_changesets.py::"
 GUIDE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
@@ -26,8 +26,11 @@ def _plans(change_set) -> list[ResourcePlan]:
         return [ResourcePlan(lid, resources[lid].get("Type", ""), "Add") for lid in dependency_order(resources)]
     rm = stack.resource_map
     ids = {lid: physical_id(rm._parsed_resources.get(lid)) for lid in rm._resource_json_map}
-    return plan_update(stack.template_dict, dict(rm.input_parameters or {}), change_set.template_dict,
-                       dict(change_set.parameters or {}), ids)
+    old = with_ssm_values(stack.template_dict, dict(rm.input_parameters or {}), stack.account_id, stack.region_name,
+                          dict(rm.resolved_parameters or {}))
+    new = with_ssm_values(change_set.template_dict, dict(change_set.parameters or {}), stack.account_id,
+                          stack.region_name)
+    return plan_update(stack.template_dict, old, change_set.template_dict, new, ids)
 
 
 @gap("cloudformation-changeset-replacement",
@@ -52,9 +55,11 @@ def patch_change_set_diff() -> None:
 
 def _before(stack, raw):
     from moto.cloudformation import parsing
+    rm = stack.resource_map
+    values = with_ssm_values(stack.template_dict, dict(rm.input_parameters or {}), stack.account_id,
+                             stack.region_name, dict(rm.resolved_parameters or {}))
     try:
-        return parsing.clean_json(Written(stack.template_dict, dict(stack.resource_map.input_parameters or {}))
-                                  .value(raw), stack.resource_map)
+        return parsing.clean_json(Written(stack.template_dict, values).value(raw), rm)
     except Exception:  # noqa: BLE001
         return raw
 
@@ -67,7 +72,10 @@ def _after(change_set, raw, pending: set[str]):
                                                       and n not in rm._parsed_resources)}
     if unknown:
         return KNOWN_AFTER_APPLY
-    value = Written(change_set.template_dict, dict(change_set.parameters or {})).value(raw)
+    stack = change_set.stack
+    values = with_ssm_values(change_set.template_dict, dict(change_set.parameters or {}), stack.account_id,
+                             stack.region_name)
+    value = Written(change_set.template_dict, values).value(raw)
     try:
         return parsing.clean_json(value, rm)
     except Exception:  # noqa: BLE001
@@ -234,3 +242,38 @@ def patch_change_set_type_default() -> None:
         return original(self, param_name, if_none)
 
     CloudFormationResponse._get_param = _get_param
+
+
+@gap("cloudformation-ssm-parameters-reread",
+     summary="AWS::SSM::Parameter::Value parameters were compared by the name given, so a new value in the SSM "
+             "parameter was no change at all (patched: change sets and updates compare the value read at the last "
+             "update with the value now, as CloudFormation re-reads them)",
+     aws="CloudFormation fetches the values of Systems Manager parameter types at each stack create and update, "
+         "also when the parameter is passed with UsePreviousValue; a new value changes what reads it.",
+     reference=API + "API_Parameter.html",
+     test=T + "test_a_new_value_in_an_ssm_typed_parameter_is_a_change")
+def patch_ssm_reread() -> None:
+    """_plans and run_update compare with with_ssm_values on both sides; "No updates are to be performed" is
+    not said of a stack whose SSM-typed parameters read another value now."""
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    def reread_differs(stack) -> bool:
+        rm = stack.resource_map
+        then = with_ssm_values(stack.template_dict, {}, stack.account_id, stack.region_name,
+                               dict(rm.resolved_parameters or {}))
+        now = with_ssm_values(stack.template_dict, dict(stack.stack_parameters), stack.account_id, stack.region_name)
+        return any(str(now.get(k)) != str(v) for k, v in then.items())
+
+    original = CloudFormationResponse._validate_different_update
+
+    def _validate_different_update(self, incoming_params, stack_body, old_stack):
+        return None if reread_differs(old_stack) else original(self, incoming_params, stack_body, old_stack)
+
+    has_parameters = Stack.has_parameters
+
+    def has_the_parameters(self, parameters) -> bool:
+        return has_parameters(self, parameters) and not reread_differs(self)
+
+    CloudFormationResponse._validate_different_update = _validate_different_update
+    Stack.has_parameters = has_the_parameters

@@ -19,7 +19,7 @@ from ._engine import (
     update_resource,
 )
 from ._plan import plan_update
-from ._template import Written, canonical
+from ._template import Written, canonical, with_ssm_values
 
 T = "tests/test_local_cloudformation_updates.py::"
 GUIDE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
@@ -113,7 +113,10 @@ def run_update(stack, body, template: dict, parameters: dict, operation: str = "
     old_resources = dict(rm._resource_json_map)
     before, after = Written(stack.template_dict, dict(rm.input_parameters or {})), Written(template, parameters)
     ids = {lid: getattr(model_of(rm, lid), "physical_resource_id", "") for lid in old_resources}
-    plans = plan_update(stack.template_dict, dict(rm.input_parameters or {}), template, parameters, ids)
+    plans = plan_update(stack.template_dict, with_ssm_values(stack.template_dict, dict(rm.input_parameters or {}),
+                                                             stack.account_id, stack.region_name,
+                                                             dict(rm.resolved_parameters or {})),
+                        template, with_ssm_values(template, parameters, stack.account_id, stack.region_name), ids)
     resolved_before = {p.logical_id: _resolved(rm, old_resources[p.logical_id]) for p in dynamic_only(plans)}
     set_status(stack, f"{operation}_IN_PROGRESS", "User Initiated")
     progress = Progress()

@@ -220,14 +220,15 @@ def _adoption(ctx: Ctx, verbs: Verbs) -> list[Step]:
 
 
 def create_stand_in(ctx: Ctx, template: str, parameters: dict[str, str], hand_made: dict[str, str],
-                    consumer: str = "") -> None:
+                    consumer: str = "", tags: dict[str, str] | None = None) -> None:
     """A live stack as the owners made it: its secrets made by hand first, the stack, and a stack importing its
     exports (`consumer`, a template body)."""
     sm, cfn = ctx.client("secretsmanager"), ctx.client("cloudformation")
     for name, value in hand_made.items():
         sm.create_secret(Name=name, SecretString=value, Description="made by hand (aws secretsmanager create-secret)")
     cfn.create_stack(StackName=ctx.env.stack_name, TemplateBody=template, Capabilities=["CAPABILITY_NAMED_IAM"],
-                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                     Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()])
     if consumer:
         cfn.create_stack(StackName=CONSUMER_STACK, TemplateBody=consumer)
 

@@ -31,6 +31,10 @@ from .. import server as local_aws
 from .witness import compare, witness
 
 STAND_IN = "rehearsal-stand-in-value"
+
+
+class AlreadyOurs(Exception):
+    """The stack runs this tool's template: nothing to rehearse (as adopt says, exit 0)."""
 RESOLVE = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^:}]+)")
 Verbs = Callable[[str], Callable[..., Outcome]]
 
@@ -53,7 +57,9 @@ def capture(ctx: Ctx, ours: dict, opts: AdoptOptions, account: str) -> LiveCopy:
     cfn = ctx.client("cloudformation")
     live = read_live_stack(cfn, ctx.env)
     if live.adopted_by_us:
-        raise UserError(f"{ctx.env.stack_name} is already ours: there is no takeover to rehearse")
+        raise AlreadyOurs(f"{ctx.env.stack_name} is already ours: it runs this tool's template, so there is no "
+                          f"takeover to rehearse; `invoke stack-diff --env {ctx.env.name}` shows what stack-update "
+                          "would change")
     raw = cfn.describe_stacks(StackName=live.info.stack_id)["Stacks"][0].get("Parameters") or []
     body = cfn.get_template(StackName=live.info.stack_id, TemplateStage="Original")["TemplateBody"]
     declared = live.template.get("Parameters", {})
@@ -122,7 +128,11 @@ def rehearse(ctx: Ctx, opts: AdoptOptions, verbs: Verbs) -> Outcome:
     account = print_header(ctx)
     console.heading(f"rehearse: reading {env.stack_name} (read-only: template, parameters, names; never a secret's "
                     "value)")
-    copy = capture(ctx, ours, opts, account)
+    try:
+        copy = capture(ctx, ours, opts, account)
+    except AlreadyOurs as ours_already:
+        console.ok(str(ours_already))
+        return Outcome.NO_CHANGES
     console.line(f"  {copy.resources} resources; {len(copy.parameters)} parameters"
                  + (f" ({', '.join(copy.stand_in_parameters)}: NoEcho, a stand-in value)" if copy.stand_in_parameters
                     else "")

@@ -22,7 +22,9 @@ def witness(ctx: Ctx, stack_name: str) -> dict[str, Any]:
     cfn = ctx.client("cloudformation")
     resources = collect(cfn.list_stack_resources, "StackResourceSummaries", StackName=stack_name)
     physical = sorted((r["ResourceType"], r["PhysicalResourceId"]) for r in resources if r.get("PhysicalResourceId"))
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     return {
+        "stack tags": sorted((t["Key"], t["Value"]) for t in stack.get("Tags") or []),
         "physical ids": physical,
         "exports": sorted((e["Name"], e.get("Value", "")) for e in collect(cfn.list_exports, "Exports")),
         "secrets": _secrets(ctx),
@@ -34,22 +36,33 @@ def witness(ctx: Ctx, stack_name: str) -> dict[str, Any]:
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """What the takeover lost or changed (nothing, when it went right); what it added is not a loss."""
-    lost = []
+    return (_lost_ids(before, after) + _lost_pairs(before, after) + _lost_databases(before, after)
+            + _lost_rules(before, after))
+
+
+def _lost_ids(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     kept_ids = Counter(map(tuple, after["physical ids"]))
-    for (kind, physical), count in sorted(Counter(map(tuple, before["physical ids"])).items()):
-        if kept_ids[(kind, physical)] < count:
-            lost.append(f"{kind} {physical} is gone (replaced or deleted)")
-    exports = dict(after["exports"])
-    for name, value in before["exports"]:
-        if exports.get(name) != value:
-            lost.append(f"export {name} is {'gone' if name not in exports else 'changed'}")
-    for kind in ("secrets", "parameters"):
-        now = dict(after[kind])
-        for name, fingerprint in before[kind]:
+    return [f"{kind} {physical} is gone (replaced or deleted)"
+            for (kind, physical), count in sorted(Counter(map(tuple, before["physical ids"])).items())
+            if kept_ids[(kind, physical)] < count]
+
+
+def _lost_pairs(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Stack tags and exports (name -> value), secrets and parameters (name -> fingerprint)."""
+    lost = []
+    for kind, label, changed in (("stack tags", "stack tag", "changed"), ("exports", "export", "changed"),
+                                 ("secrets", "secret", "has a new value"), ("parameters", "parameter", "has a new value")):
+        now = dict(map(tuple, after.get(kind, [])))
+        for name, value in before.get(kind, []):
             if name not in now:
-                lost.append(f"{kind[:-1]} {name} is gone")
-            elif now[name] != fingerprint:
-                lost.append(f"{kind[:-1]} {name} has a new value")
+                lost.append(f"{label} {name} is gone")
+            elif now[name] != (tuple(value) if isinstance(value, list) else value):
+                lost.append(f"{label} {name} {'is ' if changed == 'changed' else ''}{changed}")
+    return lost
+
+
+def _lost_databases(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    lost = []
     for name, facts in before["databases"].items():
         now = after["databases"].get(name)
         if now is None:
@@ -57,6 +70,11 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             continue
         lost += [f"database {name}: {key} was {facts[key]!r}, is {now.get(key)!r}" for key in sorted(facts)
                  if now.get(key) != facts[key]]
+    return lost
+
+
+def _lost_rules(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    lost = []
     for group, rules in before["security groups"].items():
         now = after["security groups"].get(group)
         if now is None:
