@@ -24,11 +24,37 @@ LOOPBACK = "127.0.0.1"
 # The local AWS runs as the plan's dev account, so the account check of every task is exercised.
 ACCOUNT_ID = "946652103073"
 
+def parse_json_first() -> None:
+    """moto reads every template with PyYAML's pure-Python loader, also a JSON one: two thirds of a stack
+    operation's time for this 88 KB template. A template that is JSON is read as JSON (the same document: JSON
+    is YAML); anything else as before. Speed only: what the local AWS decides does not change."""
+    import json
+
+    import yaml
+    from moto.cloudformation import models, responses
+
+    class JsonFirst:
+        def __getattr__(self, name: str):
+            return getattr(yaml, name)
+
+        @staticmethod
+        def load(stream, Loader=None):  # noqa: N803 - yaml's own signature
+            if isinstance(stream, str) and stream.lstrip().startswith("{"):
+                try:
+                    return json.loads(stream)
+                except ValueError:
+                    pass
+            return yaml.load(stream, Loader=Loader)
+
+    models.yaml = responses.yaml = JsonFirst()
+
+
 def serve(port: int, parent: int | None = None) -> None:
     """Serve until SIGTERM or SIGINT, or until `parent` (the process that started it) is gone, so a sandbox
     killed outright (SIGKILL) does not leave its local AWS behind."""
     from .patches import patch_moto
 
+    parse_json_first()
     patch_moto()
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
