@@ -27,15 +27,24 @@ ACCOUNT_ID = "946652103073"
 def parse_json_first() -> None:
     """moto reads every template with PyYAML's pure-Python loader, also a JSON one: two thirds of a stack
     operation's time for this 88 KB template. A template that is JSON is read as JSON (the same document: JSON
-    is YAML); anything else as before. Speed only: what the local AWS decides does not change."""
+    is YAML), a YAML one with libyaml's loader when PyYAML has it (the same constructors). Speed only: what the
+    local AWS decides does not change."""
     import json
 
     import yaml
     from moto.cloudformation import models, responses
 
+    fast = getattr(yaml, "CLoader", None)   # libyaml, when PyYAML was built with it
+
     class JsonFirst:
         def __getattr__(self, name: str):
             return getattr(yaml, name)
+
+        @staticmethod
+        def add_multi_constructor(tag, constructor, Loader=None):  # noqa: N803
+            yaml.add_multi_constructor(tag, constructor)           # moto's tag constructor, for both loaders
+            if fast is not None:
+                yaml.add_multi_constructor(tag, constructor, Loader=fast)
 
         @staticmethod
         def load(stream, Loader=None):  # noqa: N803 - yaml's own signature
@@ -44,6 +53,8 @@ def parse_json_first() -> None:
                     return json.loads(stream)
                 except ValueError:
                     pass
+            if Loader is yaml.Loader and fast is not None:
+                Loader = fast
             return yaml.load(stream, Loader=Loader)
 
     models.yaml = responses.yaml = JsonFirst()
