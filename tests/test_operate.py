@@ -141,9 +141,10 @@ def test_run_stops_the_task_at_its_timeout():
     assert "still RUNNING after 30s; stopped it" in text
 
 
-def test_run_without_a_command_is_refused():
+@pytest.mark.parametrize("command", [(), ("",), ("  ", "x")])
+def test_run_without_a_command_is_refused(command):
     with pytest.raises(UserError, match="no command"):
-        run_fake([{"lastStatus": "STOPPED", "exitCode": 0}], command=())
+        run_fake([{"lastStatus": "STOPPED", "exitCode": 0}], command=command)
 
 
 def test_run_on_the_local_aws_starts_a_task_like_the_services(dev_stack):

@@ -90,7 +90,7 @@ def _runtime_id(task: dict, container: str) -> str:
 def run(ctx: Ctx, opts: RunOptions) -> Outcome | int:
     """The container's exit code (0 is success), or an Outcome when the task never ran to its end."""
     console = ctx.console
-    if not opts.command:
+    if not opts.command or not opts.command[0].strip():
         raise UserError("no command: `invoke run --service web -- npm run report` (the command follows --)")
     print_header(ctx)
     live, svc = _service(ctx, opts.service)
