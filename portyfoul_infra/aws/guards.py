@@ -334,12 +334,13 @@ def settle(changes: Iterable[Change]) -> tuple[list[Change], dict[tuple[str, str
         settled_any = False
         result: list[Change] = []
         for c in current:
-            settled = {p for p in c.properties if _unchanged_by(p, by_id)} if c.action == "Modify" else set()
+            why = {p: _unchanged_by(p, by_id) for p in c.properties} if c.action == "Modify" else {}
+            settled = {p for p, reason in why.items() if reason}
             if not settled:
                 result.append(c)
                 continue
             for p in settled:
-                reasons[(c.logical_id, p.name, p.causing_entity)] = _unchanged_by(p, by_id)
+                reasons[(c.logical_id, p.name, p.causing_entity)] = why[p]
             settled_any = True
             left = _without(c, settled)
             if left is not None:

@@ -60,19 +60,17 @@ def capture(ctx: Ctx, ours: dict, opts: AdoptOptions, account: str) -> LiveCopy:
         raise AlreadyOurs(f"{ctx.env.stack_name} is already ours: it runs this tool's template, so there is no "
                           f"takeover to rehearse; `invoke stack-diff --env {ctx.env.name}` shows what stack-update "
                           "would change")
-    raw = cfn.describe_stacks(StackName=live.info.stack_id)["Stacks"][0].get("Parameters") or []
-    body = cfn.get_template(StackName=live.info.stack_id, TemplateStage="Original")["TemplateBody"]
+    body = cfn.get_template(StackName=live.info.stack_id, TemplateStage="Original")["TemplateBody"]  # as written
     declared = live.template.get("Parameters", {})
     copy = LiveCopy(body if isinstance(body, str) else json.dumps(body), {}, resources=len(live.physical_ids))
-    for p in raw:
-        key, value = p["ParameterKey"], p.get("ParameterValue", "")
+    for key, value in live.info.parameters.items():
         kind = str(declared.get(key, {}).get("Type", ""))
-        if declared.get(key, {}).get("NoEcho"):
+        if str(declared.get(key, {}).get("NoEcho", "")).lower() == "true":
             copy.parameters[key] = STAND_IN
             copy.stand_in_parameters.append(key)
         elif kind.startswith("AWS::SSM::Parameter::Value"):
             copy.parameters[key] = value
-            copy.ssm_parameters[value] = p.get("ResolvedValue", STAND_IN)
+            copy.ssm_parameters[value] = live.info.resolved.get(key, STAND_IN)
         else:
             copy.parameters[key] = value
     takeover = plan_takeover(ctx, live, ours, opts.overrides(), account, opts.allow_replace, opts.allow_interruption)
