@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -67,10 +68,14 @@ def serve(port: int, parent: int | None = None) -> None:
 
     parse_json_first()
     patch_moto()
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
 
-    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
-    server.start()
+    from .control import ControlledApp
+
+    app = ControlledApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server(LOOPBACK, port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"local AWS (moto) listening on http://{LOOPBACK}:{port}", flush=True)
     stop = False
 
@@ -82,7 +87,7 @@ def serve(port: int, parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, _stop)
     while not stop and (parent is None or os.getppid() == parent):
         time.sleep(0.2)
-    server.stop()
+    server.shutdown()
 
 
 def free_port() -> int:
