@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-AWS_FIXTURES = {"local_aws", "aws_env", "dev_stack", "released_stack", "shared_dev_stack"}
+AWS_FIXTURES = {"local_aws", "aws_env", "dev_stack", "released_stack", "shared_dev_stack", "staging_stack"}
 
 
 def pytest_collection_modifyitems(items):
@@ -40,7 +40,7 @@ def resources(template) -> dict:
 
 @pytest.fixture(scope="session")
 def local_aws():
-    """One moto server on 127.0.0.1 per test worker; every test that uses it starts from an empty account."""
+    """One moto server on 127.0.0.1 per test worker; every test that uses it starts from a known state."""
     from portyfoul_infra.local import server as la
     server = la.start()
     yield server
@@ -55,66 +55,64 @@ def aws_env(local_aws, monkeypatch):
     return {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint}
 
 
+def _state(local_aws, name: str, build) -> None:
+    """The local AWS in the state `name`: built by `build()` the first time on this worker (from whatever state
+    `build` starts with), kept whole (local/control.py), and put back whole for every later test that asks. A test
+    changes only its own copy: the next one gets the state as it was built."""
+    if not local_aws.restore(name):
+        build()
+        local_aws.save(name)
+
+
 @pytest.fixture
-def dev_stack(aws_env):
+def dev_stack(aws_env, local_aws):
     """The dev stack freshly created (bootstrapping: no image yet, services at zero tasks)."""
     from support.stacks import create_stack
-    create_stack("dev")
+    _state(local_aws, "dev_stack", lambda: create_stack("dev"))
     return aws_env
 
 
-@pytest.fixture(scope="session")
-def _shared_local_aws():
-    """A second local AWS per worker, never reset: the dev stack is created in it once."""
-    from portyfoul_infra.local import server as la
-    from support.stacks import create_stack
-    server = la.start()
-    saved = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
-    try:
-        create_stack("dev")
-    finally:
-        os.environ.pop("AWS_ENDPOINT_URL") if saved is None else os.environ.update(AWS_ENDPOINT_URL=saved)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def shared_dev_stack(_shared_local_aws, monkeypatch):
-    """The dev stack as created (bootstrapping, the Finnhub key still a placeholder), shared by the tests that only
-    read it. A test that changes it fails: the stack, its secrets, parameters and task definitions are compared
-    before and after."""
-    from support.stacks import fingerprint
-    monkeypatch.setenv("AWS_ENDPOINT_URL", _shared_local_aws.endpoint)
-    before = fingerprint()
-    yield {**os.environ, "AWS_ENDPOINT_URL": _shared_local_aws.endpoint}
-    assert fingerprint() == before, "this test changed the shared dev stack: give it its own with dev_stack"
-
-
-@pytest.fixture
-def released_stack(dev_stack):
-    """The dev stack with the Finnhub key set, DEMO_TAG released, and the bootstrap ended by a second update."""
-    from support.stacks import DEMO_TAG, create_stack, release_tag, set_finnhub_key
-    set_finnhub_key()
-    release_tag(DEMO_TAG)
-    create_stack("dev")
+def shared_dev_stack(dev_stack):
+    """The dev stack as created (bootstrapping, the Finnhub key still a placeholder), for the tests that only read
+    it. Each test gets its own copy, so nothing a test does reaches another."""
     return dev_stack
 
 
+def _release(local_aws) -> None:
+    from support.stacks import DEMO_TAG, create_stack, release_tag, set_finnhub_key
+    assert local_aws.restore("dev_stack")
+    set_finnhub_key()
+    release_tag(DEMO_TAG)
+    create_stack("dev")
+
+
 @pytest.fixture
-def staging_stack(released_stack):
+def released_stack(dev_stack, local_aws):
+    """The dev stack with the Finnhub key set, DEMO_TAG released, and the bootstrap ended by a second update."""
+    _state(local_aws, "released_stack", lambda: _release(local_aws))
+    return dev_stack
+
+
+def _create_staging(local_aws, staging) -> None:
+    from portyfoul_infra.options import UpdateOptions
+    from portyfoul_infra.verbs.stack import stack_update
+    from support import make_ctx
+    from support.stacks import set_finnhub_key
+    assert local_aws.restore("released_stack")
+    ctx, out = make_ctx(env=staging, poll_seconds=0)
+    assert stack_update(ctx, UpdateOptions(env="staging", yes=True)).ok, out.getvalue()
+    set_finnhub_key(env_name="staging")
+
+
+@pytest.fixture
+def staging_stack(released_stack, local_aws):
     """Beside the released dev stack, a new staging stack in the same (local) account, its Finnhub key set: where
     dev's images are promoted to. Returns the environment (staging with the local account)."""
     from dataclasses import replace
 
     from portyfoul_infra.config import ENVIRONMENTS
     from portyfoul_infra.local.server import ACCOUNT_ID
-    from portyfoul_infra.options import UpdateOptions
-    from portyfoul_infra.verbs.stack import stack_update
-    from support import make_ctx
-    from support.stacks import set_finnhub_key
     staging = replace(ENVIRONMENTS["staging"], account_id=ACCOUNT_ID)
-    ctx, out = make_ctx(env=staging, poll_seconds=0)
-    assert stack_update(ctx, UpdateOptions(env="staging", yes=True)).ok, out.getvalue()
-    set_finnhub_key(env_name="staging")
+    _state(local_aws, "staging_stack", lambda: _create_staging(local_aws, staging))
     return staging

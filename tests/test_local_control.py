@@ -62,3 +62,21 @@ def test_other_calls_pass_a_closed_gate_and_reset_opens_it(aws_env, local_aws):
 def test_a_bad_gate_is_refused(aws_env):
     with pytest.raises(Exception, match="400"):
         gate("PutParameter", then="sometimes")
+
+
+def test_a_snapshot_is_put_back_whole_any_number_of_times(aws_env, local_aws):
+    ssm().put_parameter(Name="/kept", Value="before", Type="String")
+    local_aws.save("one")
+    ssm().put_parameter(Name="/kept", Value="after", Type="String", Overwrite=True)
+    ssm().put_parameter(Name="/later", Value="x", Type="String")
+    for _ in range(2):
+        assert local_aws.restore("one")
+        assert ssm().get_parameter(Name="/kept")["Parameter"]["Value"] == "before"
+        assert ssm().get_parameters(Names=["/later"])["InvalidParameters"] == ["/later"]
+        ssm().put_parameter(Name="/kept", Value="changed by a test", Type="String", Overwrite=True)
+
+
+def test_restoring_a_snapshot_that_was_never_taken_changes_nothing(aws_env, local_aws):
+    ssm().put_parameter(Name="/here", Value="v", Type="String")
+    assert local_aws.restore("never-taken") is False
+    assert ssm().get_parameter(Name="/here")["Parameter"]["Value"] == "v"

@@ -12,14 +12,25 @@ reached it) or answered with an error and not applied ("drop", as if it never re
 API operation (X-Amz-Target's or the form's Action); `match` is text the request body must contain. moto's
 /moto-api/reset opens and forgets every gate.
 
+Snapshots: the whole state of the local AWS (every account, region and service), kept under a name and put back
+whole, so that tests that start from the same stack build it once per server instead of once per test:
+
+    POST /portyfoul-api/snapshots/NAME           keep the state as it is now under NAME
+    POST /portyfoul-api/snapshots/NAME/restore   put it back (404 if there is no such snapshot)
+
+A snapshot is a deep copy of moto's backends taken in one piece (so references between services stay shared,
+as they were), and a restore installs a fresh copy of it, so a snapshot can be restored any number of times.
+
 Nothing here decides what AWS would do: it only holds the call, so the emulator's answers stay its own.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import threading
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
@@ -90,12 +101,74 @@ def _json(start_response: Callable, status: str, document: dict) -> Iterable[byt
     return [data]
 
 
+def _copy_defaultdict(self: defaultdict, memo: dict) -> defaultdict:
+    """A deep copy of a defaultdict subclass whose __init__ takes other arguments (moto's ssm ParameterDict):
+    copy's own way calls cls(default_factory) and fails."""
+    cls = type(self)
+    clone = cls.__new__(cls)
+    memo[id(self)] = clone
+    clone.default_factory = self.default_factory
+    clone.__dict__.update(copy.deepcopy(vars(self), memo))
+    for key, value in self.items():
+        dict.__setitem__(clone, copy.deepcopy(key, memo), copy.deepcopy(value, memo))
+    return clone
+
+
+def _teach_copy() -> None:
+    """What copy.deepcopy needs to copy moto's state: a lock becomes a new lock (nobody holds it in a copy), and
+    each defaultdict subclass is copied field by field."""
+    copy._deepcopy_dispatch[type(threading.Lock())] = lambda lock, memo: threading.Lock()   # type: ignore[attr-defined]
+    copy._deepcopy_dispatch[type(threading.RLock())] = lambda lock, memo: threading.RLock()  # type: ignore[attr-defined]
+    pending = list(defaultdict.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "__deepcopy__" not in vars(cls):
+            cls.__deepcopy__ = _copy_defaultdict  # type: ignore[attr-defined]
+
+
+class Snapshots:
+    """Named deep copies of every moto backend (BackendDict._instances: each service's accounts and regions)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[str, Any] = {}
+
+    def save(self, name: str) -> None:
+        from moto.core.base_backend import BackendDict, backend_lock
+        _teach_copy()
+        with backend_lock, self._lock:
+            backends = list(BackendDict._instances)  # type: ignore[misc]  # as moto itself reads it
+            self._kept[name] = (backends, self._copy(backends, [dict(b) for b in backends]))
+
+    def restore(self, name: str) -> bool:
+        from moto.core.base_backend import BackendDict, backend_lock
+        with self._lock:
+            if name not in self._kept:
+                return False
+            backends, accounts = self._kept[name]
+            state = self._copy(backends, accounts)
+        BackendDict.reset()
+        with backend_lock:
+            for backend, kept in zip(backends, state, strict=True):
+                backend.clear()
+                backend.update(kept)
+                BackendDict._instances.append(backend)  # type: ignore[misc]
+        return True
+
+    @staticmethod
+    def _copy(backends: list, state: Any) -> Any:
+        """A deep copy of `state` in which the services' BackendDicts themselves stay the live ones."""
+        return copy.deepcopy(state, {id(b): b for b in backends})
+
+
 class ControlledApp:
     """moto's WSGI application behind the gates, with the control endpoints under /portyfoul-api/."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
         self.gates = Gates()
+        self.snapshots = Snapshots()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -131,6 +204,15 @@ class ControlledApp:
             except (ValueError, KeyError, TypeError) as e:
                 return _json(start_response, "400 Bad Request", {"error": f"bad gate: {e}"})
             return _json(start_response, "200 OK", {"id": gate.id})
+        if parts[0] == "snapshots" and len(parts) in (2, 3) and method == "POST":
+            if len(parts) == 2:
+                self.snapshots.save(parts[1])
+                return _json(start_response, "200 OK", {"saved": parts[1]})
+            if parts[2] == "restore":
+                self.gates.open_all()
+                if self.snapshots.restore(parts[1]):
+                    return _json(start_response, "200 OK", {"restored": parts[1]})
+                return _json(start_response, "404 Not Found", {"error": f"no snapshot {parts[1]}"})
         if len(parts) == 3 and parts[0] == "gates":
             found = self.gates.get(parts[1])
             if found is None:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
@@ -126,6 +127,24 @@ class LocalAws:
         """Forget every resource (moto's own reset): the next caller starts from an empty account."""
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", data=b"", method="POST")
         urllib.request.urlopen(request, timeout=10).close()
+
+    def save(self, name: str) -> None:
+        """Keep the whole state of this local AWS under `name` (local/control.py)."""
+        self._control(f"snapshots/{name}")
+
+    def restore(self, name: str) -> bool:
+        """Put back the state kept under `name`, whole; False when there is none (nothing changed then)."""
+        try:
+            self._control(f"snapshots/{name}/restore")
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return False
+            raise
+        return True
+
+    def _control(self, path: str) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/portyfoul-api/{path}", data=b"", method="POST")
+        urllib.request.urlopen(request, timeout=60).close()
 
     def stop(self) -> None:
         if self.process.poll() is None:
