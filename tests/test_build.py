@@ -12,6 +12,7 @@ from portyfoul_infra.artifacts.generated import TEMPLATE_FILE, compare, content_
 from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.contract import INLINE_TEMPLATE_LIMIT
 from support import ROOT
+from support.tools import need
 
 
 def test_generated_directory_matches_the_code():
@@ -102,6 +103,7 @@ def test_cfn_lint_reports_nothing():
 @pytest.mark.slow
 def test_checkov_fails_nothing_and_every_suppression_has_a_reason(resources):
     from portyfoul_infra.artifacts.lint import run_checkov
+    need("checkov")
     result = run_checkov(generated_dir() / TEMPLATE_FILE)
     assert result.findings == ()
     skips = [s for r in resources.values() for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]

@@ -176,6 +176,16 @@ def test_every_emulator_gap_names_its_test_reference_and_moto_version():
         assert re.search(rf"^def {test}\(", (ROOT / path).read_text(), re.M), g.test
 
 
+def test_moto_is_the_version_every_patch_was_checked_against():
+    """The patches replace moto's internals: a new moto must be checked against each of them before it is used, so
+    setup.cfg pins the one they were checked against, and the installed one must be it."""
+    from importlib.metadata import version
+
+    from portyfoul_infra.local.patches import MOTO_VERSION
+    assert f"]=={MOTO_VERSION}" in (ROOT / "setup.cfg").read_text()
+    assert version("moto") == MOTO_VERSION, "moto was upgraded: check every patch in local/patches, then pin it"
+
+
 def test_the_readme_lists_every_task():
     from invoke import Task
 

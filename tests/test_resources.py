@@ -366,7 +366,11 @@ def test_services_have_circuit_breaker_and_no_public_ip(resources, svc):
     net = s["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert net["AssignPublicIp"] == "DISABLED"
     assert net["Subnets"] == [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}]
-    assert s.get("LaunchType") == "FARGATE" or s["CapacityProviderStrategy"]
+    if svc == "WebService":
+        assert s["LaunchType"] == "FARGATE" and "CapacityProviderStrategy" not in s
+    else:  # FARGATE or FARGATE_SPOT per environment (config.worker_capacity), never EC2
+        assert "LaunchType" not in s
+        assert s["CapacityProviderStrategy"] == [{"CapacityProvider": {"Ref": "WorkerCapacityProvider"}, "Weight": 1}]
 
 
 # ---------- secrets and parameters (phases 6 and 9)

@@ -21,6 +21,7 @@ from portyfoul_infra.artifacts.generated import (
 )
 from portyfoul_infra.config import ENVIRONMENTS
 from support import ROOT, invoke, make_ctx
+from support.tools import need
 
 # ---------- sandbox
 
@@ -99,8 +100,8 @@ def test_the_readme_shows_the_current_mermaid_block():
     assert block.strip() == "```mermaid\n" + (generated_dir() / MERMAID_FILE).read_text() + "```"
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
 def test_the_svg_is_rendered_from_the_current_dot_source_and_a_stale_one_is_caught(tmp_path, monkeypatch):
+    need("graphviz")
     svg = (generated_dir() / SVG_FILE).read_text()
     assert dot_digest((generated_dir() / DOT_FILE).read_text()) in svg and "<svg" in svg
     target = tmp_path / "generated"

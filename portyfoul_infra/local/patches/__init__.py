@@ -19,7 +19,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-MOTO_VERSION = "5.2.5"
+# The moto every patch was checked against; setup.cfg pins exactly this one (tests/test_layout.py holds both).
+MOTO_VERSION = "5.2.6"
 
 
 @dataclass(frozen=True)
