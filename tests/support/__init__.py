@@ -83,3 +83,39 @@ def invoke(*args: str, env: dict | None = None, input: str | None = None) -> sub
     environ.setdefault("PORTYFOUL_POLL_SECONDS", FAST_POLL)
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
                           text=True, input=input, stdin=None if input is not None else subprocess.DEVNULL, timeout=300)
+
+
+def run_task(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run a task as `invoke` would, in this process: the same command line, parsing, wrapper and exit code as
+    `invoke(...)`, without starting Python again (seconds per call). Standard output and error are captured;
+    standard input is `input` (never a terminal); an exception that escapes is a traceback on stderr and exit 1,
+    as the real command would show it. Use `invoke(...)` where the separate process is the point (signals)."""
+    import contextlib
+    import traceback
+
+    from invoke import Collection, Program
+
+    import tasks
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_argv, saved_stdin = dict(os.environ), sys.argv, sys.stdin
+    os.environ.clear()
+    os.environ.update(env or saved_env)
+    os.environ.setdefault("PORTYFOUL_POLL_SECONDS", FAST_POLL)
+    sys.argv = ["invoke", *args]
+    sys.stdin = io.StringIO(input or "")
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                Program(namespace=Collection.from_module(tasks), binary="invoke").run(sys.argv, exit=True)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except Exception:  # noqa: BLE001 - what the real command would print
+                traceback.print_exc(file=err)
+                code = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.argv, sys.stdin = saved_argv, saved_stdin
+    return subprocess.CompletedProcess(["invoke", *args], code, out.getvalue(), err.getvalue())
