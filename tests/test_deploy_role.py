@@ -105,13 +105,16 @@ def test_prods_role_may_read_what_staging_released_and_change_nothing_of_staging
     if isinstance(document, str):  # moto's CloudFormation stores an inline policy as Python's repr of it
         document = ast.literal_eval(document)
     on_staging = {a for st in document["Statement"] for r in st["Resource"] if "staging" in r for a in st["Action"]}
-    assert on_staging == {"cloudformation:DescribeStacks", "ssm:GetParameter", "ecr:DescribeImages",
+    assert on_staging == {"cloudformation:DescribeStacks", "ssm:GetParametersByPath", "ssm:GetParameters",
+                          "ecr:DescribeImages",
                           "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer"}
     staging_resources = sorted(r for st in document["Statement"] for r in st["Resource"] if "staging" in r)
     assert staging_resources == [
         f"arn:aws:cloudformation:us-east-2:{ACCOUNT_ID}:stack/portyfoul-staging-infra/*",
         f"arn:aws:ecr:us-east-2:{ACCOUNT_ID}:repository/portyfoul-staging",
-        f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/staging/release-history"]
+        f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/staging/release-history",
+        f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/staging/release-history-last-good",
+        f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/staging/releases"]
 
 
 def test_a_promote_source_in_another_account_is_refused(aws_env):
@@ -141,5 +144,8 @@ def test_stagings_role_may_read_what_dev_released_for_the_promotion_from_dev(aws
     source = {st["Sid"]: st["Resource"] for st in document["Statement"] if st["Sid"].startswith("PromoteSource")}
     assert source == {
         "PromoteSourceStack": [f"arn:aws:cloudformation:us-east-2:{ACCOUNT_ID}:stack/portyfoul-infra/*"],
-        "PromoteSourceHistory": [f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/dev/release-history"],
+        "PromoteSourceHistory": [f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/dev/releases"],
+        "PromoteSourceHistoryBefore": [f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/dev/release-history",
+                                       f"arn:aws:ssm:us-east-2:{ACCOUNT_ID}:parameter/portyfoul/dev/"
+                                       "release-history-last-good"],
         "PromoteSourceImages": [f"arn:aws:ecr:us-east-2:{ACCOUNT_ID}:repository/portyfoul-dev"]}

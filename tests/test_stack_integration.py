@@ -142,9 +142,11 @@ def test_a_no_op_update_makes_few_api_calls(shared_dev_stack):
     outcome = stack_update(ctx, UpdateOptions(yes=True))
     assert outcome is Outcome.NO_CHANGES, out.getvalue()
     print(f"no-op update: {len(aws.calls)} API calls: {aws.calls}")
-    # 6 calls; 7 while the stack is still bootstrapping (one ECR look-up for the image), as here; and 4 for the
-    # deploy lock: take it, read the history (anything left in progress?), check it is still ours, give it back.
-    lock = ["ssm.put_parameter", "ssm.get_parameter", "ssm.get_parameter", "ssm.delete_parameter"]
+    # 6 calls; 7 while the stack is still bootstrapping (one ECR look-up for the image), as here; and 5 for the
+    # deploy lock: take it, read the history (anything left in progress? its records by path, and the single
+    # parameter of earlier versions), check it is still ours, give it back.
+    lock = ["ssm.put_parameter", "ssm.get_parameters_by_path", "ssm.get_parameters", "ssm.get_parameter",
+            "ssm.delete_parameter"]
     assert sorted(c for c in aws.calls if c.startswith("ssm.")) == sorted(lock)
     assert len(aws.calls) <= 7 + len(lock)
     assert aws.calls.count("ecr.describe_images") <= 1

@@ -494,10 +494,12 @@ def print_log_tail(ctx: Ctx, group: str, stream: str, lines: int = 20) -> None:
 
 def _succeeded(ctx: Ctx, plan: ReleasePlan, targets: list[Target], seconds: float) -> Outcome:
     ecs, env, console = ctx.client("ecs"), ctx.env, ctx.console
+    kept = history.kept_revisions(ctx)   # the ways back it keeps stay ACTIVE, whatever failed between
     for s in plan.services:
         t = next(t for t in targets if t.key == s.key)
-        removed = prune_revisions(ecs, s.task_definition["family"], env.keep_task_definition_revisions,
-                                  {t.task_definition, t.previous})
+        removed = [] if kept is None else prune_revisions(
+            ecs, s.task_definition["family"], env.keep_task_definition_revisions,
+            {t.task_definition, t.previous} | kept[s.key])
         if removed:
             console.line(f"{s.key}: deregistered {len(removed)} revision(s) beyond the newest "
                          f"{env.keep_task_definition_revisions}")

@@ -45,6 +45,9 @@ GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 ROLE_ACTIONS = ("CreateRole", "DeleteRole", "GetRole", "UpdateRole", "UpdateAssumeRolePolicy", "PassRole",
                 "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies", "AttachRolePolicy",
                 "DetachRolePolicy", "ListAttachedRolePolicies", "TagRole", "UntagRole")
+# The release history's SSM names under /<project>/<env>/ (aws/history.py: the template may not import it).
+HISTORY_PATH = "releases"
+LEGACY_HISTORY = ("release-history", "release-history-last-good")
 CFN_SERVICES = ("ec2", "ecs", "rds", "elasticloadbalancing", "logs", "secretsmanager", "ssm", "ecr", "cloudwatch",
                 "sns", "application-autoscaling", "acm", "route53", "s3")
 
@@ -116,6 +119,15 @@ def build_deploy_role_template() -> Template:
         Statement(Sid="ReleaseHistoryAndConfig", Effect=Allow, Action=[
             aw_ssm.GetParameter, aw_ssm.GetParameters, aw_ssm.PutParameter], Resource=[
             Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/*")]),
+        # The release history: one parameter per record under .../releases (read by path; written above);
+        # records beyond what it keeps are deleted, and so, once migrated, is the single parameter of earlier
+        # versions with its copy. Nothing else of the environment's parameters may be deleted or listed.
+        Statement(Sid="ReleaseHistoryRead", Effect=Allow, Action=[aw_ssm.GetParametersByPath], Resource=[
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/" + HISTORY_PATH)]),
+        Statement(Sid="ReleaseHistoryRetention", Effect=Allow, Action=[
+            aw_ssm.DeleteParameter, aw_ssm.DeleteParameters], Resource=[
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/" + HISTORY_PATH + "/*"),
+            *[Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/" + name) for name in LEGACY_HISTORY]]),
         # One deployment at a time: the deploy lock is created only if absent and deleted when the job ends.
         Statement(Sid="DeployLock", Effect=Allow, Action=[aw_ssm.DeleteParameter], Resource=[
             Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/deploy-lock")]),
@@ -131,8 +143,12 @@ def build_deploy_role_template() -> Template:
         # promote: read what the source environment released (its history, stack outputs, image), never write.
         Statement(Sid="PromoteSourceStack", Effect=Allow, Action=[aw_cfn.DescribeStacks], Resource=[
             Sub((arn % "cloudformation") + "stack/${PromoteFromStack}/*")]),
-        Statement(Sid="PromoteSourceHistory", Effect=Allow, Action=[aw_ssm.GetParameter], Resource=[
-            Sub((arn % "ssm") + "parameter/${ProjectName}/${PromoteFromEnvironment}/release-history")]),
+        Statement(Sid="PromoteSourceHistory", Effect=Allow, Action=[aw_ssm.GetParametersByPath], Resource=[
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${PromoteFromEnvironment}/" + HISTORY_PATH)]),
+        # ... and, until the source's first release by this version migrates it, its history of earlier versions.
+        Statement(Sid="PromoteSourceHistoryBefore", Effect=Allow, Action=[aw_ssm.GetParameters], Resource=[
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${PromoteFromEnvironment}/" + name)
+            for name in LEGACY_HISTORY]),
         Statement(Sid="PromoteSourceImages", Effect=Allow, Action=[
             aw_ecr.DescribeImages, aw_ecr.BatchGetImage, aw_ecr.BatchCheckLayerAvailability,
             aw_ecr.GetDownloadUrlForLayer], Resource=[

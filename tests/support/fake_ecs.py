@@ -237,8 +237,12 @@ class FakeSecrets:
 class FakeSsm(FakeParameterStore):
     """The config parameters the task definitions read, and a writable store (the release history, the lock)."""
 
-    def get_parameters(self, Names):
-        return {"Parameters": [{"Name": n, "Value": "15"} for n in Names], "InvalidParameters": []}
+    def get_parameters(self, Names, WithDecryption=False):
+        """The config parameters all exist (value 15); what the tools wrote is read back (the release history)."""
+        written = super().get_parameters(Names)
+        config = [n for n in Names if n not in self.store and "/release-history" not in n]
+        return {"Parameters": written["Parameters"] + [{"Name": n, "Value": "15", "Type": "String"} for n in config],
+                "InvalidParameters": [n for n in written["InvalidParameters"] if n not in config]}
 
 
 class FakeEcr:

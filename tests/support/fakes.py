@@ -163,26 +163,50 @@ class FakeSts:
 
 class FakeParameterStore:
     """SSM Parameter Store as the tools use it: a value per name; PutParameter without Overwrite refuses a name
-    that exists (the deploy lock relies on it), DeleteParameter."""
+    that exists (the deploy lock relies on it), DeleteParameter(s), GetParameters, and GetParametersByPath one
+    level deep in pages (the release history)."""
 
     def __init__(self):
         self.store: dict[str, str] = {}
+        self.versions: dict[str, int] = {}
+
+    def _parameter(self, name):
+        return {"Name": name, "Value": self.store[name], "Type": "String", "Version": self.versions.get(name, 1)}
 
     def get_parameter(self, Name, WithDecryption=False):
         if Name not in self.store:
             raise client_error("ParameterNotFound", Name, "GetParameter")
-        return {"Parameter": {"Name": Name, "Value": self.store[Name], "Type": "String"}}
+        return {"Parameter": self._parameter(Name)}
+
+    def get_parameters(self, Names, WithDecryption=False):
+        return {"Parameters": [self._parameter(n) for n in Names if n in self.store],
+                "InvalidParameters": [n for n in Names if n not in self.store]}
+
+    def get_parameters_by_path(self, Path, Recursive=False, MaxResults=10, NextToken="0", **kwargs):
+        names = sorted(n for n in self.store if n.startswith(Path.rstrip("/") + "/")
+                       and (Recursive or "/" not in n[len(Path.rstrip("/")) + 1:]))
+        start = int(NextToken)
+        page = {"Parameters": [self._parameter(n) for n in names[start:start + MaxResults]]}
+        if start + MaxResults < len(names):
+            page["NextToken"] = str(start + MaxResults)
+        return page
 
     def put_parameter(self, Name, Value, Overwrite=False, **kwargs):
         if Name in self.store and not Overwrite:
             raise client_error("ParameterAlreadyExists", "The parameter already exists.", "PutParameter")
         self.store[Name] = Value
-        return {"Version": 1}
+        self.versions[Name] = self.versions.get(Name, 0) + 1
+        return {"Version": self.versions[Name]}
 
     def delete_parameter(self, Name):
         if self.store.pop(Name, None) is None:
             raise client_error("ParameterNotFound", Name, "DeleteParameter")
+        self.versions.pop(Name, None)
         return {}
+
+    def delete_parameters(self, Names):
+        deleted = [n for n in Names if self.store.pop(n, None) is not None]
+        return {"DeletedParameters": deleted, "InvalidParameters": [n for n in Names if n not in deleted]}
 
 
 class FakeAws:

@@ -51,3 +51,38 @@ def patch_update_in_place() -> None:
             data_type=props.get("DataType", "text"), tier=props.get("Tier"), policies=props.get("Policies"))
 
     Parameter.update_from_cloudformation_json = classmethod(update)
+
+
+LIMITS = "https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html"
+MAX_VALUE_BYTES = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
+
+
+@gap("ssm-parameter-value-size",
+     summary="PutParameter accepted a value of any size, so a standard parameter could hold more than 4 KB "
+             "(patched: refused above 4 KB for a standard parameter and 8 KB for an advanced one, as on AWS)",
+     aws="A standard parameter's value holds at most 4 KB, an advanced one's 8 KB; PutParameter refuses a larger "
+         "value with ValidationException (Intelligent-Tiering makes a larger value advanced).",
+     reference=LIMITS,
+     test=T + "test_a_standard_parameter_refuses_a_value_over_4_kb")
+def patch_value_size() -> None:
+    from moto.ssm.exceptions import ValidationException
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    original = SimpleSystemManagerBackend.put_parameter
+
+    def put_parameter(self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags,
+                      data_type, tier, policies):
+        effective = tier
+        if effective is None:
+            previous = self._parameters.get(name)
+            effective = previous[-1].tier if previous else self.default_parameter_tier
+        limit = MAX_VALUE_BYTES.get(effective or "Standard", 4096)
+        if value and len(value.encode()) > limit:
+            raise ValidationException(
+                f"{effective} tier parameters support a maximum parameter value of {limit} characters. To create "
+                "a larger parameter value, upgrade the parameter to use the advanced-parameter tier."
+                if effective == "Standard" else f"Parameter value can't be longer than {limit} characters.")
+        return original(self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags,
+                        data_type, tier, policies)
+
+    SimpleSystemManagerBackend.put_parameter = put_parameter
