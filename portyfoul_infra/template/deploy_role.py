@@ -116,9 +116,11 @@ def build_deploy_role_template() -> Template:
         Statement(Sid="ReleaseHistoryAndConfig", Effect=Allow, Action=[
             aw_ssm.GetParameter, aw_ssm.GetParameters, aw_ssm.PutParameter], Resource=[
             Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/*")]),
-        # One deployment at a time: the deploy lock is created only if absent and deleted when the job ends.
+        # One deployment at a time: the deploy lease is created only if absent and deleted when the job ends; a
+        # job taking over a gone holder's lease does so under a takeover claim it deletes afterwards.
         Statement(Sid="DeployLock", Effect=Allow, Action=[aw_ssm.DeleteParameter], Resource=[
-            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/deploy-lock")]),
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/deploy-lock"),
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/deploy-lock-takeover")]),
         Statement(Sid="SecretsPreflight", Effect=Allow, Action=[aw_secrets.DescribeSecret, aw_secrets.GetSecretValue],
                   Resource=[Sub((arn % "secretsmanager") + "secret:${ProjectName}/${Environment}/*")]),
         Statement(Sid="Diagnosis", Effect=Allow, Action=[aw_logs.GetLogEvents, aw_logs.FilterLogEvents], Resource=[

@@ -25,7 +25,6 @@ from ..options import ReadOptions, ReleaseOptions, RollbackOptions
 from ..outcomes import Outcome
 
 RECENT_RELEASES = 5
-BUILD_SECONDS = 1800   # how long a build and push may take, for the lock's expiry
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -67,7 +66,7 @@ def release(ctx: Ctx, opts: ReleaseOptions) -> Outcome:
             ctx.console.ok("dry run: preflight passed; nothing built, registered or deployed")
             return Outcome.DRY_RUN
         return apply_release(ctx, plan)
-    with deployment(ctx, f"release --tag {request.tag}", request.timeout + (BUILD_SECONDS if request.build else 0)):
+    with deployment(ctx, f"release --tag {request.tag}", request.timeout):
         plan = plan_release(ctx, request)
         describe_release(ctx, plan)
         return apply_release(ctx, plan)
@@ -77,7 +76,8 @@ def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
     """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched."""
     keys = service_keys(opts.service)
     print_header(ctx)
-    with deployment(ctx, "rollback" + (f" --to {opts.to}" if opts.to else ""), opts.timeout):
+    with deployment(ctx, "rollback" + (f" --to {opts.to}" if opts.to else ""), opts.timeout,
+                    wait_for_ecs=not opts.replace_deployment):
         live, steps = plan_rollback(ctx, keys, opts.to, opts.replace_deployment)
         for s in steps:
             ctx.console.line(f"{s.service.key}: {s.service.tag} ({short_td(s.service.task_definition_arn)}) -> "
