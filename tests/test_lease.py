@@ -42,7 +42,7 @@ from portyfoul_infra.verbs.release import release, release_status, rollback
 from support import FAST_POLL, ROOT, Answers, VirtualClock, invoke, make_ctx
 from support.documents import documented, same_keys
 from support.fake_ecs import REPO_URI, FakeEcr, FakeEcs, complete, progress, release_clients, stay, td_arn
-from support.fakes import FakeAws, FakeParameterStore
+from support.fakes import FakeAws, FakeParameterStore, client_error
 from support.gates import gate
 
 WALL = 1_900_000_000.0
@@ -295,8 +295,10 @@ def two(hook_on: tuple[str, str]):
     store: dict = {}
     a = Shared(store)
     b = Shared(store)
-    ctx_a, _ = make_ctx(FakeAws(ssm=a))
-    ctx_b, _ = make_ctx(FakeAws(ssm=b))
+    aws_a, aws_b = release_clients(), release_clients()
+    aws_a.clients["ssm"], aws_b.clients["ssm"] = a, b
+    ctx_a, _ = make_ctx(aws_a)
+    ctx_b, _ = make_ctx(aws_b)
     gone = leave_lease(ctx_a)
     return a, b, ctx_a, ctx_b, gone, hook_on
 
@@ -317,6 +319,7 @@ def test_two_takers_at_once_one_wins_the_other_is_refused_while_the_first_holds_
     assert refused and refused[0].startswith("another command (") and (
         f"is taking over the deploy lease of dev from {gone.describe()} at this moment; nothing changed" in refused[0])
     assert a.deleted + b.deleted == [LOCK, CLAIM] and CLAIM not in a.store  # the gone lease deleted once, by A
+    assert [run_suggested(ctx_b, c) for c in suggested(refused[0])] == [Outcome.NO_CHANGES]  # release-status
 
 
 @same_host
@@ -354,6 +357,34 @@ def test_a_claim_left_by_a_taker_that_died_is_cleared_once_stale_and_refuses_whi
                       Overwrite=True)
     mine = acquire(ctx, "release --tag v3", 600)
     assert lock.read(ctx) == mine and CLAIM not in ssm.store
+
+
+@same_host
+def test_a_deploy_role_that_may_not_delete_the_claim_warns_and_the_next_takeover_names_what_to_run():
+    """A deploy role made before the lease may create the claim (it may write /portyfoul/ENV/*) but not delete it."""
+    class OldRole(FakeParameterStore):
+        def delete_parameter(self, Name):
+            if Name == CLAIM:
+                raise client_error("AccessDeniedException", "not authorized to perform: ssm:DeleteParameter")
+            return super().delete_parameter(Name)
+
+    aws = release_clients()
+    aws.clients["ssm"] = OldRole()
+    ctx, out = make_ctx(aws, wall=lambda: WALL, prompt=Answers(True))
+    leave_lease(ctx)
+    mine = acquire(ctx, "release --tag v3", 600)
+    assert lock.read(ctx) == mine and CLAIM in aws.clients["ssm"].store
+    assert "could not remove the takeover claim /portyfoul/dev/deploy-lock-takeover (AccessDeniedException)" in (
+        out.getvalue())
+    assert "`invoke deploy-role --env dev --yes` gives it" in out.getvalue()
+    gone = leave_lease(ctx)   # that command is killed too
+    later, _ = make_ctx(aws, wall=lambda: WALL + TAKEOVER_SECONDS + 1, prompt=Answers(True))
+    with pytest.raises(UserError) as refused:
+        acquire(later, "release --tag v4", 600)
+    assert "these credentials may not delete it; nothing changed" in str(refused.value)
+    assert suggested(str(refused.value)) == ["deploy-role --env dev --yes", f"force-unlock --env dev --id {gone.id}"]
+    assert run_suggested(later, suggested(str(refused.value))[1]) is Outcome.APPLIED
+    assert acquire(later, "release --tag v4", 600).command == "release --tag v4"
 
 
 def test_a_lease_this_tool_did_not_write_is_never_taken_over_and_one_from_before_the_lease_only_once_expired():
