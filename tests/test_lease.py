@@ -205,10 +205,14 @@ def test_a_holder_whose_process_is_gone_on_this_host_is_taken_over_at_once():
 
 def test_a_lease_held_elsewhere_is_watched_then_taken_over_when_it_runs_out():
     clock = VirtualClock()
-    ctx, out = make_ctx(FakeAws(), clock=clock, wall=lambda: WALL)
+
+    def wall():  # the real one moves on while the command watches
+        return WALL + clock.now
+
+    ctx, out = make_ctx(FakeAws(), clock=clock, wall=wall)
     gone = elsewhere(ctx, expires_in=100)
     mine = acquire(ctx, "release --tag v3", 600)
-    assert lock.read(ctx) == mine
+    assert lock.read(ctx) == mine and mine.expires_at == wall() + LEASE_SECONDS  # a full lease from the takeover on
     assert 100 + CLOCK_SKEW_SECONDS < clock.now <= 100 + CLOCK_SKEW_SECONDS + 6  # virtual seconds, polled every 5
     assert f"the deploy lease of dev is held on another machine: {gone.describe()}. Waiting up to" in out.getvalue()
 
@@ -376,7 +380,7 @@ def test_a_deploy_role_that_may_not_delete_the_claim_warns_and_the_next_takeover
     assert lock.read(ctx) == mine and CLAIM in aws.clients["ssm"].store
     assert "could not remove the takeover claim /portyfoul/dev/deploy-lock-takeover (AccessDeniedException)" in (
         out.getvalue())
-    assert "`invoke deploy-role --env dev --yes` gives it" in out.getvalue()
+    assert "`invoke deploy-role --env dev --yes` gives it that right" in out.getvalue()
     gone = leave_lease(ctx)   # that command is killed too
     later, _ = make_ctx(aws, wall=lambda: WALL + TAKEOVER_SECONDS + 1, prompt=Answers(True))
     with pytest.raises(UserError) as refused:

@@ -290,6 +290,7 @@ def take(ctx: Ctx, command: str, seconds: float = 0) -> tuple[Holder, Takeover |
                 continue
         if not why:
             raise UserError(refusal(ctx, other))
+        mine = this_holder(ctx, command, seconds)  # from now: watching may have taken minutes
         if _take_over(ctx, other, mine):
             return mine, Takeover(other, why)
     raise UserError(f"the deploy lease of {ctx.env.name} changed hands several times while this command tried to "
@@ -340,7 +341,7 @@ def _take_over(ctx: Ctx, gone: Holder, mine: Holder) -> bool:
     try:
         if read(ctx) != gone:
             return False  # given back, renewed or taken since we looked
-        ctx.client("ssm").delete_parameter(Name=lock_name(env))
+        _delete(ctx, lock_name(env))
         return _create(ctx, lock_name(env), mine.as_json(), "portyfoul-infra: who is deploying to this environment "
                        "now (a lease its command renews)")
     finally:
@@ -379,8 +380,8 @@ def _drop_claim(ctx: Ctx, claim: str) -> None:
             _delete(ctx, takeover_name(ctx.env))
     except Exception as e:  # noqa: BLE001 - the lease is taken; a claim left behind expires by itself
         ctx.console.warn(f"could not remove the takeover claim {takeover_name(ctx.env)} ({error_code(e) or e}): the "
-                         f"next takeover ignores it after {TAKEOVER_SECONDS} s. A deploy role made before the "
-                         f"lease lacks the right: `invoke deploy-role --env {ctx.env.name} --yes` gives it")
+                         f"next takeover clears it after {TAKEOVER_SECONDS} s, if it may; a deploy role made before "
+                         f"the lease may not: `invoke deploy-role --env {ctx.env.name} --yes` gives it that right")
 
 
 def _contended(ctx: Ctx, gone: Holder, claim: str | None = None) -> str:
