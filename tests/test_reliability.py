@@ -19,12 +19,11 @@ from portyfoul_infra.config import ENVIRONMENTS
 from portyfoul_infra.contract import PLACEHOLDER_VALUE, is_placeholder, parameter_values
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import seed_image
-from portyfoul_infra.options import AdoptOptions, DeleteOptions, ForceUnlockOptions, UpdateOptions
+from portyfoul_infra.options import AdoptOptions, DeleteOptions, UpdateOptions
 from portyfoul_infra.outcomes import Outcome, failure_exit
 from portyfoul_infra.verbs import teardown
-from portyfoul_infra.verbs.lock import force_unlock
 from portyfoul_infra.verbs.stack import stack_update
-from support import FAST_POLL, ROOT, Answers, invoke, make_ctx
+from support import FAST_POLL, ROOT, invoke, make_ctx
 from support.fakes import STACK_ID, FakeAws, FakeCloudFormation, client_error, resource_change
 from support.template import two_service_groups
 
@@ -125,22 +124,6 @@ def test_a_lock_is_given_back_however_the_command_ends():
             assert lock_of(ctx) is not None
             raise RuntimeError("boom")
     assert lock_of(ctx) is None
-
-
-def test_a_stale_lock_says_so_and_is_broken_only_on_purpose_by_its_id():
-
-    aws = FakeAws()
-    then, _ = make_ctx(aws, wall=lambda: 1_000_000.0)
-    holder = acquire(then, "release --tag v2", 600)   # its process was killed: nobody gives it back
-    now, _ = make_ctx(aws, wall=lambda: 1_000_000.0 + 7200)
-    with pytest.raises(UserError, match="its lock expired at .*: that process is probably gone"):
-        acquire(now, "release --tag v3", 600)
-    with pytest.raises(UserError, match=f"the lock of dev is {holder.id}, not 123; nothing changed"):
-        force_unlock(now, ForceUnlockOptions(id="123", yes=True))
-    declined, out = make_ctx(aws, prompt=Answers(False), wall=lambda: 1_000_000.0 + 7200)
-    assert force_unlock(declined, ForceUnlockOptions(id=holder.id)).exit_code == 2 and lock_of(now) == holder
-    assert force_unlock(now, ForceUnlockOptions(id=holder.id, yes=True)).ok and lock_of(now) is None
-    assert acquire(now, "release --tag v3", 600).command == "release --tag v3"
 
 
 def test_two_releases_at_once_on_the_local_aws_one_is_refused(released_stack):

@@ -7,9 +7,13 @@ task; the YAML only calls them."""
 from __future__ import annotations
 
 import json
+import math
 import re
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,7 +75,7 @@ def test_deploy_runs_on_the_applications_dispatch_or_by_hand_with_a_commit():
     assert on["workflow_dispatch"]["inputs"]["app_sha"]["required"] is True
     (plan_step,) = [s for s in _load("deploy.yml")["jobs"]["plan"]["steps"] if s.get("id") == "plan"]
     assert plan_step["env"]["APP_SHA"] == "${{ github.event.client_payload.sha || inputs.app_sha }}"
-    assert plan_step["run"].startswith('invoke delivery-plan --sha "$APP_SHA"')  # validated there, never in bash
+    assert plan_step["run"].startswith('exec invoke delivery-plan --sha "$APP_SHA"')  # validated there, never in bash
 
 
 def test_every_environment_has_a_job_that_delivers_it_and_dev_comes_first():
@@ -88,7 +92,7 @@ def test_every_environment_has_a_job_that_delivers_it_and_dev_comes_first():
         if name != "dev":
             assert "!cancelled() && !failure()" in job["if"]  # after dev succeeded, or dev was skipped
         runs = [s["run"] for s in job["steps"] if "run" in s]
-        assert runs[-1] == f'invoke deliver --env {name} --sha "$APP_SHA" --app-dir app'
+        assert runs[-1] == f'exec invoke deliver --env {name} --sha "$APP_SHA" --app-dir app --timeout 600'
         assert job["steps"][-1]["env"]["APP_SHA"] == "${{ needs.plan.outputs.sha }}"
         assert not any("--no-build" in r or "docker " in r or "invoke release" in r for r in runs)
         (aws,) = [s for s in job["steps"] if _uses(s, "aws-actions/configure-aws-credentials")]
@@ -195,3 +199,128 @@ def test_rollback_is_a_manual_workflow_for_every_environment_that_runs_invoke_ro
     (aws,) = [s for s in job["steps"] if _uses(s, "aws-actions/configure-aws-credentials")]
     for name in ENVIRONMENTS:  # each environment's choice names its own role variable, never another's
         assert f"'{name.upper()}'" in aws["with"]["role-to-assume"]
+
+
+# ---------- GitHub's cancel reaches invoke, and each step's timeout leaves room for a rollback
+
+def _runs(path: Path) -> list[tuple[str, dict, dict]]:
+    """(job name, job, step) for every `run:` step of a workflow."""
+    return [(name, job, step) for name, job in yaml.safe_load(path.read_text())["jobs"].items()
+            for step in job["steps"] if "run" in step]
+
+
+def passes_signals_on(command: str) -> bool:
+    """Whether a `run:` line that starts invoke lets GitHub's cancel reach it. The runner signals the step's entry
+    process, bash, which does not pass SIGINT or SIGTERM on to the command it waits for; `exec` makes invoke that
+    entry process. A line that does not start invoke passes."""
+    words = shlex.split(command)
+    runs_invoke = any(w == "invoke" or w.endswith("/invoke") for w in words[:2])
+    return not runs_invoke or (words[0] == "exec" and (words[1] == "invoke" or words[1].endswith("/invoke")))
+
+
+def test_the_check_for_passing_signals_on_tells_exec_from_its_absence():
+    assert passes_signals_on('exec invoke deliver --env dev --sha "$APP_SHA"')
+    assert passes_signals_on("exec .venv/bin/invoke lint") and passes_signals_on("./go test -q")
+    assert not passes_signals_on('invoke deliver --env dev --sha "$APP_SHA"')
+    assert not passes_signals_on(".venv/bin/invoke lint")
+
+
+def test_every_step_that_starts_invoke_hands_it_githubs_cancel():
+    for path in [*WORKFLOWS.glob("*.yml"), *SAMPLES.glob("*.yml")]:
+        for job_name, _, step in _runs(path):
+            assert passes_signals_on(step["run"]), (path.name, job_name, step["run"])
+    execed = {shlex.split(step["run"])[2] for path in WORKFLOWS.glob("*.yml") for _, _, step in _runs(path)
+              if step["run"].startswith("exec ")}
+    assert execed == {"delivery-plan", "deliver", "rollback", "release-status", "build-template", "lint"}
+    cited = "https://docs.github.com/en/actions/reference/workflow-cancellation-reference"
+    for name in ("deploy.yml", "rollback.yml"):
+        comment = (WORKFLOWS / name).read_text()
+        assert cited in comment and "SIGINT" in comment and "7500 ms" in comment, name
+
+
+def _timeout(command: str) -> int:
+    words = shlex.split(command)
+    assert "--timeout" in words, f"give invoke's own deadline explicitly, to weigh the step's against it: {command}"
+    return int(words[words.index("--timeout") + 1])
+
+
+SPARE_SECONDS = 300   # for starting up, the lease, reading the history, printing
+
+
+def test_each_deploy_step_outlasts_invoke_s_own_deadlines_with_room_for_the_rollback():
+    """A step's timeout-minutes ends it as a cancel does. invoke must meet its own deadlines first: the deployment a
+    cancelled attempt left (settled, within --timeout), a build (BUILD_SECONDS), a migration with its snapshot
+    (within --timeout each, where the environment migrates on release), the release's watch and its rollback's
+    (within --timeout each)."""
+    from portyfoul_infra.verbs.delivery import BUILD_SECONDS
+
+    for name, job in _env_jobs().items():
+        (step,) = [s for s in job["steps"] if "invoke deliver" in s.get("run", "")]
+        timeout = _timeout(step["run"])
+        deadlines = 3 + (2 if ENVIRONMENTS[name].migrate_on_release else 0)
+        needed = BUILD_SECONDS + deadlines * timeout + SPARE_SECONDS
+        assert step["timeout-minutes"] * 60 >= needed, (name, step["timeout-minutes"], math.ceil(needed / 60))
+        assert job["timeout-minutes"] >= step["timeout-minutes"] + 10, name  # and the steps before it
+
+
+def test_the_rollback_step_outlasts_invoke_s_own_deadlines():
+    job = _load("rollback.yml")["jobs"]["rollback"]
+    (step,) = [s for s in job["steps"] if "invoke rollback" in s.get("run", "")]
+    assert step["timeout-minutes"] * 60 >= 2 * _timeout(step["run"]) + SPARE_SECONDS  # a deployment left, the rollback
+    (status,) = [s for s in job["steps"] if "invoke release-status" in s.get("run", "")]
+    assert status["if"] == "always()"  # also after a cancel or a failure: what runs now
+    assert job["timeout-minutes"] >= step["timeout-minutes"] + status["timeout-minutes"] + 5
+
+
+def _step_script(tmp_path: Path, line: str) -> Path:
+    script = tmp_path / "step.sh"  # the runner writes a run: step to a file and starts `bash -e FILE`
+    script.write_text(line + "\n")
+    return script
+
+
+CHILD = """import signal, sys
+got = []
+def note(signum, frame):
+    got.append(signal.Signals(signum).name)
+    print(got[-1], flush=True)
+signal.signal(signal.SIGINT, note)
+signal.signal(signal.SIGTERM, note)
+print("ready", flush=True)
+sys.stdin.read()
+print("done", *got, flush=True)
+"""
+
+
+def _start_step(tmp_path: Path, line: str) -> subprocess.Popen:
+    return subprocess.Popen(["bash", "-e", str(_step_script(tmp_path, line))], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                                                signal.SIG_DFL))
+
+
+def test_githubs_cancel_reaches_a_command_the_step_execs_and_never_one_it_only_starts(tmp_path):
+    """GitHub's cancel, sent as the runner sends it: SIGINT, then SIGTERM, to the step's bash. With `exec` the
+    command receives both; without, bash dies of the SIGTERM and the command never hears a thing (the runner then
+    kills it 2.5 s later, with no chance to roll back or give back its lease)."""
+    child = tmp_path / "child.py"
+    child.write_text(CHILD)
+    with_exec = _start_step(tmp_path, f"exec {shlex.quote(sys.executable)} {child}")
+    try:
+        assert with_exec.stdout.readline() == "ready\n"
+        with_exec.send_signal(signal.SIGINT)
+        assert with_exec.stdout.readline() == "SIGINT\n"
+        with_exec.send_signal(signal.SIGTERM)
+        assert with_exec.stdout.readline() == "SIGTERM\n"
+        with_exec.stdin.close()
+        assert with_exec.stdout.read() == "done SIGINT SIGTERM\n" and with_exec.wait(timeout=30) == 0
+    finally:
+        with_exec.kill()
+    without = _start_step(tmp_path, f"{shlex.quote(sys.executable)} {child}")
+    try:
+        assert without.stdout.readline() == "ready\n"
+        without.send_signal(signal.SIGINT)
+        without.send_signal(signal.SIGTERM)
+        assert without.wait(timeout=30) == -signal.SIGTERM  # bash is gone; its command runs on, unsignalled
+        without.stdin.close()
+        assert without.stdout.read() == "done\n"
+    finally:
+        without.kill()

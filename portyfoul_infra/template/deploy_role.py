@@ -128,9 +128,11 @@ def build_deploy_role_template() -> Template:
             aw_ssm.DeleteParameter, aw_ssm.DeleteParameters], Resource=[
             Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/" + HISTORY_PATH + "/*"),
             *[Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/" + name) for name in LEGACY_HISTORY]]),
-        # One deployment at a time: the deploy lock is created only if absent and deleted when the job ends.
+        # One deployment at a time: the deploy lease is created only if absent and deleted when the job ends; a
+        # job taking over a gone holder's lease does so under a takeover claim it deletes afterwards.
         Statement(Sid="DeployLock", Effect=Allow, Action=[aw_ssm.DeleteParameter], Resource=[
-            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/deploy-lock")]),
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/deploy-lock"),
+            Sub((arn % "ssm") + "parameter/${ProjectName}/${Environment}/deploy-lock-takeover")]),
         Statement(Sid="SecretsPreflight", Effect=Allow, Action=[aw_secrets.DescribeSecret, aw_secrets.GetSecretValue],
                   Resource=[Sub((arn % "secretsmanager") + "secret:${ProjectName}/${Environment}/*")]),
         Statement(Sid="Diagnosis", Effect=Allow, Action=[aw_logs.GetLogEvents, aw_logs.FilterLogEvents], Resource=[

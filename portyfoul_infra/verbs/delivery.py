@@ -30,7 +30,7 @@ from ..errors import UserError
 from ..options import DeliverOptions, DeliveryPlanOptions
 from ..outcomes import Outcome
 
-BUILD_SECONDS = 1800   # how long a build and push may take, for the deploy lock's expiry
+BUILD_SECONDS = 1800   # how long a build and push may take: the deploy job's step timeout leaves room for it
 
 RELEASE, PROMOTE, SKIP = "release", "promote", "skip"
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}")
@@ -136,7 +136,7 @@ def deliver(ctx: Ctx, opts: DeliverOptions) -> Outcome:
         raise UserError(f"migrate_on_release needs migration_command in the {env.name} config")
     app_dir = opts.app_dir or env.app_dir
     print_header(ctx)
-    with deployment(ctx, f"deliver {opts.sha[:12]}", opts.timeout + BUILD_SECONDS):
+    with deployment(ctx, f"deliver {opts.sha[:12]}", opts.timeout):
         if source is not None:
             ctx.console.line(f"deliver {opts.sha}: {env.name} promotes from {source.name} (promote_from)")
             plan = plan_promotion(ctx, source, opts.tag, opts.timeout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from ..aws import history
+from ..aws import history, lock
 from ..aws.clients import json_document, print_header
 from ..aws.deployments import short_td
 from ..aws.lock import deployment
@@ -25,7 +25,6 @@ from ..options import ReadOptions, ReleaseOptions, RollbackOptions
 from ..outcomes import Outcome
 
 RECENT_RELEASES = 5
-BUILD_SECONDS = 1800   # how long a build and push may take, for the lock's expiry
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -67,7 +66,7 @@ def release(ctx: Ctx, opts: ReleaseOptions) -> Outcome:
             ctx.console.ok("dry run: preflight passed; nothing built, registered or deployed")
             return Outcome.DRY_RUN
         return apply_release(ctx, plan)
-    with deployment(ctx, f"release --tag {request.tag}", request.timeout + (BUILD_SECONDS if request.build else 0)):
+    with deployment(ctx, f"release --tag {request.tag}", request.timeout):
         plan = plan_release(ctx, request)
         describe_release(ctx, plan)
         return apply_release(ctx, plan)
@@ -77,7 +76,8 @@ def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
     """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched."""
     keys = service_keys(opts.service)
     print_header(ctx)
-    with deployment(ctx, "rollback" + (f" --to {opts.to}" if opts.to else ""), opts.timeout):
+    with deployment(ctx, "rollback" + (f" --to {opts.to}" if opts.to else ""), opts.timeout,
+                    wait_for_ecs=not opts.replace_deployment):
         live, steps = plan_rollback(ctx, keys, opts.to, opts.replace_deployment)
         for s in steps:
             ctx.console.line(f"{s.service.key}: {s.service.tag} ({short_td(s.service.task_definition_arn)}) -> "
@@ -103,6 +103,8 @@ def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
         "running": s.description.get("runningCount"), "desired": s.description.get("desiredCount"),
         "pending": s.description.get("pendingCount"), "deployments": len(s.deployments)} for s in live]
     data["missing_services"] = list(live.missing)
+    holder = lock.read(ctx)
+    data["lock"] = lock.status(ctx, holder)
     data["history_parameter"] = history.parameter_name(ctx.env)
     data["releases"] = [{
         "id": r.id, "kind": r.kind, "tag": r.tag, "digest": r.digest or None, "at": r.at, "outcome": r.outcome,
@@ -115,6 +117,7 @@ def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
     console.table(("service", "tag", "revision", "rollout", "running", "desired", "pending", "deployments"), [
         (s["service"], s["tag"], s["task_definition"], s["rollout_state"] or "?", s["running"], s["desired"],
          s["pending"], s["deployments"]) for s in data["services"]])
+    _print_lease(ctx, holder)
     if records:
         console.heading("recent releases (newest first)")
         console.table(("at (UTC)", "kind", "tag", "revisions", "outcome"), [
@@ -124,3 +127,19 @@ def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
     else:
         console.line(f"no release history yet ({history.parameter_name(ctx.env)})")
     return Outcome.NO_CHANGES
+
+
+def _print_lease(ctx: Ctx, holder: lock.Holder | None) -> None:
+    """Who holds the environment's deploy lease, until when, and what the next command does about it."""
+    console, env = ctx.console, ctx.env.name
+    if holder is None:
+        console.line(f"deploy lease: none (nothing deploys to {env} through this tool now)")
+        return
+    console.heading(f"deploy lease {holder.id}: held by {holder.owner}, running `{holder.command}`")
+    if holder.run is not None:
+        console.line(f"  {holder.run.describe()}")
+    if holder.id != lock.UNREADABLE:
+        renewed = f", last renewed {holder.renewed}" if holder.renewed else ""
+        console.line(f"  since {holder.started}{renewed}, until {holder.expires}")
+    console.line(f"  {lock.state_of(holder, ctx.wall())}")
+    console.line(f"  to break it on purpose: `invoke force-unlock --env {env} --id {holder.id}`")
