@@ -47,7 +47,7 @@ def infra(aws_env, local_aws) -> dict:
     return _BUILT[local_aws.endpoint]
 
 
-def infrastructure(test_rule_groups=("a", "b"), role_trust=TRUST) -> dict:
+def infrastructure() -> dict:
     """The load balancer side of a blue/green service, and the names tests use for it."""
     ec2, elb = client("ec2"), client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -70,9 +70,9 @@ def infrastructure(test_rule_groups=("a", "b"), role_trust=TRUST) -> dict:
 
     prod = rule(10, {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}, ("a", "b"))
     test = rule(5, {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Smoke", "Values": ["yes"]}},
-                test_rule_groups)
+                ("a", "b"))
     role = client("iam").create_role(RoleName="ecs-infrastructure",
-                                     AssumeRolePolicyDocument=json.dumps(role_trust))["Role"]["Arn"]
+                                     AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     client("ecs").create_cluster(clusterName="app")
     return {"subnets": subnets, "group": group, "tgs": tgs, "prod": prod, "test": test, "role": role,
             "listener": listener_arn, "lb": lb}
@@ -392,6 +392,42 @@ def test_a_new_deployment_during_a_pause_reconciles_first(infra):
     assert weights(infra["prod"]) == {"web-a": 0, "web-b": 100}
 
 
+def test_a_new_deployment_during_the_bake_starts_from_where_production_is(infra):
+    """ECS's own record says where production runs: after the production shift of an unfinished deployment, its
+    green revision is the new deployment's blue one."""
+    blue_green(infra, hooks=(), bake=30)
+    baking = release("v2")                        # production shifted to a (green), b (blue) still up
+    assert weights(infra["prod"]) == {"web-a": 100, "web-b": 0}
+    emulator.stage_seconds(60)
+    again = release("v3")
+    assert again["lifecycleStage"] == "RECONCILE_SERVICE"
+    assert described(baking)["status"] == "STOPPED"
+    assert [tag_of(r["taskDefinition"]) for r in client("ecs").describe_service_revisions(
+        serviceRevisionArns=[r["arn"] for r in again["sourceServiceRevisions"]])["serviceRevisions"]] == ["v2", "v1"]
+    emulator.advance(minutes=10)
+    assert described(again)["lifecycleStage"] == "BAKE_TIME"
+    assert weights(infra["prod"]) == {"web-a": 0, "web-b": 100}   # v3 went to b; a (v2) is its blue
+    assert emulator.get("/api/version").json() == {"version": "v3"}
+    assert len(targets(infra["tgs"]["a"])) == 2
+
+
+def test_a_rolling_service_behind_the_load_balancer_is_served_by_its_revision(infra):
+    """Rolling deployments behave as before; their tasks are the targets of their group."""
+    client("ecs").create_service(cluster="app", serviceName="web", taskDefinition=image("v1"), desiredCount=2,
+                                 loadBalancers=[{"targetGroupArn": infra["tgs"]["a"], "containerName": "web",
+                                                 "containerPort": 3000}],
+                                 networkConfiguration={"awsvpcConfiguration": {"subnets": infra["subnets"],
+                                                                               "securityGroups": [infra["group"]]}})
+    assert len(targets(infra["tgs"]["a"])) == 2
+    assert emulator.get("/api/version").json() == {"version": "v1"}
+    deployment = release("v2")
+    assert deployment["status"] == "SUCCESSFUL" and "lifecycleStage" not in deployment
+    assert [d["rolloutState"] for d in service()["deployments"]] == ["COMPLETED"]
+    answer = emulator.get("/api/version")
+    assert (answer.json(), answer.group) == ({"version": "v2"}, "web-a")
+    assert weights(infra["prod"]) == {"web-a": 100, "web-b": 0}   # nobody moves a rolling service's traffic
+
+
 # --- traffic -----------------------------------------------------------------------------------------------------
 
 def test_traffic_shifts_rewrite_the_rule_weights_and_a_rollback_puts_them_back(infra):
@@ -550,9 +586,34 @@ def test_a_bad_tag_passes_its_health_check_and_answers_errors(infra):
 
 def test_the_clock_moves_forward_only_and_a_reset_puts_it_back(aws_env, local_aws):
     start = emulator.clock()
-    moved = emulator.advance(minutes=90)
+    moved = local_aws.advance_clock(90 * 60)
+    assert local_aws.data_plane() == emulator.data_plane() and local_aws.data_plane().startswith("http://127.0.0.1:")
     assert moved["offset_seconds"] == start["offset_seconds"] + 5400 and moved["epoch"] >= start["epoch"] + 5400
     with pytest.raises(Exception, match="400"):
         emulator.advance(seconds=-1)
     local_aws.reset()
     assert emulator.clock()["offset_seconds"] == 0 and emulator.clock()["stage_seconds"] == 0
+
+
+def test_rule_conditions_match_as_an_application_load_balancer_matches_them():
+    """Path patterns are case-sensitive, host and header values are not; * and ? are wildcards (no server here)."""
+    from portyfoul_infra.local.alb import Request, matches
+
+    request = Request("GET", "/API/v1/items", "debug=On&x=1", "shop.example.com",
+                      {"x-smoke": ["Yes"], "user-agent": ["curl/8"]}, "127.0.0.1")
+
+    def holds(field, config, values):
+        return matches({"Field": field, config: values}, request)
+
+    assert holds("path-pattern", "PathPatternConfig", {"Values": ["/API/*"]})
+    assert not holds("path-pattern", "PathPatternConfig", {"Values": ["/api/*"]})
+    assert holds("path-pattern", "PathPatternConfig", {"Values": ["/nothing", "/API/v?/items"]})
+    assert holds("host-header", "HostHeaderConfig", {"Values": ["*.EXAMPLE.com"]})
+    assert holds("http-header", "HttpHeaderConfig", {"HttpHeaderName": "X-Smoke", "Values": ["yes"]})
+    assert not holds("http-header", "HttpHeaderConfig", {"HttpHeaderName": "X-Other", "Values": ["*"]})
+    assert holds("http-request-method", "HttpRequestMethodConfig", {"Values": ["GET", "HEAD"]})
+    assert not holds("http-request-method", "HttpRequestMethodConfig", {"Values": ["get"]})
+    assert holds("query-string", "QueryStringConfig", {"Values": [{"Key": "DEBUG", "Value": "on"}]})
+    assert not holds("query-string", "QueryStringConfig", {"Values": [{"Key": "debug", "Value": "off"}]})
+    assert holds("source-ip", "SourceIpConfig", {"Values": ["127.0.0.0/8"]})
+    assert not holds("source-ip", "SourceIpConfig", {"Values": ["10.0.0.0/8"]})

@@ -105,6 +105,7 @@ class Deployment:
         self.tag = ""
         self.blue_tg = self.green_tg = self.prod_rule = self.test_rule = ""
         self.green_started = False
+        self.production_shifted = False
         self.ecs_id = f"ecs-svc/{secrets.randbelow(32**12)}"   # the matching entry of DescribeServices' deployments
         self.blue_ecs_id = ""
 
@@ -248,7 +249,8 @@ def active_revisions(backend, service, now: float) -> list[str]:
         return [dep.target]
     if dep.status == "ROLLBACK_SUCCESSFUL":
         return dep.source[:1]
-    return [r for r in (dep.source[:1] + [dep.target]) if r]
+    both = [r for r in (dep.source[:1] + [dep.target]) if r]
+    return both[::-1] if dep.production_shifted else both
 
 
 # --- which revision's tasks serve which target group ------------------------------------------------------------
@@ -502,6 +504,7 @@ def start_blue_green(backend, service, target_td: str, now: float, active: list[
         dep.stage, dep.green_started = "CLEAN_UP", True
         _shift(backend, dep, "test")
         _shift(backend, dep, "production")
+        dep.production_shifted = True
         dep.status, dep.finished_at = "SUCCESSFUL", now
         refresh(backend, service, dep)
         return dep
@@ -549,6 +552,7 @@ def _enter(backend, dep: Deployment, stage: str, at: float) -> None:
         _shift(backend, dep, "test")
     elif stage == "PRODUCTION_TRAFFIC_SHIFT":
         _shift(backend, dep, "production")
+        dep.production_shifted = True
     for hook in dep.config.get("lifecycleHooks") or []:
         if stage not in (hook.get("lifecycleStages") or []):
             continue
@@ -666,6 +670,7 @@ def roll_back(backend, dep: Deployment, reason: str, at: float, hook_status: str
         dep.rollback = {"reason": reason, "startedAt": at, "serviceRevisionArn": dep.blue_revision}
         _shift(backend, dep, "production", back=True)
         _shift(backend, dep, "test", back=True)
+        dep.production_shifted = False
     service = find_service(backend, dep)
     if service is not None:
         refresh(backend, service, dep)
@@ -674,12 +679,13 @@ def roll_back(backend, dep: Deployment, reason: str, at: float, hook_status: str
 # --- what DescribeServices shows ---------------------------------------------------------------------------------
 
 def _ecs_entry(service, template: dict, ecs_id: str, status: str, task_definition: str, running: int,
-               rollout: str, reason: str, at: float) -> dict:
+               rollout: str, reason: str, at: float, created: Optional[float] = None) -> dict:
     entry = dict(template)
     entry.update(id=ecs_id, status=status, taskDefinition=task_definition, desiredCount=service.desired_count,
                  runningCount=running, pendingCount=0, failedTasks=entry.get("failedTasks", 0) or 0,
                  rolloutState=rollout, rolloutStateReason=reason, updatedAt=ts(at))
-    entry.setdefault("createdAt", ts(at))
+    if created is not None or "createdAt" not in entry:
+        entry["createdAt"] = ts(created if created is not None else at)
     return entry
 
 
@@ -694,7 +700,7 @@ def refresh(backend, service, dep: Optional[Deployment] = None) -> None:
         green = desired if dep.green_started else 0
         if dep.status == "SUCCESSFUL":
             entries = [_ecs_entry(service, template, dep.ecs_id, "PRIMARY", target_td, desired, "COMPLETED",
-                                  f"ECS deployment {dep.ecs_id} completed.", dep.updated_at)]
+                                  f"ECS deployment {dep.ecs_id} completed.", dep.updated_at, dep.created_at)]
             service.task_definition = target_td
         elif dep.status in ("ROLLBACK_SUCCESSFUL",) and blue_td:
             entries = [_ecs_entry(service, template, dep.blue_ecs_id or dep.ecs_id, "PRIMARY", blue_td, desired,
@@ -704,7 +710,8 @@ def refresh(backend, service, dep: Optional[Deployment] = None) -> None:
         else:
             entries = [_ecs_entry(service, template, dep.ecs_id, "PRIMARY", target_td, green,
                                   "IN_PROGRESS" if dep.status in ONGOING else "FAILED",
-                                  dep.status_reason or f"ECS deployment {dep.ecs_id} in progress.", dep.updated_at)]
+                                  dep.status_reason or f"ECS deployment {dep.ecs_id} in progress.", dep.updated_at,
+                                  dep.created_at)]
             if blue_td:
                 entries.append(_ecs_entry(service, template, dep.blue_ecs_id or f"ecs-svc/{secrets.randbelow(32**12)}",
                                           "ACTIVE", blue_td, desired, "COMPLETED", "", dep.updated_at))

@@ -316,7 +316,7 @@ def _now() -> float:
              "revisions)",
      aws="Amazon ECS creates a service deployment when a service is created, updated with forceNewDeployment or "
          "updated in a property that requires a deployment; it records the source and target service revisions, "
-         "the status, the failure detection and the rollback, newest first in ListServiceDeployments.",
+         "the status, the failure detection and the rollback.",
      reference=GUIDE + "service-deployment.html",
      test=T + "test_service_deployments_record_rolling_and_blue_green_deployments")
 def patch_service_deployments() -> None:
