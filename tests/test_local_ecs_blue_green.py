@@ -293,14 +293,26 @@ def test_service_deployments_record_rolling_and_blue_green_deployments(infra):
     assert service()["currentServiceDeployment"] == deployment["serviceDeploymentArn"]
 
 
+def test_a_deleted_service_takes_its_service_deployments_along(aws_env):
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName="app")
+    ecs.create_service(cluster="app", serviceName="web", taskDefinition=image("v1"), desiredCount=1)
+    release("v2")
+    ecs.delete_service(cluster="app", service="web", force=True)
+    ecs.create_service(cluster="app", serviceName="web", taskDefinition=image("v3"), desiredCount=1)
+    (only,) = ecs.list_service_deployments(cluster="app", service="web")["serviceDeployments"]
+    assert only["status"] == "SUCCESSFUL" and not newest().get("sourceServiceRevisions")
+
+
 def test_an_update_walks_the_documented_stages_in_order(infra):
-    """Each stage takes a minute of the local AWS's clock here (stage_seconds), so a poll sees every one."""
+    """Each stage takes an hour of the local AWS's clock here (stage_seconds), so a poll sees every one (and the
+    seconds the test itself takes never skip one)."""
     blue_green(infra, hooks=(), bake=0)
-    emulator.stage_seconds(60)
+    emulator.stage_seconds(3600)
     deployment = release("v2")
     seen = [deployment["lifecycleStage"]]
     while described(deployment)["status"] == "IN_PROGRESS":
-        emulator.advance(minutes=1)
+        emulator.advance(minutes=60)
         stage = described(deployment)["lifecycleStage"]
         if stage != seen[-1]:
             seen.append(stage)
@@ -339,7 +351,7 @@ def test_a_pause_hook_waits_with_its_hook_id_until_continued(infra):
     assert missing.value.response["Error"]["Code"] == "ServiceDeploymentNotFoundException"
     assert hook["timeoutAction"] == "ROLLBACK"
     assert round((hook["expiresAt"] - deployment["updatedAt"]).total_seconds()) == 30 * 60
-    emulator.advance(minutes=29)
+    emulator.advance(minutes=25)
     assert described(deployment)["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"   # still waiting
     client("ecs").continue_service_deployment(serviceDeploymentArn=deployment["serviceDeploymentArn"],
                                               hookId=hook["hookId"], action="CONTINUE")
@@ -398,13 +410,13 @@ def test_a_new_deployment_during_the_bake_starts_from_where_production_is(infra)
     blue_green(infra, hooks=(), bake=30)
     baking = release("v2")                        # production shifted to a (green), b (blue) still up
     assert weights(infra["prod"]) == {"web-a": 100, "web-b": 0}
-    emulator.stage_seconds(60)
+    emulator.stage_seconds(600)
     again = release("v3")
     assert again["lifecycleStage"] == "RECONCILE_SERVICE"
     assert described(baking)["status"] == "STOPPED"
     assert [tag_of(r["taskDefinition"]) for r in client("ecs").describe_service_revisions(
         serviceRevisionArns=[r["arn"] for r in again["sourceServiceRevisions"]])["serviceRevisions"]] == ["v2", "v1"]
-    emulator.advance(minutes=10)
+    emulator.advance(minutes=90)   # eight stages of ten minutes, then the half-hour bake
     assert described(again)["lifecycleStage"] == "BAKE_TIME"
     assert weights(infra["prod"]) == {"web-a": 0, "web-b": 100}   # v3 went to b; a (v2) is its blue
     assert emulator.get("/api/version").json() == {"version": "v3"}
@@ -461,9 +473,9 @@ def test_after_the_bake_the_blue_tasks_go_and_the_deployment_succeeds(infra):
     deployment = release("v2")
     for _ in range(3):   # without the clock moving, the deployment waits in its bake as on AWS
         assert described(deployment)["lifecycleStage"] == "BAKE_TIME"
-    emulator.advance(minutes=19)
+    emulator.advance(minutes=18)
     assert described(deployment)["lifecycleStage"] == "BAKE_TIME" and len(targets(infra["tgs"]["b"])) == 2
-    emulator.advance(minutes=1)
+    emulator.advance(minutes=2)
     done = described(deployment)
     assert (done["status"], done["lifecycleStage"]) == ("SUCCESSFUL", "CLEAN_UP")
     assert targets(infra["tgs"]["b"]) == [] and len(targets(infra["tgs"]["a"])) == 2

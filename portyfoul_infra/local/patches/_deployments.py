@@ -187,6 +187,22 @@ def of_service(backend, service) -> list[Deployment]:
             if d.service_arn == service.arn and d.cluster_arn == service.cluster_arn]
 
 
+def forget(backend, service, targets: bool = True) -> None:
+    """A deleted service loses its service deployments (as on AWS) and its tasks leave their target groups; a new
+    service of the same name starts without the history of the one before it."""
+    for dep in of_service(backend, service):
+        del deployments(backend)[dep.arn]
+    lb = load_balancer(service)
+    if lb and targets:
+        elb = _elbv2(backend)
+        for arn in filter(None, (lb["targetGroupArn"], (lb.get("advancedConfiguration") or {}).get(
+                "alternateTargetGroupArn"))):
+            group = elb.target_groups.get(arn)
+            if group is not None:
+                group.deregistered_targets.update(group.targets)
+                group.targets.clear()
+
+
 def latest(backend, service) -> Optional[Deployment]:
     found = of_service(backend, service)
     return found[-1] if found else None

@@ -23,6 +23,7 @@ from ._deployments import (
     continue_hook,
     deployments,
     find_rule,
+    forget,
     groups,
     record_rolling,
     refresh,
@@ -197,6 +198,7 @@ def _from_template(props: dict) -> tuple[dict | None, list | None, dict | None]:
 
 
 def _start_creation(backend, service, now: float) -> None:
+    forget(backend, service, targets=False)
     if strategy_of(config_of(service)) == "BLUE_GREEN":
         start_blue_green(backend, service, service.task_definition, now, active=[], current={})
     elif service.task_definition:
@@ -264,6 +266,16 @@ def patch_blue_green_configuration() -> None:
         return updated
 
     EC2ContainerServiceBackend.update_service = update_service
+
+    original_delete = EC2ContainerServiceBackend.delete_service
+
+    def delete_service(self, cluster_name, service_name, force):
+        deleted = original_delete(self, cluster_name, service_name, force)
+        with LOCK:
+            forget(self, deleted)
+        return deleted
+
+    EC2ContainerServiceBackend.delete_service = delete_service
 
     cfn_create = Service.create_from_cloudformation_json.__func__
     cfn_update = Service.update_from_cloudformation_json.__func__
