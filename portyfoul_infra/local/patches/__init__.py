@@ -57,11 +57,15 @@ def known_gap(name: str, *, summary: str, aws: str, reference: str, test: str,
 
 # Applied in this order. cloudformation_models first: it clears moto's model caches after name-type changes.
 MODULES = (
-    "rds", "secretsmanager", "ssm", "cloudformation_models", "cloudformation_intrinsics", "ecs", "ecs_deployments",
-    "elbv2", "ecr", "ec2",
+    "rds", "secretsmanager", "ssm", "cloudformation_models", "cloudformation_intrinsics", "ecs", "ecr", "ec2",
     "cloudformation_lifecycle", "cloudformation_updates", "cloudformation_changesets", "cloudformation_exports",
     "cloudformation_import", "cloudformation_api", "cloudformation_refactor",
 )
+
+# ECS's service deployments and blue/green, and the load balancers' data plane: right after "ecs", whose rolling
+# deployments they wrap.
+MODULES = MODULES[:MODULES.index("ecs") + 1] + ("ecs_deployments", "elbv2_data_plane") + \
+    MODULES[MODULES.index("ecs") + 1:]
 
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

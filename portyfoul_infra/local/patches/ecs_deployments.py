@@ -10,6 +10,7 @@ complete at once, the -crash and -hang tags) stays in ecs.py; these functions wr
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from . import gap, known_gap
@@ -244,9 +245,11 @@ def patch_blue_green_configuration() -> None:
     def update_service(self, service_properties):
         props = dict(service_properties)
         service = self._get_service(props.get("cluster", "default"), str(props.get("service", "")).split("/")[-1])
-        config = props["deployment_configuration"] if props.get("deployment_configuration") is not None \
-            else config_of(service)
-        lbs = props["load_balancers"] if props.get("load_balancers") is not None else service.load_balancers
+        template = _template_for(service)   # a CloudFormation update: the template's settings, not yet applied
+        config = template[0] if template else props["deployment_configuration"] \
+            if props.get("deployment_configuration") is not None else config_of(service)
+        lbs = template[1] if template else props["load_balancers"] if props.get("load_balancers") is not None \
+            else service.load_balancers
         validate(self, config, lbs, getattr(service, "deployment_controller", None))
         with LOCK:
             tick_all()
@@ -257,6 +260,8 @@ def patch_blue_green_configuration() -> None:
             active = active_revisions(self, service, now) if changed else []
             current = groups(self, service)
             updated = original_update(self, props)
+            if template:
+                _keep(updated, *template)
             if not changed:
                 refresh(self, updated)
             elif strategy_of(config_of(updated)) == "BLUE_GREEN":
@@ -295,17 +300,32 @@ def patch_blue_green_configuration() -> None:
         config, lbs, controller = _from_template(cloudformation_json.get("Properties") or {})
         validate(backend, config, lbs, controller)
         with LOCK:
-            # Kept before the update, so the deployment it starts (if any) runs as the new configuration says.
-            _keep(original_resource, config, lbs, controller)
-            service = cfn_update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
-                                 region_name)
+            # The deployment the update starts (if any) runs as the new template says; the service itself is changed
+            # only by the update, so whatever compares the old settings with the new ones still sees both.
+            _TEMPLATE.pending = (original_resource, config, lbs, controller)
+            try:
+                service = cfn_update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                     region_name)
+            finally:
+                _TEMPLATE.pending = None
+            _keep(service, config, lbs, controller)
             if service is not original_resource:   # another cluster: moto created the service again
-                _keep(service, config, lbs, controller)
                 _start_creation(backend, service, _now())
+            else:
+                refresh(backend, service)
         return service
 
     Service.create_from_cloudformation_json = classmethod(create)
     Service.update_from_cloudformation_json = classmethod(update)
+
+
+# The settings of the CloudFormation update under way in this thread: (service, config, load balancers, controller).
+_TEMPLATE = threading.local()
+
+
+def _template_for(service) -> tuple | None:
+    pending = getattr(_TEMPLATE, "pending", None)
+    return pending[1:] if pending is not None and pending[0] is service else None
 
 
 def _keep(service, config, lbs, controller) -> None:
