@@ -12,15 +12,6 @@ reached it) or answered with an error and not applied ("drop", as if it never re
 API operation (X-Amz-Target's or the form's Action); `match` is text the request body must contain. moto's
 /moto-api/reset opens and forgets every gate.
 
-Snapshots: the whole state of the local AWS (every account, region and service), kept under a name and put back
-whole, so that tests that start from the same stack build it once per server instead of once per test:
-
-    POST /portyfoul-api/snapshots/NAME           keep the state as it is now under NAME
-    POST /portyfoul-api/snapshots/NAME/restore   put it back (404 if there is no such snapshot)
-
-A snapshot is a deep copy of moto's backends taken in one piece (so references between services stay shared,
-as they were), and a restore installs a fresh copy of it, so a snapshot can be restored any number of times.
-
 The clock: AWS measures hook timeouts and bake times in minutes. The local AWS keeps its own time for them, the
 wall clock plus an offset that only a caller moves forward, so a test advances an hour instead of waiting one:
 
@@ -36,8 +27,16 @@ Without advancing, time passes as on the wall, so a deployment waits at its paus
 
 The load balancer's data plane (local/alb.py): GET /portyfoul-api/alb -> {"address": "http://127.0.0.1:PORT"}.
 
-Nothing here decides what AWS would do: it only holds the call, keeps the time and says where the data plane
-listens, so the emulator's answers stay its own.
+Snapshots: the whole state of the local AWS (every account, region and service), kept under a name and put back
+whole, so that tests that start from the same stack build it once per server instead of once per test:
+
+    POST /portyfoul-api/snapshots/NAME           keep the state as it is now under NAME
+    POST /portyfoul-api/snapshots/NAME/restore   put it back (404 if there is no such snapshot)
+
+A snapshot is a deep copy of moto's backends taken in one piece (so references between services stay shared,
+as they were), and a restore installs a fresh copy of it, so a snapshot can be restored any number of times.
+
+Nothing here decides what AWS would do: it only holds the call, so the emulator's answers stay its own.
 """
 
 from __future__ import annotations
@@ -261,8 +260,8 @@ class ControlledApp:
         if path.startswith(PREFIX):
             return self._control(environ, start_response, path[len(PREFIX):].strip("/").split("/"))
         if path.startswith("/moto-api/reset"):
-            self.gates.open_all()
             self.clock.reset()
+            self.gates.open_all()
         if not self.gates.any():
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
