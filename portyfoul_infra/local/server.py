@@ -75,11 +75,11 @@ def serve(port: int, parent: int | None = None) -> None:
     from . import alb
     from .control import ControlledApp
 
-    plane = alb.start()   # the load balancers' data plane, on a free port of its own
+    plane = alb.start()   # the load balancers' data plane, on a free port of its own (a daemon: it ends with us)
     app = ControlledApp(DomainDispatcherApplication(create_backend_app), data_plane=plane.address)
     server = make_server(LOOPBACK, port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"local AWS (moto) listening on http://{LOOPBACK}:{port}, load balancers on {plane.address}", flush=True)
+    print(f"local AWS (moto) listening on http://{LOOPBACK}:{port}", flush=True)
     stop = False
 
     def _stop(*_):
@@ -91,7 +91,6 @@ def serve(port: int, parent: int | None = None) -> None:
     while not stop and (parent is None or os.getppid() == parent):
         time.sleep(0.2)
     server.shutdown()
-    plane.stop()
 
 
 def free_port() -> int:
