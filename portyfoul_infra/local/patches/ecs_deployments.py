@@ -260,8 +260,8 @@ def patch_blue_green_configuration() -> None:
             active = active_revisions(self, service, now) if changed else []
             current = groups(self, service)
             updated = original_update(self, props)
-            if template:
-                _keep(updated, *template)
+            if template:   # exactly the template's: what it leaves out goes
+                _keep(updated, *template, exact=True)
             if not changed:
                 refresh(self, updated)
             elif strategy_of(config_of(updated)) == "BLUE_GREEN":
@@ -328,11 +328,25 @@ def _template_for(service) -> tuple | None:
     return pending[1:] if pending is not None and pending[0] is service else None
 
 
-def _keep(service, config, lbs, controller) -> None:
-    service.deployment_configuration = config or {}
-    service.load_balancers = lbs or []
-    if controller:
+def _keep(service, config, lbs, controller, exact: bool = False) -> None:
+    """The template's deployment configuration, load balancers and controller on the service; unless `exact`, not
+    where the service says all of it already (whatever else applies the template may add AWS's defaults)."""
+    if exact or not _covers(getattr(service, "deployment_configuration", None), config or {}):
+        service.deployment_configuration = config or {}
+    if exact or not _covers(service.load_balancers, lbs or []):
+        service.load_balancers = lbs or []
+    if controller and (exact or not _covers(service.deployment_controller, controller)):
         service.deployment_controller = controller
+
+
+def _covers(existing: Any, wanted: Any) -> bool:
+    """Whether `existing` says everything `wanted` says (and perhaps more, in its dictionaries)."""
+    if isinstance(wanted, dict):
+        return isinstance(existing, dict) and all(k in existing and _covers(existing[k], v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(existing, list) and len(existing) == len(wanted) and all(
+            _covers(e, w) for e, w in zip(existing, wanted, strict=True))
+    return bool(existing == wanted)
 
 
 def _now() -> float:
