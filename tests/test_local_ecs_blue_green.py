@@ -160,7 +160,7 @@ def test_a_blue_green_service_is_kept_as_given(infra):
 def test_a_blue_green_service_from_cloudformation_is_kept_and_deploys_only_a_new_task_definition(infra):
     cfn = client("cloudformation")
 
-    def template(tag: str, count: int) -> str:
+    def template(tag: str, count: int, hooks: bool = True) -> str:
         return json.dumps({"Resources": {
             "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
                 "Family": "web", "Cpu": "256", "Memory": "512", "NetworkMode": "awsvpc",
@@ -171,7 +171,7 @@ def test_a_blue_green_service_from_cloudformation_is_kept_and_deploys_only_a_new
                 "LaunchType": "FARGATE",
                 "DeploymentConfiguration": {"Strategy": "BLUE_GREEN", "BakeTimeInMinutes": "5", "LifecycleHooks": [
                     {"TargetType": "PAUSE", "LifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
-                     "TimeoutConfiguration": {"TimeoutInMinutes": 30, "Action": "ROLLBACK"}}]},
+                     "TimeoutConfiguration": {"TimeoutInMinutes": 30, "Action": "ROLLBACK"}}] if hooks else []},
                 "LoadBalancers": [{"TargetGroupArn": infra["tgs"]["a"], "ContainerName": "web", "ContainerPort": 3000,
                                    "AdvancedConfiguration": {
                                        "AlternateTargetGroupArn": infra["tgs"]["b"],
@@ -196,6 +196,10 @@ def test_a_blue_green_service_from_cloudformation_is_kept_and_deploys_only_a_new
     cfn.update_stack(StackName="bg", TemplateBody=template("v2", 3))   # a new task definition: blue/green
     deployment = newest()
     assert (deployment["status"], deployment["lifecycleStage"]) == ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT")
+
+    cfn.update_stack(StackName="bg", TemplateBody=template("v2", 3, hooks=False))   # hooks gone from the template
+    assert not service()["deploymentConfiguration"].get("lifecycleHooks")
+    assert newest()["serviceDeploymentArn"] == deployment["serviceDeploymentArn"]
 
 
 REFUSALS = [
