@@ -12,6 +12,21 @@ reached it) or answered with an error and not applied ("drop", as if it never re
 API operation (X-Amz-Target's or the form's Action); `match` is text the request body must contain. moto's
 /moto-api/reset opens and forgets every gate.
 
+The clock: AWS measures hook timeouts and bake times in minutes. The local AWS keeps its own time for them, the
+wall clock plus an offset that only a caller moves forward, so a test advances an hour instead of waiting one:
+
+    GET  /portyfoul-api/clock                            -> {"now": ISO 8601, "epoch": ..., "offset_seconds": ...,
+                                                             "stage_seconds": ...}
+    POST /portyfoul-api/clock {"advance_seconds": 600}   the local AWS's time jumps ten minutes ahead; whatever
+                                                         falls due in between happens, in order
+    POST /portyfoul-api/clock {"stage_seconds": 60}      each lifecycle stage that waits for nothing takes a minute
+                                                         of this time (default 0: such stages pass at once)
+
+Without advancing, time passes as on the wall, so a deployment waits at its pause or bake as on AWS. moto's
+/moto-api/reset puts the clock back to the wall with stages that take no time.
+
+The load balancer's data plane (local/alb.py): GET /portyfoul-api/alb -> {"address": "http://127.0.0.1:PORT"}.
+
 Snapshots: the whole state of the local AWS (every account, region and service), kept under a name and put back
 whole, so that tests that start from the same stack build it once per server instead of once per test:
 
@@ -30,6 +45,7 @@ import copy
 import io
 import json
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -37,6 +53,73 @@ from urllib.parse import parse_qs
 
 PREFIX = "/portyfoul-api/"
 HOLD_SECONDS = 300.0   # a held call is let through after this long, so a test that forgets a gate never hangs
+
+
+class Clock:
+    """The local AWS's time for what AWS measures in minutes: the wall clock plus an offset that only moves forward
+    (until a reset). Whoever must act when time passes (the deployment engine) listens with on_advance()."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self._lock = threading.Lock()
+        self._offset = 0.0
+        self._stage_seconds = 0.0
+        self._listeners: list[Callable[[], None]] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._wall() + self._offset
+
+    @property
+    def offset(self) -> float:
+        with self._lock:
+            return self._offset
+
+    @property
+    def stage_seconds(self) -> float:
+        with self._lock:
+            return self._stage_seconds
+
+    def set_stage_seconds(self, seconds: float) -> None:
+        if not 0 <= seconds <= 86400:
+            raise ValueError(f"stage_seconds {seconds}: 0 to 86400")
+        with self._lock:
+            self._stage_seconds = float(seconds)
+
+    def on_advance(self, listener: Callable[[], None]) -> None:
+        """Call `listener` just before the clock jumps (what is due now happens now) and just after it."""
+        with self._lock:
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+
+    def advance(self, seconds: float) -> float:
+        if not 0 <= seconds <= 90 * 86400:
+            raise ValueError(f"advance_seconds {seconds}: 0 to {90 * 86400} (90 days)")
+        self._notify()
+        with self._lock:
+            self._offset += float(seconds)
+        self._notify()
+        return self.now()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._offset, self._stage_seconds = 0.0, 0.0
+
+    def _notify(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def describe(self) -> dict[str, Any]:
+        from datetime import datetime, timezone
+        now = self.now()
+        return {"now": datetime.fromtimestamp(now, tz=timezone.utc).isoformat(), "epoch": now,
+                "offset_seconds": self.offset, "stage_seconds": self.stage_seconds}
+
+
+# The one clock of this local AWS (its server process).
+CLOCK = Clock()
 
 
 @dataclass
@@ -165,16 +248,19 @@ class Snapshots:
 class ControlledApp:
     """moto's WSGI application behind the gates, with the control endpoints under /portyfoul-api/."""
 
-    def __init__(self, app: Callable) -> None:
+    def __init__(self, app: Callable, data_plane: str = "", clock: Clock = CLOCK) -> None:
         self.app = app
         self.gates = Gates()
         self.snapshots = Snapshots()
+        self.data_plane = data_plane   # the load balancers' stand-in (local/alb.py), "" when none runs
+        self.clock = clock
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(PREFIX):
             return self._control(environ, start_response, path[len(PREFIX):].strip("/").split("/"))
         if path.startswith("/moto-api/reset"):
+            self.clock.reset()
             self.gates.open_all()
         if not self.gates.any():
             return self.app(environ, start_response)
@@ -196,6 +282,12 @@ class ControlledApp:
 
     def _control(self, environ: dict[str, Any], start_response: Callable, parts: list[str]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
+        if parts == ["clock"]:
+            return self._clock(environ, start_response, method)
+        if parts == ["alb"] and method == "GET":
+            if not self.data_plane:
+                return _json(start_response, "404 Not Found", {"error": "no load balancer data plane runs here"})
+            return _json(start_response, "200 OK", {"address": self.data_plane})
         if parts == ["gates"] and method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             try:
@@ -226,3 +318,18 @@ class ControlledApp:
                 found.opened.set()
                 return _json(start_response, "200 OK", {"held": found.held})
         return _json(start_response, "404 Not Found", {"error": "unknown control request"})
+
+    def _clock(self, environ: dict[str, Any], start_response: Callable, method: str) -> Iterable[bytes]:
+        if method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                spec = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                if not isinstance(spec, dict) or set(spec) - {"advance_seconds", "stage_seconds"}:
+                    raise ValueError(f"{spec!r}: an object with advance_seconds and/or stage_seconds")
+                if "stage_seconds" in spec:
+                    self.clock.set_stage_seconds(float(spec["stage_seconds"]))
+                if "advance_seconds" in spec:
+                    self.clock.advance(float(spec["advance_seconds"]))
+            except (ValueError, TypeError, AttributeError) as e:
+                return _json(start_response, "400 Bad Request", {"error": f"bad clock request: {e}"})
+        return _json(start_response, "200 OK", self.clock.describe())

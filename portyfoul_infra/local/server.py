@@ -72,9 +72,11 @@ def serve(port: int, parent: int | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from . import alb
     from .control import ControlledApp
 
-    app = ControlledApp(DomainDispatcherApplication(create_backend_app))
+    plane = alb.start()   # the load balancers' data plane, on a free port of its own (a daemon: it ends with us)
+    app = ControlledApp(DomainDispatcherApplication(create_backend_app), data_plane=plane.address)
     server = make_server(LOOPBACK, port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     print(f"local AWS (moto) listening on http://{LOOPBACK}:{port}", flush=True)
@@ -140,9 +142,22 @@ class LocalAws:
             raise
         return True
 
-    def _control(self, path: str) -> None:
-        request = urllib.request.Request(f"{self.endpoint}/portyfoul-api/{path}", data=b"", method="POST")
-        urllib.request.urlopen(request, timeout=60).close()
+    def _control(self, path: str, document: dict | None = None) -> dict:
+        import json
+        method = "GET" if document is None and path in ("clock", "alb") else "POST"
+        data = json.dumps(document).encode() if document is not None else (None if method == "GET" else b"")
+        request = urllib.request.Request(f"{self.endpoint}/portyfoul-api/{path}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = response.read()
+        return json.loads(body) if body else {}
+
+    def advance_clock(self, seconds: float) -> dict:
+        """Move this local AWS's clock `seconds` ahead: hook timeouts and bake times fall due (local/control.py)."""
+        return self._control("clock", {"advance_seconds": seconds})
+
+    def data_plane(self) -> str:
+        """The address of the load balancers' stand-in (local/alb.py): http://127.0.0.1:PORT."""
+        return str(self._control("alb")["address"])
 
     def stop(self) -> None:
         if self.process.poll() is None:

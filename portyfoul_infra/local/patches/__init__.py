@@ -63,6 +63,11 @@ MODULES = (
     "cloudformation_import", "cloudformation_api", "cloudformation_refactor",
 )
 
+# ECS's service deployments and blue/green, and the load balancers' data plane: right after "ecs", whose rolling
+# deployments they wrap.
+MODULES = MODULES[:MODULES.index("ecs") + 1] + ("ecs_deployments", "elbv2_data_plane") + \
+    MODULES[MODULES.index("ecs") + 1:]
+
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 

@@ -11,6 +11,7 @@ CFN_DOCS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReferen
 # Image tags the local AWS treats as broken on purpose, to rehearse failures (see MOTO_GAPS).
 CRASH_SUFFIX = "-crash"   # the container exits 1 at start: tasks stop, the circuit breaker rolls back
 HANG_SUFFIX = "-hang"     # the tasks never become healthy: the deployment stays IN_PROGRESS
+BAD_SUFFIX = "-bad"       # starts and passes its health check, answers 500 elsewhere (local/alb.py; ecs_deployments)
 
 
 @gap("ecs-task-definition-properties",
