@@ -13,7 +13,9 @@ def _attributes(cloudformation_json: dict) -> dict[str, str]:
     """The template's LoadBalancerAttributes as key -> value (booleans as AWS writes them: "true", "false")."""
     found = {}
     for item in (cloudformation_json.get("Properties") or {}).get("LoadBalancerAttributes") or []:
-        value = item.get("Value")
+        if not isinstance(item, dict) or not isinstance(item.get("Value"), (str, bool, int)):
+            continue  # an entry Fn::If left out (AWS::NoValue)
+        value = item["Value"]
         found[str(item.get("Key"))] = str(value).lower() if isinstance(value, bool) else str(value)
     return found
 
