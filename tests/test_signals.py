@@ -474,3 +474,34 @@ def test_a_rollback_that_failed_is_tried_again_by_the_command_it_proposes():
     again, out = make_ctx(aws)
     assert rollback(again, RollbackOptions()) is Outcome.APPLIED, out.getvalue()
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[1], WORKER[1])
+
+
+def test_the_next_step_after_an_aws_error_between_the_services_puts_both_back():
+    """An AWS error (not a signal) on worker's UpdateService, after web's: exit 4 naming what changed and what to
+    run; running it (the release record left in progress) puts web back, and worker, which never moved, stays on
+    v2 (a rollback of every service would have walked it back to v1)."""
+    from portyfoul_infra.outcomes import failure_exit
+    from support.fakes import client_error
+    ecs, aws = released_twice()
+    ecs.previous.clear()
+    update = ecs.update_service
+
+    def update_service(cluster, service, taskDefinition=None, **kw):
+        if service == NAMES["worker"]:
+            raise client_error("ServerException", "Service Unavailable", "UpdateService")
+        return update(cluster=cluster, service=service, taskDefinition=taskDefinition, **kw)
+    ecs.update_service = update_service
+    ecs.task_definitions.update({td_arn(f"portyfoul-dev-{k}-task", 3): task_definition(k, 3, tag="v3")
+                                 for k in ("web", "worker")})
+    aws.client("ecr").tags.add("v3")
+    ctx, out = make_ctx(aws)
+    with pytest.raises(Exception) as failed:
+        release(ctx, ReleaseOptions(tag="v3", no_build=True))
+    message, code = failure_exit(failed.value, ctx.journal)
+    assert code == 4 and message.endswith("Next: `invoke release-status --env dev`, then `invoke rollback --env dev "
+                                          "--service web` if needed")
+    assert on(ecs, "web") != WEB[2] and on(ecs, "worker") == WORKER[2]
+    ecs.update_service = update
+    again, out = make_ctx(aws)
+    assert rollback(again, RollbackOptions(service="web")) is Outcome.APPLIED, out.getvalue()
+    assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[2], WORKER[2])  # back on v2, never further

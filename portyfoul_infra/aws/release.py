@@ -243,8 +243,7 @@ def apply_release(ctx: Ctx, plan: ReleasePlan) -> Outcome:
         for s in plan.services})
     targets: list[Target] = []
     try:
-        deploy(ctx, plan.live, plan.services, new_arns,
-               f"`invoke release-status --env {env.name}`, then `invoke rollback --env {env.name}` if needed", targets)
+        deploy(ctx, plan.live, plan.services, new_arns, targets)
         watch_deployments(ctx, plan.live.cluster, targets, request.timeout)
     except KeyboardInterrupt as stop:
         with held(ROLLING_BACK):
@@ -378,13 +377,16 @@ def run_migration(ctx: Ctx, live: LiveServices, web: LiveService, task_definitio
 
 
 def deploy(ctx: Ctx, live: LiveServices, services: list[LiveService], new_arns: dict[str, str],
-           next_step: str, targets: list[Target]) -> list[Target]:
+           targets: list[Target]) -> list[Target]:
     """UpdateService for each service in turn, each appended to `targets` as ECS answers (so that an
-    interruption between two services knows which ones it reached)."""
-    ecs = ctx.client("ecs")
+    interruption between two services knows which ones it reached). Should an error end the command, the next
+    step it names rolls back the services deployed so far, and only those."""
+    ecs, env = ctx.client("ecs"), ctx.env
     for s in services:
         svc = ecs.update_service(cluster=live.cluster, service=s.name, taskDefinition=new_arns[s.key])["service"]
-        ctx.record(f"started deploying {short_td(new_arns[s.key])} to {s.key}", next_step)
+        reached = [t.key for t in targets] + [s.key]
+        ctx.record(f"started deploying {short_td(new_arns[s.key])} to {s.key}",
+                   f"`invoke release-status --env {env.name}`, then `{rollback_command(env, reached)}` if needed")
         targets.append(Target(s.key, s.name, new_arns[s.key], s.task_definition_arn,
                               deployment_id_for(svc, new_arns[s.key])))
     return targets
