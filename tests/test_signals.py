@@ -8,7 +8,6 @@ the signal guard with signals raised in this process, the mechanics with scripte
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import signal
@@ -19,12 +18,27 @@ import boto3
 import pytest
 
 from portyfoul_infra import cli
+from portyfoul_infra.aws import history as store
+from portyfoul_infra.config import ENVIRONMENTS
+from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import seed_image
-from support import FAST_POLL, ROOT
+from portyfoul_infra.options import ReleaseOptions, RollbackOptions
+from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.verbs.release import release, rollback
+from support import FAST_POLL, ROOT, make_ctx
+from support.fake_ecs import (
+    FakeEcr,
+    FakeEcs,
+    circuit_breaker,
+    complete,
+    release_clients,
+    stay,
+    task_definition,
+    td_arn,
+)
 from support.gates import gate
 
 REGION = "us-east-2"
-HISTORY = "/portyfoul/dev/release-history"
 CLUSTER = "portyfoul-dev-cluster"
 NAMES = {"web": "portyfoul-dev-web-service", "worker": "portyfoul-dev-worker-service"}
 
@@ -34,7 +48,8 @@ def client(name):
 
 
 def history() -> list[dict]:
-    return json.loads(client("ssm").get_parameter(Name=HISTORY)["Parameter"]["Value"])
+    """The release history on the local AWS, newest first, read as the tool reads it."""
+    return [r.as_dict() for r in store.load(make_ctx()[0])]
 
 
 def running() -> dict[str, str]:
@@ -100,8 +115,9 @@ def test_a_release_stopped_between_its_two_services_rolls_back_all_it_touched(re
     in_flight = gate("UpdateService", match="worker-service", then=then)
     proc = start(released_stack, "release", "--tag", "demo0002", "--no-build")
     in_flight.wait()
-    # Hold the stopped release at its first write (recording the stop), until the call in flight has landed or not.
-    recording = gate("PutParameter", match="release-history")
+    # Hold the stopped release at its first write of its record ("...; rolling back"), until the call in flight
+    # has landed or not.
+    recording = gate("PutParameter", match="rolling back")
     proc.send_signal(signal.SIGTERM)
     recording.wait()
     in_flight.open()
@@ -121,9 +137,7 @@ def test_a_release_stopped_between_its_two_services_rolls_back_all_it_touched(re
         assert "worker: rolling back to" in out
     assert "Traceback" not in err and not lock_held()
     # What the next command does first, settling records left in progress, leaves the stopped release failed.
-    from portyfoul_infra.aws.history import reconcile_with_ecs
-    from support import make_ctx
-    assert reconcile_with_ecs(make_ctx()[0]) == []
+    assert store.reconcile_with_ecs(make_ctx()[0]) == []
     assert history()[0]["outcome"] == "failed"
 
 
@@ -255,14 +269,6 @@ def test_a_command_no_signal_reached_gives_the_handlers_back(guard_restored):
 
 # ---------- the mechanics, in-process: scripted ECS, virtual clock
 
-from portyfoul_infra.aws.history import parameter_name  # noqa: E402
-from portyfoul_infra.config import ENVIRONMENTS  # noqa: E402
-from portyfoul_infra.errors import UserError  # noqa: E402
-from portyfoul_infra.options import ReleaseOptions, RollbackOptions  # noqa: E402
-from portyfoul_infra.outcomes import Outcome  # noqa: E402
-from portyfoul_infra.verbs.release import release, rollback  # noqa: E402
-from support import make_ctx  # noqa: E402
-from support.fake_ecs import FakeEcr, FakeEcs, circuit_breaker, complete, release_clients, stay, task_definition, td_arn  # noqa: E402
 
 DEV = ENVIRONMENTS["dev"]
 WEB = {n: td_arn("portyfoul-dev-web-task", n) for n in (1, 2)}
@@ -270,23 +276,23 @@ WORKER = {n: td_arn("portyfoul-dev-worker-task", n) for n in (1, 2)}
 
 
 class Journal:
-    """What ECS and the release history saw, in order: ("update", service key, revision) and ("history", outcome
-    of the newest record)."""
+    """What ECS and the release history saw, in order: ("update", service key, revision) and ("history", the
+    outcome a record was finished with)."""
 
-    def __init__(self, aws):
+    def __init__(self, aws, monkeypatch):
         self.seen: list[tuple] = []
-        ssm, ecs = aws.client("ssm"), aws.client("ecs")
-        put, update = ssm.put_parameter, ecs.update_service
+        ecs = aws.client("ecs")
+        finish, update = store.finish, ecs.update_service
 
-        def put_parameter(Name, Value, **kw):
-            if Name == parameter_name(DEV):
-                self.seen.append(("history", json.loads(Value)[0]["outcome"]))
-            return put(Name=Name, Value=Value, **kw)
+        def record_finished(ctx, record, outcome, note=""):
+            self.seen.append(("history", outcome))
+            return finish(ctx, record, outcome, note)
 
         def update_service(cluster, service, taskDefinition=None, **kw):
             self.seen.append(("update", ecs.services[service]["_key"], taskDefinition))
             return update(cluster=cluster, service=service, taskDefinition=taskDefinition, **kw)
-        ssm.put_parameter, ecs.update_service = put_parameter, update_service
+        monkeypatch.setattr(store, "finish", record_finished)
+        ecs.update_service = update_service
 
 
 def stopped_on(ecs: FakeEcs, key: str, applied: bool):
@@ -308,14 +314,14 @@ def on(ecs, key):
 
 
 def newest(aws) -> dict:
-    return json.loads(aws.client("ssm").store[parameter_name(DEV)])[0]
+    return store.load(make_ctx(aws)[0])[0].as_dict()
 
 
 @pytest.mark.parametrize("applied", [True, False])
-def test_a_stop_during_workers_update_puts_back_what_ecs_took_and_records_failed_first(applied):
+def test_a_stop_during_workers_update_puts_back_what_ecs_took_and_records_failed_first(applied, monkeypatch):
     ecs = FakeEcs()
     aws = release_clients(ecs)
-    journal = Journal(aws)
+    journal = Journal(aws, monkeypatch)
     stopped_on(ecs, "worker", applied)
     ctx, out = make_ctx(aws)
     outcome = release(ctx, ReleaseOptions(tag="v2", no_build=True))
@@ -331,10 +337,10 @@ def test_a_stop_during_workers_update_puts_back_what_ecs_took_and_records_failed
     assert ("worker: interrupted (SIGTERM)" if applied else "worker: never deployed") in record["note"]
 
 
-def test_a_failed_release_is_recorded_failed_before_its_rollback_starts():
+def test_a_failed_release_is_recorded_failed_before_its_rollback_starts(monkeypatch):
     ecs = FakeEcs(deploy={"web": [circuit_breaker], "worker": [complete]})
     aws = release_clients(ecs)
-    journal = Journal(aws)
+    journal = Journal(aws, monkeypatch)
     ctx, out = make_ctx(aws)
     assert release(ctx, ReleaseOptions(tag="v2", no_build=True)) is Outcome.ROLLED_BACK, out.getvalue()
     first_rollback = journal.seen.index(("update", "worker", WORKER[1]))
@@ -373,23 +379,24 @@ def test_a_signal_during_a_releases_rollback_is_acknowledged_and_the_rollback_fi
     assert newest(aws)["note"] == "web: interrupted (SIGINT); worker: interrupted (SIGINT); rolled back"
 
 
-def test_a_first_signal_while_a_released_command_gives_its_lock_back_changes_nothing(guard_restored):
+def test_a_first_signal_once_a_release_is_recorded_changes_nothing(guard_restored):
+    """The release succeeded and is recorded; SIGTERM while it tidies up (old revisions) and gives the lock back:
+    acknowledged, ignored, exit 0 (it used to end 4, "stopped by SIGTERM", after a release that had succeeded)."""
     ecs = FakeEcs()
     aws = release_clients(ecs)
-    ssm = aws.client("ssm")
-    delete = ssm.delete_parameter
+    listed = ecs.list_task_definitions
 
-    def delete_parameter(Name):
+    def list_task_definitions(**kw):
         signal.raise_signal(signal.SIGTERM)
-        return delete(Name=Name)
-    ssm.delete_parameter = delete_parameter
+        return listed(**kw)
+    ecs.list_task_definitions = list_task_definitions
     said: list[str] = []
     ctx, out = make_ctx(aws)
     with cli.signals_as_interrupts(said.append):
         outcome = release(ctx, ReleaseOptions(tag="v2", no_build=True))
     assert outcome is Outcome.APPLIED, out.getvalue()
-    assert said == ["SIGTERM: ignored until the outcome is recorded and the deploy lock is given back"]
-    assert "/portyfoul/dev/deploy-lock" not in ssm.store and newest(aws)["outcome"] == "succeeded"
+    assert said[0] == "SIGTERM: ignored until the outcome is recorded and the deploy lock is given back"
+    assert newest(aws)["outcome"] == "succeeded" and (on(ecs, "web"), on(ecs, "worker")) == (WEB[2], WORKER[2])
 
 
 # ---------- a rollback that did not finish is continued, never reversed
@@ -404,16 +411,14 @@ def released_twice(**scripts) -> tuple[FakeEcs, object]:
         svc["taskDefinition"] = svc["deployments"][0]["taskDefinition"] = tds[2]
         ecs.previous[svc["serviceName"]] = tds[1]
     aws = release_clients(ecs, ecr=FakeEcr(tags=("v1", "v2")))
-    records = [record("2", "release", "v2", "succeeded", WEB[1], WEB[2], WORKER[1], WORKER[2]),
-               record("1", "release", "v1", "succeeded", "td/none", WEB[1], "td/none", WORKER[1])]
-    aws.client("ssm").store[parameter_name(DEV)] = json.dumps(records)
+    times = iter([1_795_000_000.0, 1_795_000_060.0])
+    ctx, _ = make_ctx(aws, wall=lambda: next(times))
+    for tag, web, worker in (("v1", ("td/none", WEB[1]), ("td/none", WORKER[1])), ("v2", (WEB[1], WEB[2]),
+                                                                                  (WORKER[1], WORKER[2]))):
+        written = store.start(ctx, "release", tag, "", {"web": store.ServiceChange(*web),
+                                                        "worker": store.ServiceChange(*worker)})
+        store.finish(ctx, written, store.SUCCEEDED)
     return ecs, aws
-
-
-def record(rid, kind, tag, outcome, web_from, web_to, worker_from, worker_to) -> dict:
-    return {"id": rid, "kind": kind, "tag": tag, "digest": "", "at": f"2026-11-2{rid}T00:00:00Z", "outcome": outcome,
-            "note": "", "services": {"web": {"previous": web_from, "deployed": web_to},
-                                     "worker": {"previous": worker_from, "deployed": worker_to}}}
 
 
 def test_a_rollback_stopped_while_ecs_deploys_is_refused_then_continued_by_replace_deployment():
