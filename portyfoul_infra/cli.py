@@ -103,11 +103,22 @@ def fit_invoke() -> None:
 
 
 # ---------------------------------------------------------------- signals
+#
+# SIGINT (Ctrl-C; GitHub's cancel sends it first), SIGTERM (a CI runner cancelling a job, `kill`; GitHub's second)
+# and SIGHUP (a closed terminal) are one thing to a command: a request to stop. The first one stops the command
+# where it is (Terminated, a KeyboardInterrupt), and each verb's handling of an interruption applies: a release
+# rolls back and records it, a watch says what carries on in AWS. A command then finishes what that started:
+# every later signal, in any order, is acknowledged in one line and ignored, up to the process's exit, so that a
+# rollback, its record and the deploy lock are never cut off half-way. Code that must not be stopped even by a
+# first signal (a rollback under way, recording how it ended) runs `held(...)`; once a command's outcome is
+# decided, `hold_to_the_end(...)` holds the rest (giving back the lock, exiting).
+
+SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI runner cancelling a job, `kill`) or SIGHUP (a closed terminal), raised where the command is,
-    as Ctrl-C is: every verb's own handling of an interruption applies (a release rolls back and records it,
-    a watch says what carries on in AWS), and the command ends 3 or 4 saying what changed."""
+    """The first SIGINT, SIGTERM or SIGHUP, raised where the command is, as Ctrl-C is: every verb's own handling
+    of an interruption applies, and the command ends 3 or 4 saying what changed."""
 
     def __init__(self, signum: int) -> None:
         import signal
@@ -115,30 +126,85 @@ class Terminated(KeyboardInterrupt):
         super().__init__(self.signal_name)
 
 
+class SignalGuard:
+    """How one command answers the stop signals (see above). `warn` prints the one-line acknowledgement."""
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self.warn = warn
+        self.first = ""               # the first signal's name, once one came
+        self.holds: list[str] = []    # what runs under held() now, innermost last
+        self.ending = ""              # set by hold_to_the_end: what the command still does before it exits
+
+    def handle(self, signum: int, frame: Any) -> None:
+        import signal
+        name = signal.Signals(signum).name
+        until = self.ending or (self.holds[-1] if self.holds else "")
+        if self.first:
+            self.warn(f"{name} (after {self.first}): already stopping; ignored until "
+                      f"{until or 'what is under way ends'}")
+            return
+        self.first = name
+        if until:
+            self.warn(f"{name}: ignored until {until}")
+            return
+        raise Terminated(signum)
+
+
+_guard: SignalGuard | None = None
+
+
 @contextmanager
-def signals_as_interrupts(warn: Callable[[str], None]) -> Iterator[None]:
-    """SIGTERM and SIGHUP raise Terminated once; a repeat is noted and ignored, so that what the first one
-    started (a rollback, the record of how it ended) is finished rather than cut off in its turn."""
+def signals_as_interrupts(warn: Callable[[str], None]) -> Iterator[SignalGuard | None]:
+    """Answer SIGINT, SIGTERM and SIGHUP with a SignalGuard while the block runs (the main thread only).
+
+    Once a signal came or the block held its end, the guard stays the handler after the block too, ignoring
+    every later signal until the process exits: nothing between the verb's end and the exit (its last line,
+    the exit code) can be cut off. Otherwise the previous handlers come back.
+    """
     import signal
     import threading
 
+    global _guard
     if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    guard = SignalGuard(warn)
+    signals = [s for s in (getattr(signal, name, None) for name in SIGNALS) if s is not None]
+    previous = {s: signal.signal(s, guard.handle) for s in signals}
+    outer, _guard = _guard, guard
+    try:
+        yield guard
+    finally:
+        _guard = outer
+        if guard.first or guard.ending:
+            guard.ending = guard.ending or "the command exits"
+        else:
+            for s, old in previous.items():
+                signal.signal(s, old)
+
+
+@contextmanager
+def held(until: str) -> Iterator[None]:
+    """No signal stops the block (`until` says what must finish first: "the rollback ends"); each is
+    acknowledged and ignored. Without a guard (a test calling a verb, a thread) nothing changes."""
+    guard = _guard
+    if guard is None:
         yield
         return
-    raised: list[str] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if raised:
-            warn(f"{name} again: already stopping; finishing what is under way first")
-            return
-        raised.append(name)
-        raise Terminated(signum)
-
-    signals = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
-    previous = {s: signal.signal(s, handler) for s in signals}
+    guard.holds.append(until)
     try:
         yield
     finally:
-        for s, old in previous.items():
-            signal.signal(s, old)
+        guard.holds.pop()
+
+
+def hold_to_the_end(until: str) -> None:
+    """The command's outcome is decided and recorded: from now until the process exits, signals are
+    acknowledged and ignored (`until`: "the deploy lock is given back")."""
+    if _guard is not None:
+        _guard.ending = until
+
+
+def stop_signal() -> str:
+    """The name of the first stop signal this command got ("" if none)."""
+    return _guard.first if _guard is not None else ""

@@ -403,6 +403,9 @@ class DeleteOptions:
     confirm: str = flag("", "The stack's name, typed ahead: deletes without asking (as --yes), and only that stack",
                         metavar="STACK_NAME")
     allow_production: bool = flag(False, "Allow deleting an environment marked production")
+    lift_protection: tuple[str, ...] = flag((), "Lower exactly this resource's deletion protection (logical ID: "
+                                                "Database, LoadBalancer) for this deletion; repeatable",
+                                            metavar="LOGICAL_ID")
     timeout: int = timeout_flag(3600, "the deletion")
 
 

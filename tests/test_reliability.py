@@ -435,7 +435,7 @@ def test_a_deployment_a_stopped_release_left_running_can_be_replaced_by_a_rollba
     assert invoke("force-unlock", "--id", holder["id"], "--yes", env=released_stack).returncode == 0
     stuck = invoke("rollback", env=released_stack)
     assert stuck.returncode == 2
-    assert "`invoke rollback --env dev --service web --replace-deployment`" in stuck.stderr
+    assert "`invoke rollback --env dev --replace-deployment`" in stuck.stderr  # the command run next
     replaced = invoke("rollback", "--replace-deployment", env=released_stack)
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert ("the release of demo0022-hang (" in replaced.stderr

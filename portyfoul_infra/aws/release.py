@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cli import held, hold_to_the_end
 from ..config import PLATFORMS, Environment
 from ..console import elapsed
 from ..context import Ctx
@@ -23,7 +24,7 @@ from ..errors import UserError, error_code
 from ..outcomes import Outcome
 from . import history
 from .clients import collect
-from .deployments import State, Target, deployment_id_for, short_td, watch_deployments
+from .deployments import State, Target, deployment_id_for, in_progress, short_td, watch_deployments
 from .images import build_image, docker_available, docker_login, find_image, push_image, run_shown
 from .oneoff import OneOff, run_one_off
 from .services import LiveService, LiveServices, read_services
@@ -240,13 +241,24 @@ def apply_release(ctx: Ctx, plan: ReleasePlan) -> Outcome:
     record = history.start(ctx, "release", request.tag, plan.digest or "", {
         s.key: history.ServiceChange(previous=s.task_definition_arn, deployed=new_arns[s.key])
         for s in plan.services})
-    targets = deploy(ctx, plan.live, plan.services, new_arns,
-                     f"`invoke release-status --env {env.name}`, then `invoke rollback --env {env.name}` if needed")
-    interrupted = watch_or_interrupt(ctx, plan.live.cluster, targets, request.timeout)
+    targets: list[Target] = []
+    try:
+        deploy(ctx, plan.live, plan.services, new_arns, targets)
+        watch_deployments(ctx, plan.live.cluster, targets, request.timeout)
+    except KeyboardInterrupt as stop:
+        with held(ROLLING_BACK):
+            return _stopped(ctx, plan, new_arns, targets, record, stop)
     if all(t.state is State.SUCCEEDED for t in targets):
         history.finish(ctx, record, history.SUCCEEDED)
+        hold_to_the_end(ENDED)
         return _succeeded(ctx, plan, targets, ctx.clock() - start)
-    return roll_back_and_diagnose(ctx, plan, targets, record, interrupted)
+    with held(ROLLING_BACK):
+        return roll_back_and_diagnose(ctx, plan, targets, record, interrupted=False)
+
+
+# What a signal waits for once a release is going back, and once a command has ended (cli.held).
+ROLLING_BACK = "the rollback ends, is recorded and the deploy lock is given back"
+ENDED = "the outcome is recorded and the deploy lock is given back"
 
 
 def copy_image(ctx: Ctx, plan: ReleasePlan) -> Outcome | None:
@@ -365,53 +377,88 @@ def run_migration(ctx: Ctx, live: LiveServices, web: LiveService, task_definitio
 
 
 def deploy(ctx: Ctx, live: LiveServices, services: list[LiveService], new_arns: dict[str, str],
-           next_step: str) -> list[Target]:
-    ecs = ctx.client("ecs")
-    targets = []
+           targets: list[Target]) -> list[Target]:
+    """UpdateService for each service in turn, each appended to `targets` as ECS answers (so that an
+    interruption between two services knows which ones it reached). Should an error end the command, the next
+    step it names rolls back the services deployed so far, and only those."""
+    ecs, env = ctx.client("ecs"), ctx.env
     for s in services:
         svc = ecs.update_service(cluster=live.cluster, service=s.name, taskDefinition=new_arns[s.key])["service"]
-        ctx.record(f"started deploying {short_td(new_arns[s.key])} to {s.key}", next_step)
+        reached = [t.key for t in targets] + [s.key]
+        ctx.record(f"started deploying {short_td(new_arns[s.key])} to {s.key}",
+                   f"`invoke release-status --env {env.name}`, then `{rollback_command(env, reached)}` if needed")
         targets.append(Target(s.key, s.name, new_arns[s.key], s.task_definition_arn,
                               deployment_id_for(svc, new_arns[s.key])))
     return targets
 
 
-def watch_or_interrupt(ctx: Ctx, cluster: str, targets: list[Target], timeout: float) -> bool:
-    """Watch the deployments; True when Ctrl-C ended the watch (what was still in progress counts as failed)."""
-    try:
-        watch_deployments(ctx, cluster, targets, timeout)
-    except KeyboardInterrupt as stop:
-        why = f"interrupted ({getattr(stop, 'signal_name', '') or 'Ctrl-C'})"
-        for t in targets:
-            if t.state is State.IN_PROGRESS:
-                t.state, t.reason = State.FAILED, why
-        return True
-    return False
+def primary_of(service: dict) -> dict:
+    return next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+
+
+def _stopped(ctx: Ctx, plan: ReleasePlan, new_arns: dict[str, str], targets: list[Target],
+             record: history.ReleaseRecord, stop: KeyboardInterrupt) -> Outcome:
+    """A signal (or Ctrl-C) stopped the release while it deployed or watched: record it failed at once (nothing
+    later may reconcile a stopped release into "succeeded"), then put back every service it touched or may have
+    touched. A service whose UpdateService had not answered when the signal came may or may not have taken it:
+    what ECS runs says."""
+    why = f"interrupted ({getattr(stop, 'signal_name', '') or 'Ctrl-C'})"
+    history.finish(ctx, record, history.FAILED, f"{why}; rolling back")
+    reached = {t.key for t in targets}
+    rest = [s for s in plan.services if s.key not in reached]
+    untouched: list[str] = []
+    if rest:
+        ecs = ctx.client("ecs")
+        running = {d["serviceName"]: d for d in ecs.describe_services(
+            cluster=plan.live.cluster, services=[s.name for s in rest])["services"]}
+        for s in rest:
+            primary = primary_of(running.get(s.name, {}))
+            if primary.get("taskDefinition") == new_arns[s.key]:  # the call in flight reached ECS
+                ctx.record(f"started deploying {short_td(new_arns[s.key])} to {s.key}",
+                           f"`invoke release-status --env {ctx.env.name}`")
+                targets.append(Target(s.key, s.name, new_arns[s.key], s.task_definition_arn, primary.get("id", "")))
+            else:
+                untouched.append(s.key)
+    for t in targets:
+        if t.state is State.IN_PROGRESS:
+            t.state, t.reason = State.FAILED, why
+    return roll_back_and_diagnose(ctx, plan, targets, record, interrupted=True, untouched=untouched)
 
 
 def roll_back_and_diagnose(ctx: Ctx, plan: ReleasePlan, targets: list[Target], record: history.ReleaseRecord,
-                           interrupted: bool) -> Outcome:
-    """A failure, timeout or Ctrl-C: say why, put every touched service back, watch that, record how it ended."""
+                           interrupted: bool, untouched: list[str] | tuple[str, ...] = ()) -> Outcome:
+    """A failure, timeout or stop: record it failed at once, say why, put every touched service back, watch that,
+    record how it ended. `untouched`: services the release never reached (they stay as they were)."""
     console = ctx.console
-    failure = "; ".join(f"{t.key}: {t.reason}" for t in targets if t.state is not State.SUCCEEDED)
+    failure = "; ".join([f"{t.key}: {t.reason}" for t in targets if t.state is not State.SUCCEEDED]
+                        + [f"{key}: never deployed" for key in untouched])
+    if not interrupted:  # a stop was recorded the moment it came (_stopped)
+        history.finish(ctx, record, history.FAILED, f"{failure}; rolling back")
     for t in targets:
         if t.state is not State.SUCCEEDED:
             console.error(f"{t.key}: {t.state.value}: {t.reason}")
+    for key in untouched:
+        console.line(f"{key}: never deployed (stopped before ECS took its update): stays on "
+                     f"{short_td(plan.live.services[key].task_definition_arn)}")
     diagnose(ctx, plan, [t for t in targets if t.state is not State.SUCCEEDED])
     try:
         back = roll_back(ctx, plan.live.cluster, targets, plan.request.timeout)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # only where nothing holds signals (a test calling the verb in-process)
         history.finish(ctx, record, history.FAILED, f"{failure}; rollback interrupted")
-        console.error("interrupted during rollback: check `invoke release-status`")
+        console.error(f"interrupted during rollback: check `invoke release-status --env {ctx.env.name}`")
         return Outcome.NEEDS_HUMAN
     stuck = [b for b in back if b.state is not State.SUCCEEDED]
     history.finish(ctx, record, history.FAILED, failure + ("; rollback failed" if stuck else "; rolled back"))
+    hold_to_the_end(ENDED)
     if stuck:
         for b in stuck:
             console.error(f"{b.key}: rollback to {short_td(b.task_definition)} {b.state.value}: {b.reason}")
-        console.error("rollback failed: needs a human (`invoke release-status`, `invoke logs`)")
+        console.error(f"rollback failed: needs a human (`invoke release-status --env {ctx.env.name}`, "
+                      f"`invoke logs --env {ctx.env.name}`)")
         return Outcome.NEEDS_HUMAN
-    console.line("rolled back: " + ", ".join(f"{b.key} on {short_td(b.task_definition)}" for b in back))
+    console.line("rolled back: " + ", ".join([f"{b.key} on {short_td(b.task_definition)}" for b in back]
+                                             + [f"{key} never left {short_td(plan.live.services[key].task_definition_arn)}"
+                                                for key in untouched]))
     if interrupted:
         console.line("release interrupted and rolled back")
     return Outcome.ROLLED_BACK
@@ -519,19 +566,55 @@ def _succeeded(ctx: Ctx, plan: ReleasePlan, targets: list[Target], seconds: floa
 
 @dataclass(frozen=True)
 class RollbackStep:
-    """One service going back: from what it runs now to a release that succeeded."""
+    """One service going back: from what it runs now to a release that succeeded.
+
+    A step that continues a rollback which did not finish (`continues`: stopped by a signal, killed, or failed)
+    goes where that rollback was going, and records what that rollback was leaving (`leaving`), so that a later
+    rollback never returns to it. `arrived`: the service already runs its target, settled (the stopped rollback
+    got it there): nothing to deploy, only to record.
+    """
     service: LiveService
     target: history.ReleaseRecord
+    leaving: str = ""
+    continues: history.ReleaseRecord | None = None
+    arrived: bool = False
 
     @property
     def to(self) -> str:
         return self.target.services[self.service.key].deployed
 
+    @property
+    def previous(self) -> str:
+        return self.leaving or self.service.task_definition_arn
+
+
+def unfinished_rollback(records: list[history.ReleaseRecord], key: str) -> history.ReleaseRecord | None:
+    """The rollback that did not finish (in progress, stopped, failed), when it is the newest record to touch
+    `key`: the way back it started is the way back, never the release it was leaving."""
+    for r in records:
+        if key in r.services:
+            return r if r.kind == "rollback" and r.outcome != history.SUCCEEDED else None
+    return None
+
+
+def _release_deploying(records: list[history.ReleaseRecord], key: str,
+                       task_definition: str) -> history.ReleaseRecord | None:
+    """The release that succeeded with `task_definition` for `key` (its tag and digest are the image's)."""
+    return next((r for r in records if r.kind == "release" and r.outcome == history.SUCCEEDED
+                 and key in r.services and r.services[key].deployed == task_definition), None)
+
+
+def rollback_command(env: Environment, keys: list[str] | tuple[str, ...], replace_deployment: bool = False) -> str:
+    """The rollback command line for `keys` (every service: no --service)."""
+    service = "" if set(keys) >= set(service_keys("all")) else f" --service {','.join(keys)}"
+    return f"invoke rollback --env {env.name}{service}" + (" --replace-deployment" if replace_deployment else "")
+
 
 def plan_rollback(ctx: Ctx, keys: list[str], to: str = "",
                   replace_deployment: bool = False) -> tuple[LiveServices, list[RollbackStep]]:
-    """For each service, the newest release that succeeded and differs from what runs now (or `to`'s). A
-    deployment in progress is refused unless `replace_deployment` (one a stopped release left running)."""
+    """For each service, the newest release that succeeded and differs from what runs now (or `to`'s); where the
+    newest record of a service is a rollback that did not finish, where that rollback was going. A deployment in
+    progress is refused unless `replace_deployment` (one a stopped release or rollback left running)."""
     env = ctx.env
     live = read_services(ctx, keys)
     records = history.load(ctx)
@@ -542,18 +625,31 @@ def plan_rollback(ctx: Ctx, keys: list[str], to: str = "",
     steps = []
     for key in keys:
         svc = live.one(key)
+        stopped = None if to else unfinished_rollback(records, key)
+        if stopped is not None:
+            goal = stopped.services[key].deployed
+            target: history.ReleaseRecord | None = _release_deploying(records, key, goal) or stopped
+        else:
+            target = history.last_good(records, key, svc.task_definition_arn, svc.tag, to)
         if svc.busy and not replace_deployment:
+            where = (f"; it continues the rollback of {stopped.at} to {target.tag}" if stopped and target else "")
             raise UserError(f"{key}: a deployment is in progress ({svc.busy}); wait for it (`invoke release-status "
                             f"--env {env.name}`), then run rollback again. If nothing will finish it (its release "
-                            f"was stopped): `invoke rollback --env {env.name} --service {key} --replace-deployment`")
-        target = history.last_good(records, key, svc.task_definition_arn, svc.tag, to)
+                            f"or rollback was stopped): `{rollback_command(env, keys, True)}`{where}")
         if target is None:
             wanted = f"no release of {to[:40]} that succeeded" if to else \
                 "nothing to roll back to: no earlier release that succeeded and differs from what runs now"
             raise UserError(f"{key}: {wanted} (it runs {svc.tag}); the history holds: "
                             + (", ".join(sorted({f"{r.tag} ({r.outcome})" for r in records if key in r.services}))
                                or "none"))
-        step = RollbackStep(svc, target)
+        if stopped is not None:
+            step = RollbackStep(svc, target, leaving=stopped.services[key].previous, continues=stopped,
+                                arrived=svc.task_definition_arn == goal and not svc.busy)
+            if step.arrived:
+                steps.append(step)
+                continue
+        else:
+            step = RollbackStep(svc, target)
         if to and step.to == svc.task_definition_arn:
             raise UserError(f"{key} already runs {to[:40]} ({short_td(svc.task_definition_arn)})")
         status = ecs.describe_task_definition(taskDefinition=step.to)["taskDefinition"].get("status")
@@ -575,20 +671,34 @@ def plan_rollback(ctx: Ctx, keys: list[str], to: str = "",
 
 
 def apply_rollback(ctx: Ctx, live: LiveServices, steps: list[RollbackStep], timeout: float) -> Outcome:
+    """Deploy each step's revision and watch; a stop (a signal, Ctrl-C) ends the watch, and what ECS runs then
+    is recorded (_stopped_rollback). ECS carries on with a rollback whose watch stopped."""
     env, console, ecs = ctx.env, ctx.console, ctx.client("ecs")
     first = steps[0].target
     record = history.start(ctx, "rollback", first.tag, first.digest, {
-        s.service.key: history.ServiceChange(previous=s.service.task_definition_arn, deployed=s.to) for s in steps})
-    watched = []
-    for s in steps:
-        updated = ecs.update_service(cluster=live.cluster, service=s.service.name, taskDefinition=s.to)["service"]
-        ctx.record(f"started rolling {s.service.key} back to {short_td(s.to)}",
-                   f"`invoke release-status --env {env.name}`")
-        watched.append(Target(s.service.key, s.service.name, s.to, s.service.task_definition_arn,
-                              deployment_id_for(updated, s.to)))
-    watch_deployments(ctx, live.cluster, watched, timeout, label="rollback")
+        s.service.key: history.ServiceChange(previous=s.previous, deployed=s.to) for s in steps})
+    watched: list[Target] = []
+    try:
+        for s in steps:
+            if s.arrived:
+                console.line(f"{s.service.key}: already on {s.target.tag} ({short_td(s.to)}): the rollback of "
+                             f"{s.continues.at if s.continues else '?'} got it there")
+                watched.append(Target(s.service.key, s.service.name, s.to, s.previous, s.service.primary.get("id", ""),
+                                      State.SUCCEEDED))
+                continue
+            updated = ecs.update_service(cluster=live.cluster, service=s.service.name, taskDefinition=s.to)["service"]
+            ctx.record(f"started rolling {s.service.key} back to {short_td(s.to)}",
+                       f"`invoke release-status --env {env.name}`")
+            watched.append(Target(s.service.key, s.service.name, s.to, s.previous, deployment_id_for(updated, s.to)))
+        pending = [t for t in watched if t.state is State.IN_PROGRESS]
+        if pending:
+            watch_deployments(ctx, live.cluster, pending, timeout, label="rollback")
+    except KeyboardInterrupt as stop:
+        with held("where the stopped rollback stands is recorded and the deploy lock is given back"):
+            return _stopped_rollback(ctx, live, steps, record, stop)
     if all(t.state is State.SUCCEEDED for t in watched):
         history.finish(ctx, record, history.SUCCEEDED)
+        hold_to_the_end(ENDED)
         console.ok("rolled back: " + ", ".join(f"{t.key} on {s.target.tag} ({short_td(t.task_definition)})"
                                               for t, s in zip(watched, steps, strict=True)))
         return Outcome.APPLIED
@@ -596,4 +706,53 @@ def apply_rollback(ctx: Ctx, live: LiveServices, steps: list[RollbackStep], time
     for t in failed:
         console.error(f"{t.key}: {t.state.value}: {t.reason}")
     history.finish(ctx, record, history.FAILED, "; ".join(f"{t.key}: {t.reason}" for t in failed))
+    hold_to_the_end(ENDED)
+    console.error(f"the rollback did not complete: `invoke release-status --env {env.name}`; "
+                  f"`{rollback_command(env, [s.service.key for s in steps])}` tries it again")
+    return Outcome.NEEDS_HUMAN
+
+
+def _stopped_rollback(ctx: Ctx, live: LiveServices, steps: list[RollbackStep], record: history.ReleaseRecord,
+                      stop: KeyboardInterrupt) -> Outcome:
+    """Record where a stopped rollback stands, from what ECS runs now (a call in flight may or may not have
+    been applied): every service there, settled: succeeded (exit 0). One ECS is still deploying and none left
+    behind: in progress, ECS carries on (exit 4). One it never reached: failed (exit 4). Either way the next
+    rollback continues this one (unfinished_rollback), never returning to what it was leaving."""
+    env, console = ctx.env, ctx.console
+    name = getattr(stop, "signal_name", "") or "Ctrl-C"
+    described = {d["serviceName"]: d for d in ctx.client("ecs").describe_services(
+        cluster=live.cluster, services=[s.service.name for s in steps])["services"]}
+    landed, deploying, behind = [], [], []
+    for s in steps:
+        svc = described.get(s.service.name, {})
+        if primary_of(svc).get("taskDefinition") != s.to:
+            behind.append(s)
+        elif in_progress(svc):
+            deploying.append(s)
+        else:
+            landed.append(s)
+    words = ", ".join([f"{s.service.key} on {s.target.tag}" for s in landed]
+                      + [f"{s.service.key} still deploying {s.target.tag}" for s in deploying]
+                      + [f"{s.service.key} not rolled back" for s in behind])
+    keys = [s.service.key for s in steps]
+    if not deploying and not behind:
+        history.finish(ctx, record, history.SUCCEEDED, f"{name} came after ECS had finished")
+        hold_to_the_end(ENDED)
+        console.ok(f"rolled back: {words} ({name} came after ECS had finished)")
+        return Outcome.APPLIED
+    if behind:
+        history.finish(ctx, record, history.FAILED, f"stopped by {name}: {words}")
+    else:
+        history.finish(ctx, record, history.IN_PROGRESS, f"watch stopped by {name}; ECS carries on: {words}")
+    hold_to_the_end(ENDED)
+    console.error(f"rollback stopped by {name}: {words}")
+    if deploying:
+        console.error(f"ECS carries on deploying {', '.join(s.service.key for s in deploying)} without this command: "
+                      f"`invoke release-status --env {env.name}` shows when it is done. If it never finishes"
+                      + (", or to finish the rest" if behind else "")
+                      + f": `{rollback_command(env, keys, True)}` continues this rollback "
+                      "(to where it was going, never back to what it was leaving)")
+    else:
+        console.error(f"`{rollback_command(env, keys)}` continues this rollback (to where it was going, never back "
+                      "to what it was leaving)")
     return Outcome.NEEDS_HUMAN

@@ -81,7 +81,9 @@ def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
         live, steps = plan_rollback(ctx, keys, opts.to, opts.replace_deployment)
         for s in steps:
             ctx.console.line(f"{s.service.key}: {s.service.tag} ({short_td(s.service.task_definition_arn)}) -> "
-                             f"{s.target.tag} ({short_td(s.to)}), released {s.target.at.replace('T', ' ')}")
+                             f"{s.target.tag} ({short_td(s.to)}), released {s.target.at.replace('T', ' ')}"
+                             + (f"; continues the rollback of {s.continues.at.replace('T', ' ')}, which did not "
+                                f"finish ({s.continues.outcome})" if s.continues else ""))
         outcome = apply_rollback(ctx, live, steps, opts.timeout)
         if opts.replace_deployment:  # the release whose deployment it replaced is settled now, not left in progress
             for note in history.reconcile_with_ecs(ctx):
