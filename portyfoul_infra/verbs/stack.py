@@ -186,9 +186,20 @@ def _report_guards(ctx: Ctx, plan: ChangeSetPlan, verdict: Verdict, preview: boo
                      + " ".join(f"--allow-interruption {i}" for i in interrupted))
 
 
-def _check_allowances(cfn, plan: ChangeSetPlan, opts: UpdateOptions) -> None:
-    """Every --allow-replace and --allow-interruption must name a finding of this change set; a typo is refused."""
-    unknown = unknown_allowances(plan.changes, opts.allow_replace, opts.allow_interruption)
+def check_allowances(cfn, plan: ChangeSetPlan | None, allow_replace: tuple[str, ...],
+                     allow_interruption: tuple[str, ...]) -> None:
+    """Every --allow-replace and --allow-interruption must name a finding of this change set (None: there is
+    nothing to change); a typo is refused, with what the change set does need. stack-update and stack-diff both
+    ask this one function, so a preview never accepts what the update then refuses. The change set is deleted
+    before the refusal."""
+    if not allow_replace and not allow_interruption:
+        return
+    if plan is None:
+        raise UserError("there is nothing to change, so "
+                        + ", ".join([f"--allow-replace {i}" for i in allow_replace]
+                                    + [f"--allow-interruption {i}" for i in allow_interruption])
+                        + " allows nothing (a typo?)")
+    unknown = unknown_allowances(plan.changes, allow_replace, allow_interruption)
     if unknown:
         delete_change_set(cfn, plan)
         found = judge(plan.changes).blocked
@@ -209,11 +220,8 @@ def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str
     cfn = ctx.client("cloudformation")
     prepared = _prepare(ctx, opts, False, report, account)
     if prepared.plan is None or prepared.update is None:
-        if prepared.outcome is Outcome.NO_CHANGES and (opts.allow_replace or opts.allow_interruption):
-            raise UserError("there is nothing to change, so "
-                            + ", ".join([f"--allow-replace {i}" for i in opts.allow_replace]
-                                        + [f"--allow-interruption {i}" for i in opts.allow_interruption])
-                            + " allows nothing (a typo?)")
+        if prepared.outcome is Outcome.NO_CHANGES:
+            check_allowances(cfn, None, opts.allow_replace, opts.allow_interruption)
         stack = prepared.update.stack if prepared.update else None
         if prepared.outcome is Outcome.NO_CHANGES and stack is not None and not stack.termination_protection:
             _protect(ctx, stack.stack_id)  # a converging update stopped before its end left the stack bare
@@ -221,7 +229,7 @@ def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str
     plan = prepared.plan
     verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
     render_changes(console, hide(plan.changes, _secret_properties(prepared.update)), verdict)
-    _check_allowances(cfn, plan, opts)
+    check_allowances(cfn, plan, opts.allow_replace, opts.allow_interruption)
     _report_guards(ctx, plan, verdict)
     if verdict.blocked:
         delete_change_set(cfn, plan)
@@ -295,6 +303,8 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
     data["kept"] = update.convergence.names() if update else []
     if plan is None:
         outcome = prepared.outcome or Outcome.NO_CHANGES
+        if outcome is Outcome.NO_CHANGES:
+            check_allowances(ctx.client("cloudformation"), None, opts.allow_replace, opts.allow_interruption)
         data.update({"changes": [], "guards": {"blocked": [], "allowed": []}, "outcome": _diff_label(outcome)})
         if opts.json:
             console.json(data)
@@ -303,6 +313,7 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
     shown = hide(plan.changes, _secret_properties(update)) if update else plan.changes
     if not opts.json:
         render_changes(console, shown, verdict)
+    check_allowances(ctx.client("cloudformation"), plan, opts.allow_replace, opts.allow_interruption)
     _report_guards(ctx, plan, verdict, preview=True)
     delete_change_set(ctx.client("cloudformation"), plan)
     console.line("preview only: the change set was deleted, nothing changed")
