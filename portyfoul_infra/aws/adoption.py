@@ -317,18 +317,39 @@ def with_settled(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[s
 
 
 def _check_overrides(live: Side, ours: Side, overrides: Mapping[str, str]) -> None:
-    """Every --map names a live resource and one of ours, of the same type."""
-    unknown_old = sorted(set(overrides) - set(live.resources))
-    unknown_new = sorted(set(overrides.values()) - set(ours.resources))
-    if unknown_old:
-        raise UserError(f"--map {unknown_old[0]}=...: the live stack has no resource {unknown_old[0]!r}; "
-                        f"its logical IDs: {', '.join(sorted(live.resources))}")
-    if unknown_new:
-        raise UserError(f"--map ...={unknown_new[0]}: our template has no resource {unknown_new[0]!r}; "
-                        f"its logical IDs: {', '.join(sorted(ours.resources))}")
+    """Every --map OLD=NEW names a live resource on the left and one of ours on the right, of one type and of one
+    identity: a map settles a tie that identity cannot break (two live security groups both used by the web
+    service), never contradicts it. A map against identity would be renamed by adopt and then seen by every
+    stack-update after it as a stack not adopted yet (pending_renames matches by identity alone)."""
     for old, new in overrides.items():
+        if old not in live.resources and old in ours.resources and new in live.resources:
+            raise UserError(f"--map {old}={new} is the wrong way round: left of = is the live stack's logical ID "
+                            f"({new}), right of = is ours ({old}): --map {new}={old}")
+        if old not in live.resources:
+            raise UserError(f"--map {old}={new}: left of = is the live stack's logical ID, and the live stack has no "
+                            f"resource {old!r}; its logical IDs: {', '.join(sorted(live.resources))}")
+        if new not in ours.resources:
+            raise UserError(f"--map {old}={new}: right of = is our logical ID, and our template has no resource "
+                            f"{new!r}; its logical IDs: {', '.join(sorted(ours.resources))}")
         if live.type_of(old) != ours.type_of(new):
-            raise UserError(f"--map {old}={new}: {old} is {live.type_of(old)} but {new} is {ours.type_of(new)}")
+            raise UserError(f"--map {old}={new}: {old} is {live.type_of(old)} but {new} is {ours.type_of(new)} (the "
+                            f"live {old} left of =, our {new} right of =): a map joins two resources of one type")
+        theirs, mine = live.key(old), ours.key(new)
+        if theirs != mine:
+            raise UserError(f"--map {old}={new} contradicts what identity tells: the live {old} (left of =) is "
+                            f"{_identity(theirs)}{_known_as(ours, theirs, 'our')}, and our {new} (right of =) is "
+                            f"{_identity(mine)}{_known_as(live, mine, 'the live')}. --map only settles a tie between "
+                            "resources identity cannot tell apart")
+
+
+def _identity(key: tuple | None) -> str:
+    return " ".join(_flat(key[1:])) if key else "of no identity this tool can read"
+
+
+def _known_as(side: Side, key: tuple | None, label: str) -> str:
+    """", which is our X" when `key` is the identity of exactly one resource on `side`."""
+    same = [lid for lid in side.resources if key is not None and side.key(lid) == key]
+    return f", which is {label} {same[0]}" if len(same) == 1 else ""
 
 
 # ---------------------------------------------------------------- the refactor
