@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..artifacts.generated import GeneratedReport, compare, ensure_fresh
-from ..aws.adoption import pending_renames
+from ..aws.adoption import NO_RESOURCES, left_behind, pending_renames
 from ..aws.change_sets import (
     DIFF_PREFIX,
     UPDATE_PREFIX,
@@ -73,12 +73,14 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedRepo
     """Shared by update and diff: state, parameters, then a change set."""
     env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
-    state = settle_state(ctx, describe_stack(cfn, env.stack_name), opts.timeout, opts.delete_failed_create,
-                         opts.continue_rollback)
+    ours = json.loads(report.deploy_body)
+    found = describe_stack(cfn, env.stack_name)
+    if found is None or found.status in NO_RESOURCES:
+        _refuse_over_left_behind(ctx, found, ours, account)  # before settle_state deletes a failed creation
+    state = settle_state(ctx, found, opts.timeout, opts.delete_failed_create, opts.continue_rollback)
     if isinstance(state, Outcome):
         return Prepared(account, state)
     change_set_type, stack = state
-    ours = json.loads(report.deploy_body)
     deployed = deployed_template(cfn, stack.stack_id) if stack is not None and change_set_type == "UPDATE" else {}
     if stack is not None and change_set_type == "UPDATE" and not metadata_of(deployed).get("ContentHash"):
         _require_adopted(ctx, stack, ours)  # before planning: a foreign template is adopted, not converged
@@ -116,6 +118,22 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedRepo
         console.ok("no changes")
         return Prepared(account, Outcome.NO_CHANGES, update)
     return Prepared(account, None, update, plan)
+
+
+def _refuse_over_left_behind(ctx: Ctx, stack: StackInfo | None, ours: dict, account: str) -> None:
+    """A creation over resources of ours that exist outside any stack (a deleted stack kept them) would fail on
+    the first name that is taken and roll back, again and again: refused before anything, naming them and the way
+    on, which keeps their values (adopt imports them into a new stack)."""
+    env = ctx.env
+    kept = left_behind(ctx, ours, account)
+    if not kept:
+        return
+    where = "does not exist" if stack is None else f"is {stack.status} and holds no resources"
+    names = ", ".join(h.name for h in kept[:6]) + (", ..." if len(kept) > 6 else "")
+    raise UserError(f"stack {env.stack_name} {where}, but {len(kept)} of its resources exist under the names a "
+                    f"creation would take ({names}; kept by a deleted stack?), and CloudFormation cannot create over a "
+                    f"taken name. `invoke adopt --env {env.name}` creates the stack around them, values kept; then "
+                    f"`invoke stack-update --env {env.name}` creates the rest. Nothing changed")
 
 
 def _secret_properties(update: UpdatePlan) -> set[tuple[str, str]]:
