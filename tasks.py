@@ -30,12 +30,19 @@ class _BadCommandLine(ParseError, Exit):
 
     def __init__(self, msg, context=None):
         where = f"; usage: `invoke --help {context.name}`" if getattr(context, "name", None) else ""
-        self.text = f"error: {msg}{where}"
+        self.text = f"error: {_plain(str(msg))}{where}"
         ParseError.__init__(self, self.text, context)
         self.message, self._code = None, Outcome.REFUSED.exit_code
 
     def __str__(self) -> str:
         return self.text
+
+
+def _plain(msg: str) -> str:
+    """invoke's "Flag <Argument: env (e)> needed value and was not given one!" as `--env needs a value`."""
+    import re
+    found = re.fullmatch(r"Flag <Argument: ([\w-]+)(?: \(\w\))?> needed value and was not given one!", msg)
+    return f"--{found.group(1).rstrip('_').replace('_', '-')} needs a value" if found else msg
 
 
 invoke_parser.ParseError = _BadCommandLine  # type: ignore[misc]  # where invoke raises it; Program.run still catches it as a ParseError
@@ -75,7 +82,9 @@ def verb(options_cls, module: str | None, env_from: str = "env"):
                 opts = o.from_flags(options_cls, flags, name.replace("_", "-"), words_after_dashes())
                 if getattr(opts, "json", False):
                     console.text_to_stderr()
-                ctx = make_ctx(getattr(opts, env_from, "dev") or "dev", console, journal)
+                # A task without an environment flag (build-template, sandbox) reads dev's settings; one with a
+                # flag has a name there: from_flags refused an empty one, and load_environment refuses the unknown.
+                ctx = make_ctx(getattr(opts, env_from, "dev"), console, journal)
                 with signals_as_interrupts(console.warn):
                     outcome = body_of(name)(ctx, opts) if module is not None else fn(ctx, opts)
             except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from .config import ENVIRONMENTS
 from .contract import INLINE_TEMPLATE_LIMIT
 from .errors import UserError
 
@@ -29,10 +30,12 @@ MAX_TIMEOUT_SECONDS = 86_400
 SHORT_FLAGS = {"env": "e", "yes": "y", "service": "s"}
 
 
-def flag(default: Any, help: str, *, lo: int | None = None, hi: int | None = None, metavar: str = "") -> Any:
+def flag(default: Any, help: str, *, lo: int | None = None, hi: int | None = None, metavar: str = "",
+         environment: bool = False) -> Any:
     """A command-line flag. `metavar` names its value in the help (SECONDS, TAG, ...); the default is the type
-    (INT, TEXT). Its short flag, if any, comes from SHORT_FLAGS by name."""
-    meta = {"help": help, "lo": lo, "hi": hi, "positional": False, "metavar": metavar}
+    (INT, TEXT). Its short flag, if any, comes from SHORT_FLAGS by name. `environment`: it names an environment
+    (--env, --from, --to), so an empty or blank value is refused, never read as the default."""
+    meta = {"help": help, "lo": lo, "hi": hi, "positional": False, "metavar": metavar, "environment": environment}
     if isinstance(default, (list, tuple)):
         return field(default=tuple(default), metadata={**meta, "iterable": True})
     return field(default=default, metadata=meta)
@@ -58,8 +61,8 @@ def timeout_flag(default: int, what: str) -> Any:
     return flag(default, f"Seconds to wait for {what}", lo=1, hi=MAX_TIMEOUT_SECONDS, metavar="SECONDS")
 
 
-def env_flag() -> Any:
-    return flag("dev", ENV_HELP, metavar="ENV")
+def env_flag(default: str = "dev", help: str = ENV_HELP) -> Any:
+    return flag(default, help, metavar="ENV", environment=True)
 
 
 def yes_flag(what: str = "Go ahead without asking") -> Any:
@@ -155,8 +158,8 @@ class DeployRoleOptions:
 @dataclass(frozen=True)
 class PromoteOptions:
     tag: str = flag("", "The release tag to promote (it must have succeeded in --from)", metavar="TAG")
-    from_: str = flag("staging", "The environment the tag was released and tested in", metavar="ENV")
-    to: str = flag("prod", "The environment to release it to", metavar="ENV")
+    from_: str = env_flag("staging", "The environment the tag was released and tested in")
+    to: str = env_flag("prod", "The environment to release it to")
     timeout: int = timeout_flag(600, "the deployments in the target")
 
     def __post_init__(self) -> None:
@@ -420,15 +423,17 @@ class SandboxOptions:
     keep: bool = flag(False, "Keep the local AWS running afterwards and print the AWS_ENDPOINT_URL to use")
     adopt: bool = flag(False, "Rehearse taking over the live hand-built stack (tests/fixtures/live-stack.yaml) "
                               "instead of creating one: the same as --scenario adopt")
-    scenario: str = flag("lifecycle", "lifecycle, adopt, or failed-release (a crashing release, its rollback and "
-                                      "diagnosis, a good release, then rollback to the last good one)",
-                        metavar="SCENARIO")
+    # "" (not given) is lifecycle, so that --adopt beside any --scenario, lifecycle too, is seen as a contradiction.
+    scenario: str = flag("", "lifecycle (the default), adopt, or failed-release (a crashing release, its rollback and "
+                             "diagnosis, a good release, then rollback to the last good one)", metavar="SCENARIO")
 
     def __post_init__(self) -> None:
-        if self.scenario not in SCENARIOS:
+        if self.scenario and self.scenario not in SCENARIOS:
             raise UserError(f"--scenario {self.scenario[:40]!r}: choose one of {', '.join(SCENARIOS)}")
-        if self.adopt:
-            object.__setattr__(self, "scenario", "adopt")
+        if self.adopt and self.scenario not in ("", "adopt"):
+            raise UserError(f"--adopt and --scenario {self.scenario} contradict each other: --adopt is the same as "
+                            "--scenario adopt; choose one scenario")
+        object.__setattr__(self, "scenario", "adopt" if self.adopt else self.scenario or "lifecycle")
 
 
 # ---------------------------------------------------------------- turning flags into options
@@ -440,6 +445,11 @@ def flag_fields(cls) -> list[dataclasses.Field]:
 def usage(task: str, cls) -> str:
     args = [metavar(f) for f in flag_fields(cls) if f.metadata.get("positional")]
     return f"invoke {task} {' '.join(args)} [--options]; see `invoke --help {task}`"
+
+
+def flag_name(f: dataclasses.Field) -> str:
+    """The flag as typed: --allow-replace for allow_replace, --from for from_."""
+    return "--" + f.name.rstrip("_").replace("_", "-")
 
 
 def from_flags(cls, flags: dict[str, Any], task: str = "", rest: Sequence[str] = ()):
@@ -456,20 +466,44 @@ def from_flags(cls, flags: dict[str, Any], task: str = "", rest: Sequence[str] =
         if f.name not in flags:
             continue
         raw = flags[f.name]
-        name = "--" + f.name.replace("_", "-")
+        name = flag_name(f)
         if f.metadata.get("iterable"):
             values[f.name] = tuple(raw or ())
+        elif f.metadata.get("environment"):
+            values[f.name] = environment_name(name, raw)
         elif f.type in ("int", int):
-            values[f.name] = _whole_number(name, raw, f.metadata.get("lo"), f.metadata.get("hi"))
+            values[f.name] = whole_number(name, raw, f.metadata.get("lo"), f.metadata.get("hi"))
         else:
             values[f.name] = raw
     return cls(**values)
 
 
-def _whole_number(name: str, raw: Any, lo: int | None, hi: int | None) -> int:
-    text = str(raw).strip()
-    if not text.lstrip("-").isdigit():
-        raise UserError(f"{name} {raw!r}: must be a whole number" + (f" from {lo} to {hi}" if lo is not None else ""))
+def environment_name(name: str, raw: Any) -> str:
+    """The environment a flag names. Empty or blank is refused: an unset variable in a script (`--env "$ENV"`)
+    must never mean the default environment. An unknown name is refused where the environment is loaded."""
+    text = "" if raw is None else str(raw)
+    if not text.strip():
+        raise UserError(f"{name} {text!r} names no environment: choose {', '.join(ENVIRONMENTS)}; an empty value "
+                        "never means one (an unset variable in a script?); nothing changed")
+    return text
+
+
+# A whole number as typed: ASCII digits only ("²" and "٣" are digits to str.isdigit, and int() reads "٣" as 3),
+# and one optional minus.
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+# More digits than any bound here has: out of range, without asking int() (which refuses over 4,300 digits).
+_MAX_DIGITS = 18
+
+
+def whole_number(name: str, raw: Any, lo: int | None, hi: int | None) -> int:
+    """A number flag's value, or one UserError line naming the flag, the bounds and (shortened) what was typed."""
+    text = str(raw).strip(" \t")
+    if not _WHOLE_NUMBER.fullmatch(text):
+        shown = text[:30] + ("..." if len(text) > 30 else "")
+        bounds = f" from {lo} to {hi}" if lo is not None and hi is not None else ""
+        raise UserError(f"{name} {shown!r}: must be a whole number{bounds}, in the digits 0-9")
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise UserError(f"{name} {text[:20]}... ({len(text.lstrip('-'))} digits): must be from {lo} to {hi}")
     value = int(text)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise UserError(f"{name} {value}: must be from {lo} to {hi}")

@@ -111,3 +111,24 @@ def test_a_stack_deleted_and_created_again_gets_a_new_id_and_completes(aws_env):
     second = cfn().create_stack(StackName="again", TemplateBody=template)["StackId"]
     assert second != first
     assert cfn().describe_stacks(StackName="again")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_creation_that_meets_a_retained_resource_rolls_back_and_can_be_described(aws_env):
+    """A stack deleted with its log group retained, created again: the log group's name is taken, so the creation
+    fails on it and rolls back (ROLLBACK_COMPLETE, the reason in the events); DescribeStacks answers with no
+    outputs and creates nothing, and the retained log group is untouched."""
+    group = {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "Properties": {"LogGroupName": "/kept"}}
+    template = body({"Vpc": VPC, "Logs": group}, Outputs={"Group": {"Value": {"Ref": "Logs"}},
+                                                           "VpcId": {"Value": {"Ref": "Vpc"}}})
+    cfn().create_stack(StackName="again", TemplateBody=template)
+    cfn().delete_stack(StackName="again")
+    cfn().create_stack(StackName="again", TemplateBody=template)
+    stack = cfn().describe_stacks(StackName="again")["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE" and "Outputs" not in stack
+    failed = [e for e in cfn().describe_stack_events(StackName="again")["StackEvents"]
+              if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert [e["LogicalResourceId"] for e in failed] == ["Logs"] and "already exists" in failed[0]["ResourceStatusReason"]
+    logs = boto3.client("logs", region_name=REGION)
+    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/kept")["logGroups"]] == ["/kept"]
+    assert boto3.client("ec2", region_name=REGION).describe_vpcs(
+        Filters=[{"Name": "cidr", "Values": ["10.0.0.0/16"]}])["Vpcs"] == []  # the rollback deleted what it made

@@ -102,3 +102,16 @@ def test_use_previous_value_of_an_ssm_parameter_reads_it_again(aws_env):
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert stack["Parameters"] == [{"ParameterKey": "Cidr", "ParameterValue": "/team/cidr",
                                     "ResolvedValue": "10.1.0.0/16"}]
+
+
+def test_a_completed_drift_detection_is_recorded_on_the_stack(aws_env):
+    """Before any detection a stack's DriftInformation is NOT_CHECKED without a time; after one completes,
+    DescribeStacks gives its status and LastCheckTimestamp, the time the detection reports."""
+    cfn().create_stack(StackName="api", TemplateBody=json.dumps({"Resources": {"Vpc": VPC}}))
+    before = cfn().describe_stacks(StackName="api")["Stacks"][0]["DriftInformation"]
+    assert before == {"StackDriftStatus": "NOT_CHECKED"}
+    detection = cfn().detect_stack_drift(StackName="api")["StackDriftDetectionId"]
+    status = cfn().describe_stack_drift_detection_status(StackDriftDetectionId=detection)
+    after = cfn().describe_stacks(StackName="api")["Stacks"][0]["DriftInformation"]
+    assert after["StackDriftStatus"] == status["StackDriftStatus"] == "IN_SYNC"
+    assert after["LastCheckTimestamp"] == status["Timestamp"]

@@ -129,3 +129,25 @@ def test_a_new_value_in_an_ssm_typed_parameter_is_a_change(aws_env):
     assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == ["Copy"]
     cfn().execute_change_set(ChangeSetName=cs["Id"])
     assert ssm.get_parameter(Name="/copy")["Parameter"]["Value"] == "two"
+
+
+def test_a_change_set_with_nothing_to_change_ends_failed_not_refused(aws_env):
+    """CreateChangeSet with the stack's own template and parameters succeeds (it is UpdateStack that answers "No
+    updates are to be performed"); the change set ends FAILED with "didn't contain changes" and cannot be
+    executed."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    template = json.dumps({"Parameters": {"Cidr": {"Type": "String"}}, "Resources": {"Vpc": {
+        "Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": {"Ref": "Cidr"}}}}})
+    parameters = [{"ParameterKey": "Cidr", "ParameterValue": "10.0.0.0/16"}]
+    cfn().create_stack(StackName="same", TemplateBody=template, Parameters=parameters)
+    created = cfn().create_change_set(StackName="same", ChangeSetName="same", ChangeSetType="UPDATE",
+                                      TemplateBody=template, Parameters=parameters)
+    described = cfn().describe_change_set(ChangeSetName=created["Id"], StackName="same")
+    assert (described["Status"], described["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert described["StatusReason"].startswith("The submitted information didn't contain changes.")
+    assert described["Changes"] == []
+    with pytest.raises(ClientError) as caught:
+        cfn().execute_change_set(ChangeSetName=created["Id"], StackName="same")
+    assert caught.value.response["Error"]["Code"] == "ValidationError"

@@ -108,3 +108,18 @@ def test_run_task_without_security_groups_gets_the_vpcs_default_group(aws_env):
     eni = next(d["value"] for d in attachment["details"] if d["name"] == "networkInterfaceId")
     groups = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Groups"]
     assert [g["GroupId"] for g in groups] == [default["GroupId"]]
+
+
+def test_a_stack_with_a_cluster_and_a_service_can_be_deleted(aws_env):
+    """Deleting the stack deletes its service and cluster (both INACTIVE afterwards, as AWS shows them); the same
+    stack created again gets an ACTIVE cluster and service of the same names."""
+    cfn().create_stack(StackName="ecs", TemplateBody=stack())
+    cluster, service = physical("ecs", "Cluster"), physical("ecs", "Service")
+    cfn().delete_stack(StackName="ecs")
+    assert [c["status"] for c in ecs().describe_clusters(clusters=[cluster])["clusters"]] == ["INACTIVE"]
+    assert [s["status"] for s in ecs().describe_services(cluster=cluster, services=[service])["services"]] == [
+        "INACTIVE"]
+    cfn().create_stack(StackName="ecs", TemplateBody=stack())
+    assert cfn().describe_stacks(StackName="ecs")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    again = physical("ecs", "Cluster")
+    assert [c["status"] for c in ecs().describe_clusters(clusters=[again])["clusters"]] == ["ACTIVE"]

@@ -67,3 +67,31 @@ def test_an_update_sets_the_templates_attributes(aws_env):
     assert attributes(alb_arn())["deletion_protection.enabled"] == "false"
     cfn().update_stack(StackName="lb", TemplateBody=template(protected=True))
     assert attributes(alb_arn())["deletion_protection.enabled"] == "true"
+
+
+def listener_template() -> str:
+    subnet = lambda n, az: {"Type": "AWS::EC2::Subnet", "Properties": {  # noqa: E731
+        "VpcId": {"Ref": "Vpc"}, "CidrBlock": f"10.0.{n}.0/24", "AvailabilityZone": az}}
+    return json.dumps({"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "A": subnet(1, "us-east-2a"), "B": subnet(2, "us-east-2b"),
+        "Lb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Name": "web-lb", "Subnets": [{"Ref": "A"}, {"Ref": "B"}]}},
+        "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
+            "Name": "web-tg", "Port": 3000, "Protocol": "HTTP", "TargetType": "ip", "VpcId": {"Ref": "Vpc"}}},
+        "Listener": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
+            "LoadBalancerArn": {"Ref": "Lb"}, "Port": 80, "Protocol": "HTTP",
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Tg"}}]}}}})
+
+
+def test_a_stack_with_a_load_balancer_listener_and_target_group_can_be_deleted_and_created_again(aws_env):
+    """Deleting the stack deletes its listener, target group and load balancer: the target group's name is free,
+    and the same stack created again completes."""
+    cfn().create_stack(StackName="lb", TemplateBody=listener_template())
+    assert [t["TargetGroupName"] for t in elbv2().describe_target_groups()["TargetGroups"]] == ["web-tg"]
+    cfn().delete_stack(StackName="lb")
+    assert elbv2().describe_target_groups()["TargetGroups"] == []
+    assert elbv2().describe_load_balancers()["LoadBalancers"] == []
+    cfn().create_stack(StackName="lb", TemplateBody=listener_template())
+    assert cfn().describe_stacks(StackName="lb")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert [t["TargetGroupName"] for t in elbv2().describe_target_groups()["TargetGroups"]] == ["web-tg"]

@@ -59,3 +59,21 @@ def test_a_stack_with_a_secret_target_attachment_is_created(aws_env):
         "SecretId": {"Ref": "S"}, "TargetId": "db", "TargetType": "AWS::RDS::DBInstance"}}
     cfn().create_stack(StackName="sec", TemplateBody=json.dumps(body))
     assert cfn().describe_stacks(StackName="sec")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_secret_scheduled_for_deletion_cannot_be_written_until_restored(aws_env):
+    """PutSecretValue, like GetSecretValue, refuses a secret marked for deletion (InvalidRequestException) and
+    writes nothing; RestoreSecret cancels the deletion, and the secret takes a new value again."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    arn = sm().create_secret(Name="app/deleted", SecretString="before")["ARN"]
+    sm().delete_secret(SecretId="app/deleted", RecoveryWindowInDays=7)
+    with pytest.raises(ClientError) as caught:
+        sm().put_secret_value(SecretId="app/deleted", SecretString="after")
+    assert caught.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "marked deleted" in caught.value.response["Error"]["Message"]
+    sm().restore_secret(SecretId="app/deleted")
+    assert sm().get_secret_value(SecretId="app/deleted")["SecretString"] == "before"  # nothing was written
+    assert sm().put_secret_value(SecretId="app/deleted", SecretString="after")["ARN"] == arn
+    assert sm().get_secret_value(SecretId=arn)["SecretString"] == "after"

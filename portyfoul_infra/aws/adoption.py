@@ -85,7 +85,11 @@ class LiveStack:
 
 def read_live_stack(cfn, env: Environment) -> LiveStack:
     """The live stack, or a UserError for every state adopt refuses to start from."""
-    info = describe_stack(cfn, env.stack_name)
+    return live_stack_of(cfn, env, describe_stack(cfn, env.stack_name))
+
+
+def live_stack_of(cfn, env: Environment, info: StackInfo | None) -> LiveStack:
+    """read_live_stack, for a stack described already."""
     if info is None or info.status == "REVIEW_IN_PROGRESS":
         raise UserError(f"stack {env.stack_name} does not exist: nothing to adopt; "
                         f"`invoke stack-update --env {env.name}` creates it")
@@ -317,18 +321,39 @@ def with_settled(live: Side, ours: Side, overrides: Mapping[str, str]) -> dict[s
 
 
 def _check_overrides(live: Side, ours: Side, overrides: Mapping[str, str]) -> None:
-    """Every --map names a live resource and one of ours, of the same type."""
-    unknown_old = sorted(set(overrides) - set(live.resources))
-    unknown_new = sorted(set(overrides.values()) - set(ours.resources))
-    if unknown_old:
-        raise UserError(f"--map {unknown_old[0]}=...: the live stack has no resource {unknown_old[0]!r}; "
-                        f"its logical IDs: {', '.join(sorted(live.resources))}")
-    if unknown_new:
-        raise UserError(f"--map ...={unknown_new[0]}: our template has no resource {unknown_new[0]!r}; "
-                        f"its logical IDs: {', '.join(sorted(ours.resources))}")
+    """Every --map OLD=NEW names a live resource on the left and one of ours on the right, of one type and of one
+    identity: a map settles a tie that identity cannot break (two live security groups both used by the web
+    service), never contradicts it. A map against identity would be renamed by adopt and then seen by every
+    stack-update after it as a stack not adopted yet (pending_renames matches by identity alone)."""
     for old, new in overrides.items():
+        if old not in live.resources and old in ours.resources and new in live.resources:
+            raise UserError(f"--map {old}={new} is the wrong way round: left of = is the live stack's logical ID "
+                            f"({new}), right of = is ours ({old}): --map {new}={old}")
+        if old not in live.resources:
+            raise UserError(f"--map {old}={new}: left of = is the live stack's logical ID, and the live stack has no "
+                            f"resource {old!r}; its logical IDs: {', '.join(sorted(live.resources))}")
+        if new not in ours.resources:
+            raise UserError(f"--map {old}={new}: right of = is our logical ID, and our template has no resource "
+                            f"{new!r}; its logical IDs: {', '.join(sorted(ours.resources))}")
         if live.type_of(old) != ours.type_of(new):
-            raise UserError(f"--map {old}={new}: {old} is {live.type_of(old)} but {new} is {ours.type_of(new)}")
+            raise UserError(f"--map {old}={new}: {old} is {live.type_of(old)} but {new} is {ours.type_of(new)} (the "
+                            f"live {old} left of =, our {new} right of =): a map joins two resources of one type")
+        theirs, mine = live.key(old), ours.key(new)
+        if theirs != mine:
+            raise UserError(f"--map {old}={new} contradicts what identity tells: the live {old} (left of =) is "
+                            f"{_identity(theirs)}{_known_as(ours, theirs, 'our')}, and our {new} (right of =) is "
+                            f"{_identity(mine)}{_known_as(live, mine, 'the live')}. --map only settles a tie between "
+                            "resources identity cannot tell apart")
+
+
+def _identity(key: tuple | None) -> str:
+    return " ".join(_flat(key[1:])) if key else "of no identity this tool can read"
+
+
+def _known_as(side: Side, key: tuple | None, label: str) -> str:
+    """", which is our X" when `key` is the identity of exactly one resource on `side`."""
+    same = [lid for lid in side.resources if key is not None and side.key(lid) == key]
+    return f", which is {label} {same[0]}" if len(same) == 1 else ""
 
 
 # ---------------------------------------------------------------- the refactor
@@ -613,3 +638,65 @@ def import_hand_made(ctx: Ctx, live: LiveStack, imports: list[HandMade], timeout
         raise UserError(f"CloudFormation refused to import {', '.join(h.logical_id for h in imports)}: {reason}")
     return execute_change_set(ctx, plan, timeout, f"`invoke adopt --env {ctx.env.name}` again: it imports what is "
                                                   "still outside the stack")
+
+
+# ---------------------------------------------------------------- what a deleted stack left behind
+
+# A stack in these states holds none of its resources: a creation over what is left behind starts from none.
+NO_RESOURCES = ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE")
+
+
+def left_behind(ctx: Ctx, ours: dict, account: str) -> list[HandMade]:
+    """Our resources that exist outside any stack under the names our template gives them: what a deleted stack
+    retained (secrets, the image repository, log groups), or what was made by hand. CloudFormation cannot create a
+    resource whose name is taken, so a stack created over them fails; they are imported instead, as they are."""
+    from ..contract import parameter_values
+
+    parameters = parameter_values(ctx.env)
+    resolver = Resolver(ours, parameters, pseudo_parameters(ctx.env, "", account))
+    present = [lid for lid, r in ours.get("Resources", {}).items()
+               if not r.get("Condition") or resolver.condition(r["Condition"])]
+    return find_hand_made(ctx, ours, parameters, pseudo_parameters(ctx.env, "", account), present)
+
+
+def import_into_new_stack(ctx: Ctx, imports: list[HandMade], ours: dict, timeout: float) -> Any:
+    """Create the environment's stack around `imports` with an IMPORT change set: nothing is created or changed.
+    Each is declared as our template writes it (with the parameters it reads), without its value properties (a
+    secret's value, kept as it is) and with DeletionPolicy Retain, so that the converging stack-update after it
+    sees no difference but the values it keeps, and creates the rest."""
+    from ..contract import parameter_values
+    from .change_sets import ChangeSetPlan, delete_change_set, execute_change_set, wait_for_change_set
+
+    env, cfn = ctx.env, ctx.client("cloudformation")
+    resources: dict[str, dict] = {}
+    for h in imports:
+        written = ours["Resources"][h.logical_id]
+        definition = {k: v for k, v in written.items() if k not in ("Condition", "DependsOn")}
+        definition["Properties"] = {k: v for k, v in written.get("Properties", {}).items()
+                                    if k not in VALUE_PROPERTIES.get(h.resource_type, ())}
+        if "Value" in h.definition.get("Properties", {}):
+            definition["Properties"]["Value"] = h.definition["Properties"]["Value"]  # SSM: the value it has
+        definition["DeletionPolicy"] = definition.get("DeletionPolicy") or "Retain"
+        resources[h.logical_id] = definition
+    declared = ours.get("Parameters", {})
+    read = sorted(set().union(*(referenced_ids(r) for r in resources.values())) & set(declared))
+    values = parameter_values(env)
+    template = {"AWSTemplateFormatVersion": "2010-09-09",
+                "Description": f"portyfoul-infra {env.name}: what a deleted stack kept, imported as it is",
+                "Parameters": {name: declared[name] for name in read}, "Resources": resources}
+    created = cfn.create_change_set(
+        StackName=env.stack_name, ChangeSetName=f"{IMPORT_PREFIX}{int(ctx.wall())}", ChangeSetType="IMPORT",
+        TemplateBody=json.dumps(template, sort_keys=True, separators=(",", ":")),
+        Parameters=[{"ParameterKey": name, "ParameterValue": values[name]} for name in read if name in values],
+        Capabilities=["CAPABILITY_NAMED_IAM"], Tags=[{"Key": k, "Value": v} for k, v in sorted(env.stack_tags.items())],
+        ResourcesToImport=[{"ResourceType": h.resource_type, "LogicalResourceId": h.logical_id,
+                            "ResourceIdentifier": h.identifier} for h in imports])
+    plan = ChangeSetPlan(created["Id"], "IMPORT", created["StackId"])
+    status, reason, _ = wait_for_change_set(ctx, env.stack_name, created["Id"])
+    if status != "CREATE_COMPLETE":
+        delete_change_set(cfn, plan)
+        cfn.delete_stack(StackName=created["StackId"])  # the empty REVIEW_IN_PROGRESS stack the change set made
+        raise UserError(f"CloudFormation refused to import {', '.join(h.logical_id for h in imports)}: {reason}; "
+                        "nothing changed")
+    return execute_change_set(ctx, plan, timeout, f"`invoke stack-status --env {env.name}`; `invoke adopt --env "
+                                                  f"{env.name}` again once it is IMPORT_COMPLETE or gone")

@@ -9,6 +9,7 @@ operational code a fake with the same `client(name)` shape.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,7 @@ def _int_env(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     if not value:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= 20:
+    if not re.fullmatch(r"[0-9]{1,2}", value) or not 1 <= int(value) <= 20:  # ASCII: "²".isdigit() is True
         raise UserError(f"{name}={value[:20]!r}: must be a whole number from 1 to 20")
     return int(value)
 

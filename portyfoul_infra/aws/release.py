@@ -34,6 +34,15 @@ from .stacks import require_stack
 # ---------------------------------------------------------------- the plan
 
 
+class CannotBuild(UserError):
+    """The image must be built here and cannot be: `why` says why (no Dockerfile in the directory, or no docker
+    with buildx); the message is release's way on. A verb with other flags (deliver) names its own."""
+
+    def __init__(self, why: str, way_on: str, *, no_dockerfile: bool):
+        super().__init__(f"{why}; {way_on}")
+        self.why, self.no_dockerfile = why, no_dockerfile
+
+
 @dataclass(frozen=True)
 class ReleaseRequest:
     """What the operator asked for, already checked for sense (verbs/release.py)."""
@@ -142,10 +151,11 @@ def _choose_image_source(ctx: Ctx, plan: ReleasePlan) -> None:
                              "without building (release tags are immutable)")
     if plan.build:
         if not (Path(request.app_dir) / "Dockerfile").is_file():
-            raise UserError(f"no Dockerfile in {request.app_dir}; pass --app-dir or --no-build")
+            raise CannotBuild(f"no Dockerfile in {request.app_dir}", "pass --app-dir or --no-build",
+                              no_dockerfile=True)
         if not docker_available(ctx.runner):
-            raise UserError("docker with buildx is not available; install it, or deploy an image already in ECR "
-                            "with --no-build")
+            raise CannotBuild("docker with buildx is not available",
+                              "install it, or deploy an image already in ECR with --no-build", no_dockerfile=False)
 
 
 def check_secrets(ctx: Ctx, services: list[LiveService]) -> list[str]:

@@ -14,10 +14,15 @@ import json
 
 from ..artifacts.generated import ensure_fresh
 from ..aws.adoption import (
+    NO_RESOURCES,
+    HandMade,
     LiveStack,
     Takeover,
     create_refactor,
     import_hand_made,
+    import_into_new_stack,
+    left_behind,
+    live_stack_of,
     plan_takeover,
     read_live_stack,
     refactor_actions,
@@ -26,7 +31,7 @@ from ..aws.adoption import (
 from ..aws.clients import print_header
 from ..aws.guards import MASKED, unknown_allowances
 from ..aws.lock import deployment
-from ..aws.stacks import outcome_of, report_failure
+from ..aws.stacks import StackInfo, describe_stack, outcome_of, report_failure, watch
 from ..console import shorten
 from ..context import Ctx
 from ..errors import UserError
@@ -46,7 +51,10 @@ def adopt(ctx: Ctx, opts: AdoptOptions) -> Outcome:
     report = ensure_fresh()
     account = print_header(ctx)
     cfn = ctx.client("cloudformation")
-    live = read_live_stack(cfn, env)
+    stack = describe_stack(cfn, env.stack_name)
+    if stack is None or stack.status in NO_RESOURCES:
+        return _adopt_left_behind(ctx, opts, stack, json.loads(report.deploy_body), overrides, account)
+    live = live_stack_of(cfn, env, stack)
     if live.adopted_by_us:
         console.ok(f"{env.stack_name} is already ours: it runs this tool's template (nothing to adopt); "
                    f"`invoke stack-diff --env {env.name}` shows what stack-update would change")
@@ -98,6 +106,63 @@ def _adopt(ctx: Ctx, opts: AdoptOptions, live: LiveStack, ours: dict, overrides:
     console.warn(OLD_RUNBOOK)
     console.line(f"next: `invoke stack-diff --env {env.name}` to review the converging update above, then "
                  f"`invoke stack-update --env {env.name}`")
+    return Outcome.APPLIED
+
+
+def _adopt_left_behind(ctx: Ctx, opts: AdoptOptions, stack: StackInfo | None, ours: dict,
+                       overrides: dict[str, str], account: str) -> Outcome:
+    """No stack holds anything, but resources of ours exist under the names it would create (a deleted stack
+    kept them): create the stack around them with a resource import, values untouched; stack-update then creates
+    the rest. The empty stack a failed creation left (ROLLBACK_COMPLETE) is deleted first."""
+    env, console = ctx.env, ctx.console
+    if overrides:
+        raise UserError(f"--map renames a live stack's logical IDs, and {env.stack_name} holds no resources to "
+                        "rename: drop --map")
+    found = left_behind(ctx, ours, account)
+    if not found:
+        raise UserError(f"stack {env.stack_name} does not exist: nothing to adopt; `invoke stack-update --env "
+                        f"{env.name}` creates it")
+    console.heading(f"{env.stack_name} holds no resources, but {len(found)} of ours exist under the names it would "
+                    "create (kept by a deleted stack, or made by hand): a new stack is created around them, their "
+                    "values untouched (a resource import)")
+    console.table(("ours", "type", "name"), [(h.logical_id, h.resource_type, h.name) for h in found])
+    if stack is not None and stack.status == "ROLLBACK_COMPLETE":
+        console.line(f"  first the empty stack its failed creation left ({stack.status}) is deleted")
+    console.heading(f"step 2, `invoke stack-update --env {env.name}`: creates the rest of the stack; the values of "
+                    "these stay as they are")
+    with deployment(ctx, "adopt", opts.timeout, settle_history=False):
+        refused = ctx.confirmed(f"create {env.stack_name} around {len(found)} existing resource(s) (no resource is "
+                                "changed)?", opts.yes)
+        if refused:
+            return refused
+        if stack is not None and stack.status == "ROLLBACK_COMPLETE":
+            _delete_empty(ctx, stack, opts)
+        return _import_left_behind(ctx, found, ours, opts)
+
+
+def _delete_empty(ctx: Ctx, stack: StackInfo, opts: AdoptOptions) -> None:
+    from ..aws.stacks import EventStream
+
+    cfn = ctx.client("cloudformation")
+    stream = EventStream(cfn, stack.stack_id)
+    stream.mark()
+    cfn.delete_stack(StackName=stack.stack_id)
+    ctx.record(f"deleted the empty stack {stack.name} a failed creation left", f"`invoke adopt --env {ctx.env.name}`")
+    result = watch(ctx, stack.stack_id, stream, opts.timeout)
+    if result.status != "DELETE_COMPLETE":
+        report_failure(ctx.console, result, stack.name)
+        raise UserError(f"the empty stack {stack.name} could not be deleted ({result.status})")
+
+
+def _import_left_behind(ctx: Ctx, found: list[HandMade], ours: dict, opts: AdoptOptions) -> Outcome:
+    env, console = ctx.env, ctx.console
+    result = import_into_new_stack(ctx, found, ours, opts.timeout)
+    outcome = outcome_of(result.status)
+    if outcome is not Outcome.APPLIED:
+        report_failure(console, result, env.stack_name)
+        return outcome if outcome is Outcome.ROLLED_BACK else Outcome.NEEDS_HUMAN
+    console.ok(f"created {env.stack_name} around {len(found)} existing resource(s), their values untouched")
+    console.line(f"next: `invoke stack-update --env {env.name}` creates the rest")
     return Outcome.APPLIED
 
 

@@ -22,7 +22,14 @@ from typing import Mapping
 
 from ..aws.clients import print_header
 from ..aws.lock import deployment
-from ..aws.release import ReleaseRequest, apply_release, describe_release, plan_promotion, plan_release
+from ..aws.release import (
+    CannotBuild,
+    ReleaseRequest,
+    apply_release,
+    describe_release,
+    plan_promotion,
+    plan_release,
+)
 from ..config import Environment, check_promotion, check_promotions, promotion_refusal
 from ..context import Ctx
 from ..contract import deploy_role_variable, service_keys
@@ -142,13 +149,28 @@ def deliver(ctx: Ctx, opts: DeliverOptions) -> Outcome:
             plan = plan_promotion(ctx, source, opts.tag, opts.timeout)
         else:
             ctx.console.line(f"deliver {opts.sha}: {env.name} releases it")
-            plan = plan_release(ctx, ReleaseRequest(tag=opts.tag, keys=tuple(service_keys("all")), build=True,
-                                                    migrate=env.migrate_on_release, app_dir=app_dir,
-                                                    timeout=opts.timeout))
+            try:
+                plan = plan_release(ctx, ReleaseRequest(tag=opts.tag, keys=tuple(service_keys("all")), build=True,
+                                                        migrate=env.migrate_on_release, app_dir=app_dir,
+                                                        timeout=opts.timeout))
+            except CannotBuild as e:
+                raise UserError(f"{e.why}, and ECR has no image {opts.tag} to release: {_way_on(e, opts, app_dir)}; "
+                                "nothing was built or deployed") from None
             if plan.build:
                 _require_checkout(app_dir, opts.sha)
         describe_release(ctx, plan)
         return apply_release(ctx, plan)
+
+
+def _way_on(refusal: CannotBuild, opts: DeliverOptions, app_dir: str) -> str:
+    """What deliver itself can do instead (it has no --no-build): build from a checkout at the commit, or release
+    the image once it is in ECR under its tag, which deliver does without building."""
+    again = f"`invoke deliver --env {opts.env} --sha {opts.sha}`"
+    if refusal.no_dockerfile:
+        return (f"check the application out at {opts.sha[:12]} and pass its directory, `invoke deliver --env "
+                f"{opts.env} --sha {opts.sha} --app-dir DIR` (now {app_dir})")
+    return (f"install docker with buildx, or push the image built from {opts.sha[:12]} to ECR under the tag "
+            f"{opts.tag} and run {again} again: it releases an image ECR has without building")
 
 
 def _require_checkout(app_dir: str, sha: str) -> None:

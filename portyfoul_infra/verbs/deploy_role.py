@@ -55,7 +55,8 @@ def deploy_role(ctx: Ctx, opts: DeployRoleOptions) -> Outcome:
     if plan.empty:
         delete_change_set(cfn, plan)
         console.ok(f"no changes: {name} is up to date")
-        return _print_outputs(ctx, name)
+        _print_outputs(ctx, name)
+        return Outcome.NO_CHANGES
     render_changes(console, plan.changes)
     refused = ctx.confirmed(f"execute {len(plan.changes)} change(s) on {name}?", opts.yes,
                             lambda: delete_change_set(cfn, plan))

@@ -19,15 +19,17 @@ from ..outcomes import Outcome
 MAX_SINCE_SECONDS = 90 * 86_400
 
 
-_SINCE = re.compile(r"(\d+)([smhd])")
+# ASCII digits only: \d would take "٣" (and int() read it as 3).
+_SINCE = re.compile(r"([0-9]+)([smhd])")
 
 
 def parse_since(text: str) -> float:
     m = _SINCE.fullmatch(text.strip())
     if not m:
         raise UserError(f"--since {text[:40]!r}: use a number and s, m, h or d (for example 10m)")
-    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    if seconds > MAX_SINCE_SECONDS:
+    digits = m.group(1)
+    seconds = int(digits[-12:]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    if seconds > MAX_SINCE_SECONDS or len(digits.lstrip("0")) > 12:
         raise UserError(f"--since {text.strip()[:40]}: at most 90d")
     return seconds
 

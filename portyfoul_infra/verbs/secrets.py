@@ -84,9 +84,10 @@ def load_readers(ctx: Ctx) -> Readers:
 @dataclass
 class Status:
     item: Item
-    state: str          # set | PLACEHOLDER | MISSING | INCOMPLETE
+    state: str          # set | PLACEHOLDER | MISSING (gone) | DELETED (scheduled for deletion) | INCOMPLETE
     changed_at: Any     # when the value last changed (a datetime), None when missing
     readers: list[str]
+    deletion: Any = None  # DELETED: when Secrets Manager deletes it for good
 
     @property
     def changed(self) -> str:
@@ -117,6 +118,10 @@ def check(ctx: Ctx, readers: Readers) -> list[Status]:
                 raise
             statuses.append(Status(item, "MISSING", None, []))
             continue
+        if meta.get("DeletedDate"):  # scheduled for deletion: its value cannot be read, nor written, until restored
+            statuses.append(Status(item, "DELETED", meta.get("LastChangedDate") or meta.get("CreatedDate"),
+                                   readers.of(meta["ARN"]), meta["DeletedDate"]))
+            continue
         value = sm.get_secret_value(SecretId=item.name).get("SecretString", "")
         if item.short == DB_CREDENTIALS:
             state = "set" if _has_keys(value, ("username", "password")) else "INCOMPLETE"
@@ -126,6 +131,44 @@ def check(ctx: Ctx, readers: Readers) -> list[Status]:
         changed = meta.get("LastChangedDate") or meta.get("CreatedDate")
         statuses.append(Status(item, state, changed, readers.of(meta["ARN"])))
     return statuses
+
+
+def way_back(env: Environment, status: Status) -> str:
+    """What works for an item in `status.state`, as a command to run (each tested): secrets-set for a
+    placeholder, restoring a secret scheduled for deletion, and for one gone for good the guide's way."""
+    item = status.item
+    if status.state == "DELETED":
+        return deleted_secret_advice(item.name, status.deletion)
+    if status.state == "MISSING" and item.kind == "secret":
+        return gone_secret_advice(item.name)
+    if status.state == "MISSING":
+        return missing_parameter_advice(env, item.name)
+    if status.state == "INCOMPLETE":
+        return (f"{item.name} lacks its username or password; it is managed with the database, not by secrets-set: "
+                f"find the version that has them (`aws secretsmanager list-secret-version-ids --secret-id "
+                f"{item.name}`) and make it AWSCURRENT again (`aws secretsmanager update-secret-version-stage`)")
+    return f"set it with `invoke secrets-set {item.short} --env {env.name}`"
+
+
+def deleted_secret_advice(name: str, deleted_at: Any) -> str:
+    when = f" on {_when(deleted_at)} UTC" if hasattr(deleted_at, "strftime") else ""
+    return (f"{name} is scheduled for deletion{when}: restore it with `aws secretsmanager restore-secret "
+            f"--secret-id {name}` (the same secret: its ARN, which the services read, and its value come back), "
+            "then `invoke secrets-check`")
+
+
+def missing_parameter_advice(env: Environment, name: str) -> str:
+    return (f"the parameter {name} is gone although the stack lists it, and a stack-update does not recreate what "
+            f"was deleted outside CloudFormation; the stack knows it by its name, so making it again under that name "
+            f"brings it back: `aws ssm put-parameter --name {name} --type String --value VALUE`, then "
+            f"`invoke config-show --env {env.name}`")
+
+
+def gone_secret_advice(name: str) -> str:
+    return (f"{name} is gone for good (deleted without a recovery window, or after it) although the stack still "
+            "lists it: a stack-update does not recreate what was deleted outside CloudFormation, and a secret "
+            "made again by hand gets another ARN than the services read: a human's work, see docs/operations.md, "
+            "\"A secret deleted for good\"")
 
 
 def _has_keys(value: str, keys) -> bool:
@@ -161,9 +204,11 @@ def secrets_check(ctx: Ctx, opts: ReadOptions) -> Outcome:
     for s in statuses:
         if s.state == "PLACEHOLDER" and not s.item.required:
             console.warn(f"{s.item.short} is optional and still a placeholder")
+        elif s.state in ("DELETED", "MISSING") and not s.item.required:
+            console.warn(f"{s.item.short} is optional and {way_back(ctx.env, s)}")
     if failing:
-        console.error("required and not set: " + ", ".join(f"{s.item.short} ({s.state})" for s in failing)
-                      + "; set with `invoke secrets-set NAME`")
+        console.error("required and not set: " + "; ".join(f"{s.item.short} ({s.state}): {way_back(ctx.env, s)}"
+                                                            for s in failing))
         return Outcome.REFUSED
     console.ok("every required secret and parameter is set")
     return Outcome.NO_CHANGES
@@ -175,15 +220,45 @@ def secrets_check(ctx: Ctx, opts: ReadOptions) -> Outcome:
 MAX_SECRET_BYTES = 65_536
 
 
+# The one line ending an input may end with: what `echo` adds ("\n"), or a Windows line's ("\r\n").
+LINE_ENDINGS = ("\r\n", "\n")
+_NAMED = {"\n": "a line break", "\r": "a carriage return", "\x00": "a NUL", "\t": "a tab", "\x1b": "an escape",
+          "\u2028": "a line separator", "\u2029": "a paragraph separator", "\ufeff": "a byte order mark"}
+
+
+def line_ending(value: str) -> str:
+    """The line ending `value` ends with (CR LF or LF), or "": it ends the input and is no part of the value."""
+    return next((e for e in LINE_ENDINGS if value.endswith(e)), "")
+
+
+def _unprintable(value: str) -> int:
+    """The index of the first character no secret value holds (a control character, a line or paragraph
+    separator, a byte order mark), or -1."""
+    import unicodedata
+    return next((i for i, c in enumerate(value)
+                 if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c == "\ufeff"), -1)
+
+
 def validate_secret_value(value: str) -> str:
-    """The value to write, or a UserError naming what is wrong with it (the value itself is never echoed)."""
-    value = value.rstrip("\r\n")
+    """The value to write, or a UserError naming what is wrong with it (the value itself is never echoed).
+
+    One line ending at the very end (`echo` adds LF; a Windows file CR LF) ends the input and is dropped;
+    any other control character, wherever it is (a second line ending, a carriage return, a NUL, a tab), is
+    refused with where it is, never what is around it.
+    """
+    value = value[:len(value) - len(line_ending(value))]
     if not value.strip():
         raise UserError("refusing an empty value; nothing was written")
     if is_placeholder(value):
         raise UserError("refusing the placeholder value; nothing was written")
-    if "\n" in value:
-        raise UserError("refusing a value with a line break (pipe it with `echo -n` or `printf %s`); nothing was written")
+    bad = _unprintable(value)
+    if bad >= 0:
+        char = value[bad]
+        kind = _NAMED.get(char, f"a control character (U+{ord(char):04X})")
+        where = "as its last character" if bad == len(value) - 1 else f"at character {bad + 1}"
+        raise UserError(f"refusing a value with {kind} {where}: a secret is one line of printable characters "
+                        "(one line ending at the very end, as `echo` adds, is dropped; pipe it with `printf %s`); "
+                        "nothing was written")
     if value != value.strip():
         raise UserError("refusing a value with leading or trailing spaces (a paste that took too much?); "
                         "nothing was written")
@@ -200,10 +275,15 @@ def secrets_set(ctx: Ctx, opts: SecretsSetOptions) -> Outcome:
     print_header(ctx)
     with _restart_lock(ctx, opts, f"secrets-set {opts.name} --restart"):
         readers = load_readers(ctx)
-        value = validate_secret_value(ctx.read_secret(f"new value for {item.name} (input hidden): "))
+        _require_writable(ctx, item)
+        typed = ctx.read_secret(f"new value for {item.name} (input hidden): ")
+        value, ended = validate_secret_value(typed), line_ending(typed)
+        del typed
         arn, version = _put_secret(ctx, item, value)
         del value
         ctx.console.ok(f"{item.name}: new version {version} written")
+        if ended:
+            ctx.console.line("the line ending the input ended with (what `echo` adds) is not part of the value")
         return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
 
 
@@ -221,6 +301,7 @@ def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
     print_header(ctx)
     with _restart_lock(ctx, opts, f"secrets-rotate {short} --restart"):
         readers = load_readers(ctx)
+        _require_writable(ctx, item)
         console.warn(f"rotating {short}: {ROTATABLE[short]}")
         refused = ctx.confirmed(f"rotate {item.name} now?", opts.yes)
         if refused:
@@ -233,6 +314,20 @@ def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
         return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
 
 
+def _require_writable(ctx: Ctx, item: Item) -> None:
+    """A secret scheduled for deletion, or gone, is refused before its value is asked for, saying what works."""
+    try:
+        meta = ctx.client("secretsmanager").describe_secret(SecretId=item.name)
+    except Exception as e:
+        if error_code(e) == "ResourceNotFoundException":
+            raise UserError(f"secret {item.name} does not exist, although the stack does: it was deleted outside "
+                            f"CloudFormation. {gone_secret_advice(item.name)}; nothing was written") from None
+        raise
+    if meta.get("DeletedDate"):
+        raise UserError(f"{deleted_secret_advice(item.name, meta['DeletedDate'])}; then run this again. Nothing "
+                        "was written")
+
+
 def _put_secret(ctx: Ctx, item: Item, value: str) -> tuple[str, str]:
     """(ARN, new version id)."""
     sm = ctx.client("secretsmanager")
@@ -241,11 +336,12 @@ def _put_secret(ctx: Ctx, item: Item, value: str) -> tuple[str, str]:
         ctx.record(f"wrote a new version of {item.name}", "`invoke secrets-check` to see it")
         return written["ARN"], written["VersionId"]
     except Exception as e:
-        if error_code(e) == "ResourceNotFoundException":
-            raise UserError(
-                f"secret {item.name} does not exist, although the stack does: it was deleted outside "
-                f"CloudFormation. Restore it within its recovery window (`aws secretsmanager restore-secret "
-                f"--secret-id {item.name}`), then run this again; nothing was written") from None
+        if error_code(e) == "ResourceNotFoundException":  # deleted since _require_writable looked
+            raise UserError(f"secret {item.name} does not exist, although the stack does: it was deleted outside "
+                            f"CloudFormation. {gone_secret_advice(item.name)}; nothing was written") from None
+        if error_code(e) == "InvalidRequestException" and "deleted" in str(e):
+            raise UserError(f"{deleted_secret_advice(item.name, None)}; then run this again. Nothing was "
+                            "written") from None
         raise
 
 
@@ -339,8 +435,7 @@ def _config_set(ctx: Ctx, opts: ConfigSetOptions, item: Item, value: str) -> Out
         old = ssm.get_parameter(Name=item.name)["Parameter"]["Value"]
     except Exception as e:
         if error_code(e) == "ParameterNotFound":
-            raise UserError(f"parameter {item.name} does not exist although the stack does (deleted outside "
-                            f"CloudFormation?); `invoke stack-update --env {env.name}` recreates it") from None
+            raise UserError(f"{missing_parameter_advice(env, item.name)}; nothing was written") from None
         raise
     ssm.put_parameter(Name=item.name, Value=value, Type="String", Overwrite=True)
     ctx.record(f"set {item.name} to {value}", f"`invoke config-show --env {env.name}`")

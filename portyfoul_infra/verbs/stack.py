@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..artifacts.generated import GeneratedReport, compare, ensure_fresh
-from ..aws.adoption import pending_renames
+from ..aws.adoption import NO_RESOURCES, left_behind, pending_renames
 from ..aws.change_sets import (
     DIFF_PREFIX,
     UPDATE_PREFIX,
@@ -73,12 +73,14 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedRepo
     """Shared by update and diff: state, parameters, then a change set."""
     env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
-    state = settle_state(ctx, describe_stack(cfn, env.stack_name), opts.timeout, opts.delete_failed_create,
-                         opts.continue_rollback)
+    ours = json.loads(report.deploy_body)
+    found = describe_stack(cfn, env.stack_name)
+    if found is None or found.status in NO_RESOURCES:
+        _refuse_over_left_behind(ctx, found, ours, account)  # before settle_state deletes a failed creation
+    state = settle_state(ctx, found, opts.timeout, opts.delete_failed_create, opts.continue_rollback)
     if isinstance(state, Outcome):
         return Prepared(account, state)
     change_set_type, stack = state
-    ours = json.loads(report.deploy_body)
     deployed = deployed_template(cfn, stack.stack_id) if stack is not None and change_set_type == "UPDATE" else {}
     if stack is not None and change_set_type == "UPDATE" and not metadata_of(deployed).get("ContentHash"):
         _require_adopted(ctx, stack, ours)  # before planning: a foreign template is adopted, not converged
@@ -116,6 +118,22 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedRepo
         console.ok("no changes")
         return Prepared(account, Outcome.NO_CHANGES, update)
     return Prepared(account, None, update, plan)
+
+
+def _refuse_over_left_behind(ctx: Ctx, stack: StackInfo | None, ours: dict, account: str) -> None:
+    """A creation over resources of ours that exist outside any stack (a deleted stack kept them) would fail on
+    the first name that is taken and roll back, again and again: refused before anything, naming them and the way
+    on, which keeps their values (adopt imports them into a new stack)."""
+    env = ctx.env
+    kept = left_behind(ctx, ours, account)
+    if not kept:
+        return
+    where = "does not exist" if stack is None else f"is {stack.status} and holds no resources"
+    names = ", ".join(h.name for h in kept[:6]) + (", ..." if len(kept) > 6 else "")
+    raise UserError(f"stack {env.stack_name} {where}, but {len(kept)} of its resources exist under the names a "
+                    f"creation would take ({names}; kept by a deleted stack?), and CloudFormation cannot create over a "
+                    f"taken name. `invoke adopt --env {env.name}` creates the stack around them, values kept; then "
+                    f"`invoke stack-update --env {env.name}` creates the rest. Nothing changed")
 
 
 def _secret_properties(update: UpdatePlan) -> set[tuple[str, str]]:
@@ -186,9 +204,20 @@ def _report_guards(ctx: Ctx, plan: ChangeSetPlan, verdict: Verdict, preview: boo
                      + " ".join(f"--allow-interruption {i}" for i in interrupted))
 
 
-def _check_allowances(cfn, plan: ChangeSetPlan, opts: UpdateOptions) -> None:
-    """Every --allow-replace and --allow-interruption must name a finding of this change set; a typo is refused."""
-    unknown = unknown_allowances(plan.changes, opts.allow_replace, opts.allow_interruption)
+def check_allowances(cfn, plan: ChangeSetPlan | None, allow_replace: tuple[str, ...],
+                     allow_interruption: tuple[str, ...]) -> None:
+    """Every --allow-replace and --allow-interruption must name a finding of this change set (None: there is
+    nothing to change); a typo is refused, with what the change set does need. stack-update and stack-diff both
+    ask this one function, so a preview never accepts what the update then refuses. The change set is deleted
+    before the refusal."""
+    if not allow_replace and not allow_interruption:
+        return
+    if plan is None:
+        raise UserError("there is nothing to change, so "
+                        + ", ".join([f"--allow-replace {i}" for i in allow_replace]
+                                    + [f"--allow-interruption {i}" for i in allow_interruption])
+                        + " allows nothing (a typo?)")
+    unknown = unknown_allowances(plan.changes, allow_replace, allow_interruption)
     if unknown:
         delete_change_set(cfn, plan)
         found = judge(plan.changes).blocked
@@ -209,11 +238,8 @@ def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str
     cfn = ctx.client("cloudformation")
     prepared = _prepare(ctx, opts, False, report, account)
     if prepared.plan is None or prepared.update is None:
-        if prepared.outcome is Outcome.NO_CHANGES and (opts.allow_replace or opts.allow_interruption):
-            raise UserError("there is nothing to change, so "
-                            + ", ".join([f"--allow-replace {i}" for i in opts.allow_replace]
-                                        + [f"--allow-interruption {i}" for i in opts.allow_interruption])
-                            + " allows nothing (a typo?)")
+        if prepared.outcome is Outcome.NO_CHANGES:
+            check_allowances(cfn, None, opts.allow_replace, opts.allow_interruption)
         stack = prepared.update.stack if prepared.update else None
         if prepared.outcome is Outcome.NO_CHANGES and stack is not None and not stack.termination_protection:
             _protect(ctx, stack.stack_id)  # a converging update stopped before its end left the stack bare
@@ -221,7 +247,7 @@ def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str
     plan = prepared.plan
     verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
     render_changes(console, hide(plan.changes, _secret_properties(prepared.update)), verdict)
-    _check_allowances(cfn, plan, opts)
+    check_allowances(cfn, plan, opts.allow_replace, opts.allow_interruption)
     _report_guards(ctx, plan, verdict)
     if verdict.blocked:
         delete_change_set(cfn, plan)
@@ -295,6 +321,8 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
     data["kept"] = update.convergence.names() if update else []
     if plan is None:
         outcome = prepared.outcome or Outcome.NO_CHANGES
+        if outcome is Outcome.NO_CHANGES:
+            check_allowances(ctx.client("cloudformation"), None, opts.allow_replace, opts.allow_interruption)
         data.update({"changes": [], "guards": {"blocked": [], "allowed": []}, "outcome": _diff_label(outcome)})
         if opts.json:
             console.json(data)
@@ -303,6 +331,7 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
     shown = hide(plan.changes, _secret_properties(update)) if update else plan.changes
     if not opts.json:
         render_changes(console, shown, verdict)
+    check_allowances(ctx.client("cloudformation"), plan, opts.allow_replace, opts.allow_interruption)
     _report_guards(ctx, plan, verdict, preview=True)
     delete_change_set(ctx.client("cloudformation"), plan)
     console.line("preview only: the change set was deleted, nothing changed")

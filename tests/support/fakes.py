@@ -209,11 +209,28 @@ class FakeParameterStore:
         return {"DeletedParameters": deleted, "InvalidParameters": [n for n in Names if n not in deleted]}
 
 
+class NoneOfOurs:
+    """Secrets Manager, CloudWatch Logs and ECR in an account that holds none of our named resources: what
+    stack-update asks before it creates the stack (aws.adoption.left_behind)."""
+
+    def describe_secret(self, SecretId):
+        raise client_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.",
+                           "DescribeSecret")
+
+    def describe_log_groups(self, **kwargs):
+        return {"logGroups": []}
+
+    def describe_repositories(self, repositoryNames):
+        raise client_error("RepositoryNotFoundException", f"The repository {repositoryNames[0]} does not exist",
+                           "DescribeRepositories")
+
+
 class FakeAws:
     region = "us-east-2"
 
     def __init__(self, **clients):
-        self.clients = {"sts": FakeSts(), "ssm": FakeParameterStore(), **clients}
+        self.clients = {"sts": FakeSts(), "ssm": FakeParameterStore(), "secretsmanager": NoneOfOurs(),
+                        "logs": NoneOfOurs(), "ecr": NoneOfOurs(), **clients}
 
     def client(self, name):
         return self.clients[name]

@@ -97,6 +97,44 @@ def patch_drift() -> None:
     CloudFormationResponse.describe_stack_resource_drifts = describe_stack_resource_drifts
 
 
+@gap("cloudformation-stack-drift-information",
+     summary="DescribeStacks: a drift detection that completed was never recorded on the stack, so stack-status said "
+             "drift was never checked right after stack-drift (patched: DriftInformation holds the last detection's "
+             "StackDriftStatus and LastCheckTimestamp; NOT_CHECKED before any)",
+     aws="A stack's DriftInformation gives its StackDriftStatus (DRIFTED, IN_SYNC, UNKNOWN or NOT_CHECKED: "
+         "CloudFormation has not checked) and LastCheckTimestamp, the most recent time CloudFormation checked the "
+         "stack for drift; a completed DetectStackDrift sets both.",
+     reference=API + "API_StackDriftInformation.html",
+     test=T + "test_a_completed_drift_detection_is_recorded_on_the_stack")
+def patch_drift_information() -> None:
+    """Wraps what patch_drift installed: the detection (always IN_SYNC here) is recorded on the stack, and its
+    status reports the time it ran."""
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.utils import utcnow
+
+    Stack.drift_information = {"StackDriftStatus": "NOT_CHECKED"}  # a stack never checked, as AWS shows it
+    detect = CloudFormationResponse.detect_stack_drift
+    status_of = CloudFormationResponse.describe_stack_drift_detection_status
+
+    def detect_stack_drift(self):
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        answer = detect(self)
+        stack.drift_information = {"StackDriftStatus": "IN_SYNC", "LastCheckTimestamp": utcnow()}
+        return answer
+
+    def describe_stack_drift_detection_status(self):
+        answer = status_of(self)
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackDriftDetectionId").split("-drift-")[0])
+        result = answer.result
+        if isinstance(result, dict) and "LastCheckTimestamp" in stack.drift_information:
+            result["Timestamp"] = stack.drift_information["LastCheckTimestamp"]
+        return answer
+
+    CloudFormationResponse.detect_stack_drift = detect_stack_drift
+    CloudFormationResponse.describe_stack_drift_detection_status = describe_stack_drift_detection_status
+
+
 @gap("cloudformation-describe-parameters",
      summary="DescribeStacks listed NoEcho parameters in clear text (the check compared each value with the NoEcho "
              "keys), and an AWS::SSM::Parameter::Value parameter with the SSM value where the parameter's name "

@@ -277,3 +277,37 @@ def patch_ssm_reread() -> None:
 
     CloudFormationResponse._validate_different_update = _validate_different_update
     Stack.has_parameters = has_the_parameters
+
+
+@gap("cloudformation-changeset-no-changes",
+     summary="CreateChangeSet for a stack whose template and parameters are unchanged answered ValidationError \"No "
+             "updates are to be performed\" (UpdateStack's answer), so deploy-role with nothing to change exited 2 "
+             "(patched: the change set is created and ends FAILED, ExecutionStatus UNAVAILABLE, \"The submitted "
+             "information didn't contain changes\", as on AWS)",
+     aws="After the CreateChangeSet call successfully completes, CloudFormation starts creating the change set; one "
+         "that would change nothing ends with Status FAILED and StatusReason \"The submitted information didn't "
+         "contain changes. Submit different information to create a change set.\" (UpdateStack, not "
+         "CreateChangeSet, answers \"No updates are to be performed\").",
+     reference=API + "API_CreateChangeSet.html",
+     test=T + "test_a_change_set_with_nothing_to_change_ends_failed_not_refused")
+def patch_change_set_without_changes() -> None:
+    """moto's backend already marks such a change set FAILED; its response layer refused first, with UpdateStack's
+    check. The check stays for UpdateStack only."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    create, validate = CloudFormationResponse.create_change_set, CloudFormationResponse._validate_different_update
+
+    def create_change_set(self):
+        self._creating_change_set = True
+        try:
+            return create(self)
+        finally:
+            self._creating_change_set = False
+
+    def _validate_different_update(self, incoming_params, stack_body, old_stack):
+        if getattr(self, "_creating_change_set", False):
+            return None
+        return validate(self, incoming_params, stack_body, old_stack)
+
+    CloudFormationResponse.create_change_set = create_change_set
+    CloudFormationResponse._validate_different_update = _validate_different_update

@@ -116,3 +116,32 @@ def patch_delete() -> None:
      test=T + "test_a_stack_deleted_and_created_again_gets_a_new_id_and_completes")
 def patch_recreate() -> None:
     """Carried out by delete_all (every model deleted) and create_all (failures as events)."""
+
+
+# A stack in these states has none of its resources (its creation failed and was rolled back, or has not run):
+# it has no outputs either.
+NO_RESOURCES = ("REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED",
+                "ROLLBACK_COMPLETE", "DELETE_COMPLETE")
+
+
+@gap("cloudformation-rolled-back-stack-outputs",
+     summary="DescribeStacks on a stack whose creation rolled back (a retained log group, secret or repository of a "
+             "deleted stack already there under the same name) created the missing resources again to show its "
+             "outputs, and answered the resource's own error as non-XML: a traceback for the caller (patched: such a "
+             "stack has no outputs, and describing it creates nothing)",
+     aws="A stack whose creation failed and rolled back is ROLLBACK_COMPLETE: what was created has been deleted, "
+         "DescribeStacks lists its status and reason and no outputs; its events name the resource that failed "
+         "(\"... already exists\").",
+     reference="https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stack-failure-options.html",
+     test=T + "test_a_creation_that_meets_a_retained_resource_rolls_back_and_can_be_described")
+def patch_rolled_back_outputs() -> None:
+    from moto.cloudformation.models import Stack
+
+    outputs = Stack.outputs
+
+    def stack_outputs(self):
+        if self.status in NO_RESOURCES:
+            return None
+        return outputs.fget(self)
+
+    Stack.outputs = property(stack_outputs)

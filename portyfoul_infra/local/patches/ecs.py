@@ -261,3 +261,28 @@ def patch_run_task_default_security_group() -> None:
                         networking_configuration, *args, **kwargs)
 
     EC2ContainerServiceBackend.run_task = run_task
+
+
+@gap("ecs-stack-deletes",
+     summary="Stack deletion: ECS services and clusters had no delete, so they outlived their stack and its "
+             "services stayed ACTIVE (patched: the services are deleted, then the cluster, as CloudFormation does)",
+     aws="Deleting a stack deletes its AWS::ECS::Service (scaled to zero, then deleted) before the AWS::ECS::Cluster "
+         "it runs in, then the cluster.",
+     reference=CFN_DOCS + "aws-resource-ecs-service.html",
+     test=T + "test_a_stack_with_a_cluster_and_a_service_can_be_deleted")
+def patch_stack_deletes() -> None:
+    from moto.ecs.models import Cluster, Service, ecs_backends
+
+    # Both end INACTIVE, as on AWS (DescribeServices and DescribeClusters show them so for a while).
+    def service_delete(self, account_id, region_name):
+        backend = ecs_backends[account_id][region_name]
+        if backend.services.get(f"{self.cluster_name}:{self.name}") is self and self.status == "ACTIVE":
+            backend.delete_service(self.cluster_name, self.name, force=True)
+
+    def cluster_delete(self, account_id, region_name):
+        backend = ecs_backends[account_id][region_name]
+        if backend.clusters.get(self.name) is self and self.status == "ACTIVE":
+            backend.delete_cluster(self.name)
+
+    Service.delete = service_delete
+    Cluster.delete = cluster_delete

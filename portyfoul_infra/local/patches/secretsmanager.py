@@ -139,3 +139,27 @@ known_gap("secrets-target-attachment",
           reference="https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
                     "aws-resource-secretsmanager-secrettargetattachment.html",
           test=T + "test_a_stack_with_a_secret_target_attachment_is_created")
+
+
+@gap("secrets-write-to-deleted",
+     summary="PutSecretValue wrote a new version into a secret scheduled for deletion (patched: refused with "
+             "InvalidRequestException, as on AWS; RestoreSecret makes it writable again)",
+     aws="A secret scheduled for deletion cannot be read or changed: PutSecretValue (like GetSecretValue) fails with "
+         "InvalidRequestException (\"You tried to perform the operation on a secret that's currently marked "
+         "deleted.\") until RestoreSecret cancels the deletion.",
+     reference="https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html",
+     test=T + "test_a_secret_scheduled_for_deletion_cannot_be_written_until_restored")
+def patch_put_deleted() -> None:
+    from moto.secretsmanager.exceptions import InvalidRequestException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    put = SecretsManagerBackend.put_secret_value
+
+    def put_secret_value(self, secret_id, *args, **kwargs):
+        secret = self.secrets.get(secret_id)
+        if secret is not None and secret.is_deleted():
+            raise InvalidRequestException("You tried to perform the operation on a secret that's currently marked "
+                                          "deleted.")
+        return put(self, secret_id, *args, **kwargs)
+
+    SecretsManagerBackend.put_secret_value = put_secret_value
