@@ -1,14 +1,13 @@
-"""portyfoul-infra tasks: the table of contents. Each task is one verb, `verb(ctx, opts) -> Outcome`.
+"""portyfoul-infra tasks: the table of contents. Each task is one verb, `verb(ctx, opts) -> Result`.
 
 Run `invoke --list` for the list and `invoke --help TASK` for a task's options.
 A task's flags, defaults and help live in its options dataclass (portyfoul_infra/options.py); its body lives in
-portyfoul_infra/verbs/ (imported only when the task runs). Exit codes: see portyfoul_infra/outcomes.py
-(0 ok, 2 refused, 3 rolled back, 4 needs a human).
+portyfoul_infra/verbs/ (or portyfoul_infra/scenarios/ for the local runs), imported when the task runs. Exit codes:
+the one table in portyfoul_infra/outcomes.py.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import sys
@@ -18,10 +17,10 @@ from invoke.exceptions import ParseError
 from invoke.parser import parser as invoke_parser
 
 from portyfoul_infra import options as o
-from portyfoul_infra.cli import CLOSED_PIPE_EXIT, VerbTask, fit_invoke, signals_as_interrupts
+from portyfoul_infra.cli import VerbTask, fit_invoke, signals_as_interrupts
 from portyfoul_infra.console import Console, OutputClosed
 from portyfoul_infra.errors import UserError
-from portyfoul_infra.outcomes import Journal, Outcome, failure_exit
+from portyfoul_infra.outcomes import Journal, Outcome, Result, failure_exit, result_of
 
 
 class _BadCommandLine(ParseError, Exit):
@@ -48,31 +47,20 @@ def _plain(msg: str) -> str:
 invoke_parser.ParseError = _BadCommandLine  # type: ignore[misc]  # where invoke raises it; Program.run still catches it as a ParseError
 fit_invoke()  # help: types and units, positional arguments as positional (portyfoul_infra/cli.py)
 
-# task name -> "module:function" of its body, filled by @verb; the sandbox runs verbs through it.
-BODIES: dict[str, str] = {}
+def verb(options_cls, env_from: str = "env"):
+    """An invoke task whose flags are `options_cls`'s fields; the decorated stub calls its verb as
+    verb(ctx, opts), importing the verb's module when it runs (so `invoke --list` loads no boto3), by name in
+    the code: a renamed verb fails the type check and tests/test_layout.py, never a user's command.
 
-
-def body_of(name: str):
-    """The body of the verb `name` (stack_update, release, ...), imported now."""
-    module, function = BODIES[name].split(":")
-    return getattr(importlib.import_module(f"portyfoul_infra.{module}"), function)
-
-
-def verb(options_cls, module: str | None, env_from: str = "env"):
-    """An invoke task whose flags are `options_cls`'s fields and whose body is `module`'s function of the same
-    name (or the decorated function itself when module is None), called as body(ctx, opts).
-
-    Every value is checked (UserError: one line, exit 2) before the body runs; the body's Outcome becomes the
-    exit code; an AWS error or an interruption becomes one line and exit 2 (nothing changed) or 4 (the journal
-    says what changed), never a traceback. Every task also takes options.Common's flags (--no-color); a task
+    Every value is checked (UserError: one line, exit 2) before the body runs; the verb's Result gives the exit
+    code (outcomes.py: the one table); an AWS error or an interruption becomes one line and exit 2 (nothing
+    changed) or 4 (the journal says what changed), never a traceback. Every task also takes options.Common's flags (--no-color); a task
     with --json prints its document alone on stdout. A reader that closes stdout (`| head`) ends the command
-    as Ctrl-C would, quietly: exit 141 (cli.CLOSED_PIPE_EXIT), or the failure's own code if it had changed
+    as Ctrl-C would, quietly: exit 141 (Outcome.OUTPUT_CLOSED), or the failure's own code if it had changed
     something.
     """
     def decorate(fn):
         name = fn.__name__
-        if module is not None:
-            BODIES[name] = f"{module}:{name}"
         fields = o.flag_fields(o.Common) + o.flag_fields(options_cls)
 
         def wrapper(c, **flags):
@@ -86,7 +74,7 @@ def verb(options_cls, module: str | None, env_from: str = "env"):
                 # flag has a name there: from_flags refused an empty one, and load_environment refuses the unknown.
                 ctx = make_ctx(getattr(opts, env_from, "dev"), console, journal)
                 with signals_as_interrupts(console.warn):
-                    outcome = body_of(name)(ctx, opts) if module is not None else fn(ctx, opts)
+                    result = result_of(fn(ctx, opts))
             except (Exception, KeyboardInterrupt) as e:  # one line and a known exit code, never a traceback
                 if console.output_closed or isinstance(e, OutputClosed):
                     _end_with_closed_output(console, journal, None)
@@ -96,11 +84,9 @@ def verb(options_cls, module: str | None, env_from: str = "env"):
                 console.error(ended[0])
                 raise Exit(code=ended[1]) from None
             if console.output_closed:
-                _end_with_closed_output(console, journal, outcome if isinstance(outcome, Outcome) else None)
-            if isinstance(outcome, Outcome) and not outcome.ok:
-                raise Exit(code=outcome.exit_code)
-            if isinstance(outcome, int) and not isinstance(outcome, bool) and outcome != 0:
-                raise Exit(code=outcome)  # `run` ends with the container's own exit code
+                _end_with_closed_output(console, journal, result)
+            if not result.ok:
+                raise Exit(code=result.exit_code)
 
         wrapper.__name__ = name
         wrapper.__doc__ = fn.__doc__
@@ -133,12 +119,12 @@ def _signature(fields) -> tuple[inspect.Signature, dict[str, str], list[str], li
     return inspect.Signature(params), helps, positional, iterable
 
 
-def _end_with_closed_output(console: Console, journal: Journal, outcome: Outcome | None):
+def _end_with_closed_output(console: Console, journal: Journal, result: Result | None):
     """The reader closed stdout: nothing more is printed there. Nothing changed: exit 141 quietly, as `git log |
-    head` does. Something changed: stderr says what, with the outcome's code (3 rolled back) or 4."""
+    head` does. Something changed: stderr says what, with the result's code (3 rolled back) or 4."""
     if not journal.changes:
-        raise Exit(code=CLOSED_PIPE_EXIT)
-    code = outcome.exit_code if outcome is not None and not outcome.ok else 4
+        raise Exit(code=Outcome.OUTPUT_CLOSED.exit_code)
+    code = result.exit_code if result is not None and not result.ok else Outcome.NEEDS_HUMAN.exit_code
     console.error(f"standard output was closed, so the command stopped as on Ctrl-C; {journal.summary()}")
     raise Exit(code=code)
 
@@ -206,260 +192,314 @@ def _read_secret_value(prompt):
 
 # ---------------------------------------------------------------- template
 
-@verb(o.VersionOptions, "verbs.template")
+@verb(o.VersionOptions)
 def version(ctx, opts):
     """This tool's version, and the version and content hash of the template in generated/ (offline).
 
     Example: invoke version --json
     """
+    from portyfoul_infra.verbs import template
+    return template.version(ctx, opts)
 
 
-@verb(o.BuildOptions, "verbs.template")
+@verb(o.BuildOptions)
 def build_template(ctx, opts):
     """Compile the infrastructure code into generated/ (template and per-environment deploy inputs).
 
     Example: invoke build-template --check
     """
+    from portyfoul_infra.verbs import template
+    return template.build_template(ctx, opts)
 
 
-@verb(o.NoOptions, "verbs.template")
+@verb(o.NoOptions)
 def lint(ctx, opts):
     """cfn-lint (with informational checks) and checkov (offline) on the generated template.
 
     Example: invoke lint
     """
+    from portyfoul_infra.verbs import template
+    return template.lint(ctx, opts)
 
 
-@verb(o.ReadOptions, "verbs.template")
+@verb(o.ReadOptions)
 def cost(ctx, opts):
     """Monthly cost estimate, line by line, from the template and the environment's sizes.
 
     Example: invoke cost --env prod --json
     """
+    from portyfoul_infra.verbs import template
+    return template.cost(ctx, opts)
 
 
 # ---------------------------------------------------------------- stack
 
-@verb(o.UpdateOptions, "verbs.stack")
+@verb(o.UpdateOptions)
 def stack_update(ctx, opts):
     """Create or update the stack through a reviewed change set; data-loss guard; live events.
 
     Example: invoke stack-update --env staging --yes
     """
+    from portyfoul_infra.verbs import stack
+    return stack.stack_update(ctx, opts)
 
 
-@verb(o.DiffOptions, "verbs.stack")
+@verb(o.DiffOptions)
 def stack_diff(ctx, opts):
     """Preview what stack-update would change (a change set, deleted afterwards).
 
     Example: invoke stack-diff --env staging
     """
+    from portyfoul_infra.verbs import stack
+    return stack.stack_diff(ctx, opts)
 
 
-@verb(o.ReadOptions, "verbs.stack")
+@verb(o.ReadOptions)
 def stack_status(ctx, opts):
     """Stack status, deployed template version versus generated/, outputs.
 
     Example: invoke stack-status --env staging --json
     """
+    from portyfoul_infra.verbs import stack
+    return stack.stack_status(ctx, opts)
 
 
-@verb(o.AdoptOptions, None)
+@verb(o.AdoptOptions)
 def adopt(ctx, opts):
     """Take over a live stack built by hand, step 1 of 2: plan both steps, rename its logical IDs to ours in place.
 
     Example: invoke adopt --env dev --rehearse
     """
     if opts.rehearse:  # read-only here; the takeover runs on a local AWS
-        from portyfoul_infra.local.sandbox.rehearse import rehearse
-        return rehearse(ctx, opts, body_of)
-    return body_of("adopt")(ctx, opts)
+        from portyfoul_infra.scenarios import rehearse
+        return rehearse.rehearse(ctx, opts)
+    from portyfoul_infra.verbs import adopt as adoption
+    return adoption.adopt(ctx, opts)
 
 
-BODIES["adopt"] = "verbs.adopt:adopt"
-
-
-@verb(o.DeployRoleOptions, "verbs.deploy_role")
+@verb(o.DeployRoleOptions)
 def deploy_role(ctx, opts):
     """Create or update the companion stack with the role GitHub Actions deploys through (OIDC, no stored keys).
 
     Example: invoke deploy-role --env prod --yes
     """
+    from portyfoul_infra.verbs import deploy_role
+    return deploy_role.deploy_role(ctx, opts)
 
 
-@verb(o.DriftOptions, "verbs.drift")
+@verb(o.DriftOptions)
 def stack_drift(ctx, opts):
     """Drift detection: every resource changed outside CloudFormation, expected against actual; exit 2 if any.
 
     Example: invoke stack-drift --env prod --json
     """
+    from portyfoul_infra.verbs import drift
+    return drift.stack_drift(ctx, opts)
 
 
-@verb(o.DeleteOptions, "verbs.teardown")
+@verb(o.DeleteOptions)
 def stack_delete(ctx, opts):
     """Tear an environment down: shows what is deleted and what stays, asks for the stack's name, watches.
 
     Example: invoke stack-delete --env staging --confirm portyfoul-staging-infra
     """
+    from portyfoul_infra.verbs import teardown
+    return teardown.stack_delete(ctx, opts)
 
 
 # ---------------------------------------------------------------- release
 
-@verb(o.ReleaseOptions, "verbs.release")
+@verb(o.ReleaseOptions)
 def release(ctx, opts):
     """Build, push, register, (migrate,) deploy web and worker, watch, roll back on failure.
 
     Example: invoke release --env staging --tag 1a2b3c4d --no-build --timeout 900
     """
+    from portyfoul_infra.verbs import release
+    return release.release(ctx, opts)
 
 
-@verb(o.PromoteOptions, "verbs.promote", env_from="to")
+@verb(o.PromoteOptions, env_from="to")
 def promote(ctx, opts):
     """Release to --to the image --from released and tested: copied by digest, then released.
 
     Example: invoke promote --tag 1a2b3c4d --from staging --to prod
     """
+    from portyfoul_infra.verbs import promote
+    return promote.promote(ctx, opts)
 
 
-@verb(o.DeliveryPlanOptions, "verbs.delivery")
+@verb(o.DeliveryPlanOptions)
 def delivery_plan(ctx, opts):
     """What delivering an application commit does in each environment (release, promote or skip); reads no AWS.
 
     Example: invoke delivery-plan --sha "$APP_SHA" --app-repository owner/portyfoul --github-output "$GITHUB_OUTPUT"
     """
+    from portyfoul_infra.verbs import delivery
+    return delivery.delivery_plan(ctx, opts)
 
 
-@verb(o.DeliverOptions, "verbs.delivery")
+@verb(o.DeliverOptions)
 def deliver(ctx, opts):
     """Deliver an application commit to --env: promote it from promote_from, or release it (built only if ECR lacks it).
 
     Example: invoke deliver --env dev --sha "$APP_SHA" --app-dir app
     """
+    from portyfoul_infra.verbs import delivery
+    return delivery.deliver(ctx, opts)
 
 
-@verb(o.RollbackOptions, "verbs.release")
+@verb(o.RollbackOptions)
 def rollback(ctx, opts):
     """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched.
 
     Example: invoke rollback --env prod --service web --to 1a2b3c4d
     """
+    from portyfoul_infra.verbs import release
+    return release.rollback(ctx, opts)
 
 
-@verb(o.ReadOptions, "verbs.release")
+@verb(o.ReadOptions)
 def release_status(ctx, opts):
     """What runs now per service: tag, revision, rollout state, running and desired counts; recent releases.
 
     Example: invoke release-status --env prod --json | jq '.services[].tag'
     """
+    from portyfoul_infra.verbs import release
+    return release.release_status(ctx, opts)
 
 
-@verb(o.LogsOptions, "verbs.logs")
+@verb(o.LogsOptions)
 def logs(ctx, opts):
     """Tail the services' CloudWatch log groups.
 
     Example: invoke logs --service worker --since 30m --follow
     """
+    from portyfoul_infra.verbs import logs
+    return logs.logs(ctx, opts)
 
 
 # ---------------------------------------------------------------- operating the running app
 
-@verb(o.ShellOptions, "verbs.shell")
+@verb(o.ShellOptions)
 def shell(ctx, opts):
     """A shell (or --command) in a running task of a service, through ECS Exec; every session is logged.
 
     Example: invoke shell --service worker --command 'node -v'
     """
+    from portyfoul_infra.verbs import shell
+    return shell.shell(ctx, opts)
 
 
-@verb(o.RunOptions, "verbs.shell")
+@verb(o.RunOptions)
 def run(ctx, opts):
     """A one-off command in a new task from a service's task definition: `invoke run -- CMD...`; its exit code.
 
     Example: invoke run --service web --timeout 600 -- npm run report
     """
+    from portyfoul_infra.verbs import shell
+    return shell.run(ctx, opts)
 
 
-@verb(o.ForceUnlockOptions, "verbs.lock")
+@verb(o.ForceUnlockOptions)
 def force_unlock(ctx, opts):
     """Break an environment's deploy lock on purpose, when the command holding it is gone (a cancelled job).
 
     Example: invoke force-unlock --env prod --id 19a2b3c4d5e-4242
     """
+    from portyfoul_infra.verbs import lock
+    return lock.force_unlock(ctx, opts)
 
 
-@verb(o.SnapshotOptions, "verbs.database")
+@verb(o.SnapshotOptions)
 def db_snapshot(ctx, opts):
     """A manual database snapshot, named with environment, time and running tag; waits until available.
 
     Example: invoke db-snapshot --env prod
     """
+    from portyfoul_infra.verbs import database
+    return database.db_snapshot(ctx, opts)
 
 
-@verb(o.ReadOptions, "verbs.database")
+@verb(o.ReadOptions)
 def db_snapshots(ctx, opts):
     """The database's snapshots, manual and automated: age, size, status.
 
     Example: invoke db-snapshots --env prod --json
     """
+    from portyfoul_infra.verbs import database
+    return database.db_snapshots(ctx, opts)
 
 
-@verb(o.RestoreOptions, "verbs.database")
+@verb(o.RestoreOptions)
 def db_restore(ctx, opts):
     """Restore a snapshot into a NEW instance (never over the live one) and say how to use it.
 
     Example: invoke db-restore --snapshot portyfoul-prod-20261126-010203-1a2b3c4d --env prod
     """
+    from portyfoul_infra.verbs import database
+    return database.db_restore(ctx, opts)
 
 
 # ---------------------------------------------------------------- secrets and configuration
 
-@verb(o.ReadOptions, "verbs.secrets")
+@verb(o.ReadOptions)
 def secrets_check(ctx, opts):
     """Every secret and parameter the services use: exists, placeholder or set, last changed, read by. Never a value.
 
     Example: invoke secrets-check --env staging --json
     """
+    from portyfoul_infra.verbs import secrets
+    return secrets.secrets_check(ctx, opts)
 
 
-@verb(o.SecretsSetOptions, "verbs.secrets")
+@verb(o.SecretsSetOptions)
 def secrets_set(ctx, opts):
     """Write a secret's new value from standard input or a hidden prompt (never the command line).
 
     Example: echo -n "$KEY" | invoke secrets-set finnhub-api-key --env staging --restart
     """
+    from portyfoul_infra.verbs import secrets
+    return secrets.secrets_set(ctx, opts)
 
 
-@verb(o.SecretsRotateOptions, "verbs.secrets")
+@verb(o.SecretsRotateOptions)
 def secrets_rotate(ctx, opts):
     """Replace a generated secret with a new random value (jwt-secret: signs every user out).
 
     Example: invoke secrets-rotate jwt-secret --env staging --restart
     """
+    from portyfoul_infra.verbs import secrets
+    return secrets.secrets_rotate(ctx, opts)
 
 
-@verb(o.ReadOptions, "verbs.secrets")
+@verb(o.ReadOptions)
 def config_show(ctx, opts):
     """The non-secret settings in SSM Parameter Store, with who reads them.
 
     Example: invoke config-show --env staging --json
     """
+    from portyfoul_infra.verbs import secrets
+    return secrets.config_show(ctx, opts)
 
 
-@verb(o.ConfigSetOptions, "verbs.secrets")
+@verb(o.ConfigSetOptions)
 def config_set(ctx, opts):
     """Change a non-secret setting in SSM; takes effect when the services restart.
 
     Example: invoke config-set price-update-interval 5 --restart
     """
+    from portyfoul_infra.verbs import secrets
+    return secrets.config_set(ctx, opts)
 
 
 # ---------------------------------------------------------------- local
 
-@verb(o.SandboxOptions, None)
+@verb(o.SandboxOptions)
 def sandbox(ctx, opts):
     """The whole lifecycle on this machine against a local AWS (moto): build, create, release, status.
 
     Example: invoke sandbox --scenario failed-release --port 0
     """
-    from portyfoul_infra.local.sandbox import sandbox as body
-    return body(ctx, opts, body_of)
+    from portyfoul_infra.scenarios import sandbox as scenarios
+    return scenarios.sandbox(ctx, opts)

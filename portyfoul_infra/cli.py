@@ -21,10 +21,6 @@ from invoke import Task
 from invoke.parser.context import ParserContext, flag_key, to_flag
 from invoke.program import Program
 
-# The conventional exit status of a process whose reader closed its output pipe: 128 + SIGPIPE (13), what
-# `git log | head` or `cat big | head` report under `set -o pipefail`.
-CLOSED_PIPE_EXIT = 141
-
 
 class VerbTask(Task):
     """A task whose short flags and value names come from its options dataclass, not from invoke's guesses."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from .config import ENVIRONMENTS, Environment
@@ -74,6 +75,9 @@ class Ctx:
     poll_seconds: float | None = None
     # The other environments a command may read (promote's source, deploy-role's promote_from).
     environments: Mapping[str, Environment] = field(default_factory=lambda: dict(ENVIRONMENTS))
+    # Where the generated template and deploy inputs are read from: None for generated/ (or
+    # PORTYFOUL_GENERATED_DIR); the sandbox builds its own into a scratch directory.
+    generated: Path | None = None
 
     def environment(self, name: str) -> Environment:
         """Another environment by name, or a one-line UserError listing the known ones."""
@@ -105,8 +109,3 @@ class Ctx:
             self.console.line("not confirmed; nothing changed")
             return Outcome.REFUSED
         return None
-
-    def with_env(self, env: Environment) -> Ctx:
-        """The same command, acting on another environment (promote reads its source)."""
-        from dataclasses import replace
-        return replace(self, env=env)

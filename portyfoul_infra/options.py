@@ -421,8 +421,8 @@ class SandboxOptions:
     port: int = flag(5077, "Port for the local AWS on 127.0.0.1 (0 for any free port); refused if something "
                                 "answers there already", lo=0, hi=65535, metavar="PORT")
     keep: bool = flag(False, "Keep the local AWS running afterwards and print the AWS_ENDPOINT_URL to use")
-    adopt: bool = flag(False, "Rehearse taking over the live hand-built stack (tests/fixtures/live-stack.yaml) "
-                              "instead of creating one: the same as --scenario adopt")
+    adopt: bool = flag(False, "Rehearse taking over the live hand-built stack (a stand-in of the plan's phases 1-6 "
+                              "written by hand) instead of creating one: the same as --scenario adopt")
     # "" (not given) is lifecycle, so that --adopt beside any --scenario, lifecycle too, is seen as a contradiction.
     scenario: str = flag("", "lifecycle (the default), adopt, or failed-release (a crashing release, its rollback and "
                              "diagnosis, a good release, then rollback to the last good one)", metavar="SCENARIO")

@@ -176,7 +176,7 @@ def refactor(create="CREATE_COMPLETE", reason="", execute=None, throttle=0):
 
 def test_a_refactor_that_completes_is_adopted_and_points_at_stack_diff(live):
     outcome, text, _, _ = scripted_adopt(refactor(execute="EXECUTE_COMPLETE"))
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     rename_row = next(line.split() for line in text.splitlines() if line.split()[:2] == ["PostgresDB", "Database"])
     assert rename_row[2] == "portyfoul-dev-postgres"  # the plan shows the physical identity it matched on
     assert "adopted: portyfoul-infra's resources are under our logical IDs" in text
@@ -186,7 +186,7 @@ def test_a_refactor_that_completes_is_adopted_and_points_at_stack_diff(live):
 
 def test_the_refactor_renames_and_changes_nothing_else(live):
     outcome, _, _, script = scripted_adopt(refactor(create="CREATE_FAILED", reason="stop here"))
-    assert outcome is Outcome.REFUSED
+    assert outcome.outcome is Outcome.REFUSED
     sent = script.calls["CreateStackRefactor"][0]
     body = json.loads(sent["StackDefinitions"][0]["TemplateBody"])
     live_template = load_template(FIXTURE.read_text())
@@ -203,7 +203,7 @@ def test_the_refactor_renames_and_changes_nothing_else(live):
 def test_a_refactor_cloudformation_rejects_changes_nothing_and_exits_2(live):
     outcome, text, _, _ = scripted_adopt(refactor(create="CREATE_FAILED",
                                                   reason="Resource type AWS::Foo::Bar is not supported"))
-    assert outcome is Outcome.REFUSED
+    assert outcome.outcome is Outcome.REFUSED
     assert "CloudFormation rejected the refactor: Resource type AWS::Foo::Bar is not supported" in text
     assert "nothing changed: portyfoul-infra keeps its logical IDs" in text
 
@@ -221,19 +221,19 @@ def test_a_validation_error_from_create_stack_refactor_is_a_refusal_with_nothing
 def test_a_failed_execution_is_rolled_back_and_exits_3(live):
     outcome, text, _, _ = scripted_adopt(refactor(execute="ROLLBACK_COMPLETE",
                                                   reason="Resource PostgresDB is being modified"))
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "rolled it back (ROLLBACK_COMPLETE): Resource PostgresDB is being modified" in text
     assert "on its old logical IDs" in text
 
 
 def test_a_rollback_that_fails_needs_a_human(live):
     outcome, text, _, _ = scripted_adopt(refactor(execute="ROLLBACK_FAILED", reason="boom"))
-    assert outcome is Outcome.NEEDS_HUMAN and "needs a human" in text
+    assert outcome.outcome is Outcome.NEEDS_HUMAN and "needs a human" in text
 
 
 def test_throttling_while_watching_backs_off_and_carries_on(live):
     outcome, _, clock, _ = scripted_adopt(refactor(execute="EXECUTE_COMPLETE", throttle=2))
-    assert outcome is Outcome.APPLIED and clock.sleeps[:2] == [5.0, 10.0]
+    assert outcome.outcome is Outcome.APPLIED and clock.sleeps[:2] == [5.0, 10.0]
 
 
 def test_a_stack_with_a_stack_policy_is_refused_before_anything(live):
@@ -309,7 +309,7 @@ def test_a_changed_placeholder_constant_is_refused_not_applied(shared_dev_stack,
     refresh(tmp_path)
     ctx, out = make_ctx(poll_seconds=0)
     outcome = stack_update(ctx, UpdateOptions(yes=True))
-    assert outcome is Outcome.REFUSED, out.getvalue()
+    assert outcome.outcome is Outcome.REFUSED, out.getvalue()
     assert "CoinGeckoApiKeySecret (AWS::SecretsManager::Secret) would get a new value from the template" in out.getvalue()
     after = sm.get_secret_value(SecretId="portyfoul/dev/coingecko-api-key")
     assert after["VersionId"] == before["VersionId"] and after["SecretString"] == before["SecretString"]

@@ -31,7 +31,7 @@ def test_rotate_asks_and_a_no_changes_nothing(shared_dev_stack):
     before = jwt_version(shared_dev_stack["AWS_ENDPOINT_URL"])
     person = Answers(False)
     ctx, out = make_ctx(prompt=person)
-    assert secrets_rotate(ctx, SecretsRotateOptions(name="jwt-secret")) is Outcome.REFUSED
+    assert secrets_rotate(ctx, SecretsRotateOptions(name="jwt-secret")).outcome is Outcome.REFUSED
     assert person.asked == ["rotate portyfoul/dev/jwt-secret now?"]
     assert "not confirmed; nothing changed" in out.getvalue()
     assert jwt_version(shared_dev_stack["AWS_ENDPOINT_URL"]) == before
@@ -62,7 +62,7 @@ def test_restore_says_what_it_creates_asks_and_a_no_changes_nothing(shared_dev_s
     snapshot = a_snapshot()
     person = Answers(False)
     ctx, out = make_ctx(prompt=person)
-    assert db_restore(ctx, RestoreOptions(snapshot=snapshot)) is Outcome.REFUSED
+    assert db_restore(ctx, RestoreOptions(snapshot=snapshot)).outcome is Outcome.REFUSED
     assert len(person.asked) == 1 and person.asked[0].startswith("create portyfoul-dev-restored-")
     assert "it is billed like the live one until you delete it" in out.getvalue()
     assert instances() == ["portyfoul-dev-postgres"]
@@ -89,6 +89,6 @@ def test_stack_delete_with_yes_goes_ahead_without_asking():
     cfn.update_termination_protection = lambda **kw: cfn._record("update_termination_protection", kw)
     person = Answers()
     ctx, out = make_ctx(FakeAws(cloudformation=cfn), prompt=person)
-    assert stack_delete(ctx, DeleteOptions(yes=True)) is Outcome.APPLIED
+    assert stack_delete(ctx, DeleteOptions(yes=True)).outcome is Outcome.APPLIED
     assert person.asked == [] and cfn.called("delete_stack")
 

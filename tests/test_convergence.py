@@ -19,7 +19,7 @@ PSEUDO = {"AWS::AccountId": "946652103073", "AWS::Region": "us-east-2", "AWS::St
           "AWS::StackId": "arn:aws:cloudformation:us-east-2:946652103073:stack/portyfoul-infra/1",
           "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 FIXTURES = {"yaml": (ROOT / "tests" / "fixtures" / "live-stack.yaml", {}),
-            "json": (ROOT / "tests" / "fixtures" / "live-stack-phases.json",
+            "json": (ROOT / "portyfoul_infra" / "scenarios" / "stand_ins" / "live-stack-phases.json",
                      {"ProjectName": "portyfoul", "Environment": "dev", "VpcCidrBlock": "10.0.0.0/16",
                       "DBEngineVersion": "17.2", "DBInstanceClass": "db.t4g.micro"})}
 

@@ -115,7 +115,7 @@ def test_delivery_plan_writes_the_step_outputs_the_workflow_reads(tmp_path):
     ctx, out = make_ctx(object(), environments=ONE_ACCOUNT)
     outcome = delivery_plan(ctx, DeliveryPlanOptions(sha=SHA, app_repository="owners/portyfoul",
                                                      github_output=str(output), roles=roles("dev", "staging")))
-    assert outcome is Outcome.NO_CHANGES
+    assert outcome.outcome is Outcome.NO_CHANGES
     assert output.read_text().splitlines() == [
         "earlier=kept", f"sha={SHA}", f"tag={TAG}", "app_repository=owners/portyfoul", "app_owner=owners",
         "app_name=portyfoul", "dev=release", "staging=promote", "prod=skip"]
@@ -213,7 +213,7 @@ def test_staging_promotes_what_dev_released_and_a_rerun_copies_nothing(staging_s
         docker = RegistryDocker()
         ctx, out = make_ctx(env=staging_stack, runner=docker, poll_seconds=1)
         outcome = deliver(ctx, DeliverOptions(env="staging", sha=SHA))
-        assert outcome is Outcome.APPLIED, out.getvalue()
+        assert outcome.outcome is Outcome.APPLIED, out.getvalue()
         assert f"deliver {SHA}: staging promotes from dev (promote_from)" in out.getvalue()
         assert find_image(client("ecr"), "portyfoul-staging", TAG) == source
         pulls = [c for c in docker.commands if c[:2] in (["docker", "pull"], ["docker", "push"])]

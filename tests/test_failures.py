@@ -138,7 +138,7 @@ def test_ctrl_c_at_the_prompt_means_no_and_the_change_set_is_deleted(monkeypatch
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
     ctx, out = make_ctx(FakeAws(cloudformation=cfn), prompt=prompt)
     outcome = stack_update(ctx, UpdateOptions())
-    assert outcome is Outcome.REFUSED and "not confirmed; nothing changed" in out.getvalue()
+    assert outcome.outcome is Outcome.REFUSED and "not confirmed; nothing changed" in out.getvalue()
     assert cfn.called("delete_change_set") and not cfn.called("execute_change_set")
 
 
@@ -177,7 +177,7 @@ def test_a_stale_picture_warns_but_does_not_block(tmp_path, monkeypatch):
     cfn = FakeCloudFormation(changes=[resource_change("WebTaskDefinition", "AWS::ECS::TaskDefinition")])
     ctx, out = make_ctx(FakeAws(cloudformation=cfn))
     outcome = stack_diff(ctx, DiffOptions())
-    assert outcome is Outcome.NO_CHANGES
+    assert outcome.outcome is Outcome.NO_CHANGES
     assert "the pictures in generated/ are stale (architecture.dot, architecture.svg)" in out.getvalue()
 
 
@@ -269,7 +269,7 @@ def test_renaming_the_database_is_caught_by_stack_diff_on_the_local_aws(shared_d
     generated.refresh(tmp_path)
     ctx, out = make_ctx()
     outcome = stack_diff(ctx, DiffOptions())
-    assert outcome is Outcome.REFUSED, out.getvalue()
+    assert outcome.outcome is Outcome.REFUSED, out.getvalue()
     assert re.search(r"Modify\s+Database\s+AWS::RDS::DBInstance\s+True", out.getvalue())
     assert "Database (AWS::RDS::DBInstance) would be replaced" in out.getvalue()
 

@@ -365,7 +365,7 @@ def test_a_damaged_record_mid_release_never_stops_the_release_from_recording_how
     ecs.describe_services = damage
     from portyfoul_infra.verbs.release import release
     ctx, out = make_ctx(aws)
-    assert release(ctx, ReleaseOptions(tag="v2", no_build=True)) is Outcome.APPLIED, out.getvalue()
+    assert release(ctx, ReleaseOptions(tag="v2", no_build=True)).outcome is Outcome.APPLIED, out.getvalue()
     assert "no old task definition revision deregistered: the release history" in out.getvalue()
     newest = [json.loads(v) for n, v in aws.clients["ssm"].store.items() if v != "{broken"]
     assert [(r["tag"], r["outcome"]) for r in newest] == [("v2", SUCCEEDED)]
@@ -407,7 +407,7 @@ def test_a_good_release_after_many_failed_ones_keeps_the_older_ways_back_runnabl
         ecs.scripts["deploy"] = {"web": [step], "worker": [step]}
         ctx, out = make_ctx(aws, env)
         expected = Outcome.ROLLED_BACK if tag.endswith("-crash") else Outcome.APPLIED
-        assert release(ctx, ReleaseOptions(tag=tag, no_build=True)) is expected, out.getvalue()
+        assert release(ctx, ReleaseOptions(tag=tag, no_build=True)).outcome is expected, out.getvalue()
         for svc in ecs.services.values():   # ECS forgets the failed deployment once the rollback completed
             svc["deployments"] = [d for d in svc["deployments"] if d["status"] == "PRIMARY"]
     assert "deregistered" in out.getvalue()   # it did prune
@@ -644,10 +644,10 @@ def test_after_three_good_releases_and_six_failed_ones_both_rollbacks_work(relea
     kept = history.load(make_ctx()[0])
     assert [r.tag for r in kept if r.outcome == SUCCEEDED] == ["demo0003", "demo0002", "demo0001"]
     ctx, out = make_ctx(poll_seconds=1)
-    assert rollback(ctx, RollbackOptions()) is Outcome.APPLIED, out.getvalue()
+    assert rollback(ctx, RollbackOptions()).outcome is Outcome.APPLIED, out.getvalue()
     assert "web: demo0003" in out.getvalue() and "-> demo0002" in out.getvalue()
     ctx, out = make_ctx(poll_seconds=1)
-    assert rollback(ctx, RollbackOptions(to="demo0001")) is Outcome.APPLIED, out.getvalue()
+    assert rollback(ctx, RollbackOptions(to="demo0001")).outcome is Outcome.APPLIED, out.getvalue()
     newest = history.load(make_ctx()[0])[:2]
     assert [(r.kind, r.tag, r.outcome) for r in newest] == [("rollback", "demo0001", SUCCEEDED),
                                                           ("rollback", "demo0002", SUCCEEDED)]

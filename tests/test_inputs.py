@@ -214,7 +214,7 @@ def test_secrets_set_writes_the_value_without_its_line_ending_and_says_so(dev_st
         secrets_set(ctx, SecretsSetOptions(name="finnhub-api-key"))
     assert sm.get_secret_value(SecretId="portyfoul/dev/finnhub-api-key")["VersionId"] == before
     ctx, out = make_ctx(read_secret=lambda prompt: "fh-" + SECRET + "\r\n")
-    assert secrets_set(ctx, SecretsSetOptions(name="finnhub-api-key")) is Outcome.APPLIED
+    assert secrets_set(ctx, SecretsSetOptions(name="finnhub-api-key")).outcome is Outcome.APPLIED
     assert sm.get_secret_value(SecretId="portyfoul/dev/finnhub-api-key")["SecretString"] == "fh-" + SECRET
     assert "the line ending the input ended with (what `echo` adds) is not part of the value" in out.getvalue()
     assert SECRET not in out.getvalue()
@@ -249,7 +249,7 @@ def test_stack_diff_refuses_the_allowance_typo_stack_update_refuses_in_the_same_
 def test_stack_diff_with_an_allowance_that_names_a_finding_previews_it():
     from portyfoul_infra.verbs.stack import stack_diff
     ctx, out = make_ctx(FakeAws(cloudformation=FakeCloudFormation(changes=[DB_REPLACED])))
-    assert stack_diff(ctx, o.DiffOptions(allow_replace=("Database",))) is Outcome.NO_CHANGES
+    assert stack_diff(ctx, o.DiffOptions(allow_replace=("Database",))).outcome is Outcome.NO_CHANGES
     assert "allowed by --allow-replace: Database" in out.getvalue()
 
 
@@ -304,7 +304,7 @@ def test_a_deliver_that_cannot_build_suggests_what_deliver_has_and_the_suggestio
     assert f"`invoke deliver --env dev --sha {sha} --app-dir DIR`" in message
     docker = Docker()
     ctx, out = make_ctx(runner=docker, poll_seconds=0)               # the suggestion: --app-dir at the checkout
-    assert deliver(ctx, DeliverOptions(env="dev", sha=sha, app_dir=str(app))) is Outcome.APPLIED, out.getvalue()
+    assert deliver(ctx, DeliverOptions(env="dev", sha=sha, app_dir=str(app))).outcome is Outcome.APPLIED, out.getvalue()
     assert any(c[:3] == ["docker", "buildx", "build"] for c in docker.commands)
 
     other = _checkout(tmp_path / "other")
@@ -318,7 +318,7 @@ def test_a_deliver_that_cannot_build_suggests_what_deliver_has_and_the_suggestio
     seed_image(client("ecr"), "portyfoul-dev", other[:8])             # the suggestion: pushed from elsewhere
     docker = Docker(available=False)
     ctx, out = make_ctx(runner=docker, poll_seconds=0)
-    assert deliver(ctx, DeliverOptions(env="dev", sha=other)) is Outcome.APPLIED, out.getvalue()
+    assert deliver(ctx, DeliverOptions(env="dev", sha=other)).outcome is Outcome.APPLIED, out.getvalue()
     assert f"released {other[:8]}" in out.getvalue() and not any("build" in c for c in docker.commands)
 
 
@@ -376,7 +376,7 @@ def test_a_map_that_settles_a_tie_is_still_taken(template):
 
 def test_a_swapped_pair_of_maps_is_refused_before_anything_is_renamed(aws_env):
     """The reported run: adopt said "adopted", then stack-update refused. Now adopt refuses, renaming nothing."""
-    from portyfoul_infra.local.sandbox import create_stand_in
+    from portyfoul_infra.scenarios.sandbox import create_stand_in
     from portyfoul_infra.verbs.adopt import adopt
     ctx, out = make_ctx(poll_seconds=0)
     create_stand_in(ctx, FIXTURE.read_text(), {}, {})
@@ -420,7 +420,7 @@ def test_a_secret_scheduled_for_deletion_is_restored_as_the_advice_says(dev_stac
     advice = f"restore it with `aws secretsmanager restore-secret --secret-id {name}`"
 
     ctx, out = make_ctx()
-    assert secrets_check(ctx, ReadOptions()) is Outcome.REFUSED
+    assert secrets_check(ctx, ReadOptions()).outcome is Outcome.REFUSED
     failing = out.getvalue().strip().splitlines()[-1]
     assert failing.startswith("error: required and not set: finnhub-api-key (DELETED): ") and advice in failing
     assert "secrets-set" not in failing
@@ -430,10 +430,10 @@ def test_a_secret_scheduled_for_deletion_is_restored_as_the_advice_says(dev_stac
 
     sm.restore_secret(SecretId=name)      # what `aws secretsmanager restore-secret --secret-id NAME` calls
     ctx, _ = make_ctx(read_secret=lambda prompt: "fh-restored-key")
-    assert secrets_set(ctx, SecretsSetOptions(name="finnhub-api-key")) is Outcome.APPLIED
+    assert secrets_set(ctx, SecretsSetOptions(name="finnhub-api-key")).outcome is Outcome.APPLIED
     assert sm.describe_secret(SecretId=name)["ARN"] == arn      # the same secret: what the services read
     ctx, out = make_ctx()
-    assert secrets_check(ctx, ReadOptions()) is Outcome.NO_CHANGES, out.getvalue()
+    assert secrets_check(ctx, ReadOptions()).outcome is Outcome.NO_CHANGES, out.getvalue()
 
 
 def test_a_secret_or_setting_gone_for_good_gets_the_advice_that_is_true(dev_stack):
@@ -443,7 +443,7 @@ def test_a_secret_or_setting_gone_for_good_gets_the_advice_that_is_true(dev_stac
     ssm, parameter = client("ssm"), "/portyfoul/dev/price-update-interval"
     ssm.delete_parameter(Name=parameter)
     ctx, out = make_ctx()
-    assert secrets_check(ctx, ReadOptions()) is Outcome.REFUSED
+    assert secrets_check(ctx, ReadOptions()).outcome is Outcome.REFUSED
     failing = out.getvalue().strip().splitlines()[-1]
     assert "finnhub-api-key (MISSING): portyfoul/dev/finnhub-api-key is gone for good" in failing
     assert "a stack-update does not recreate what was deleted outside CloudFormation" in failing
@@ -460,7 +460,7 @@ def test_a_secret_or_setting_gone_for_good_gets_the_advice_that_is_true(dev_stac
 
     ssm.put_parameter(Name=parameter, Type="String", Value="15")   # what the advice's command does
     ctx, out = make_ctx()
-    assert config_set(ctx, ConfigSetOptions(key="price-update-interval", value="5")) is Outcome.APPLIED
+    assert config_set(ctx, ConfigSetOptions(key="price-update-interval", value="5")).outcome is Outcome.APPLIED
     assert f"{parameter} = 5 (was 15)" in out.getvalue()
 
 
@@ -473,7 +473,7 @@ def test_stack_status_right_after_stack_drift_says_when_it_was_checked(dev_stack
     ctx, out = make_ctx(poll_seconds=0)
     stack_status(ctx, ReadOptions())
     assert "drift         never checked (`invoke stack-drift`)" in out.getvalue()
-    assert stack_drift(make_ctx(poll_seconds=0)[0], DriftOptions()) is Outcome.NO_CHANGES
+    assert stack_drift(make_ctx(poll_seconds=0)[0], DriftOptions()).outcome is Outcome.NO_CHANGES
     ctx, out = make_ctx(poll_seconds=0)
     stack_status(ctx, ReadOptions())
     assert "drift         IN_SYNC, checked " in out.getvalue() and "never checked" not in out.getvalue()
@@ -489,10 +489,10 @@ def test_deploy_role_with_nothing_to_change_exits_0_and_says_so(aws_env):
         Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"],
         ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
     ctx, out = make_ctx(env=env, poll_seconds=0)
-    assert deploy_role(ctx, o.DeployRoleOptions(yes=True)) is Outcome.APPLIED, out.getvalue()
+    assert deploy_role(ctx, o.DeployRoleOptions(yes=True)).outcome is Outcome.APPLIED, out.getvalue()
     ctx, out = make_ctx(env=env, poll_seconds=0)
     again = deploy_role(ctx, o.DeployRoleOptions(yes=True))
-    assert again is Outcome.NO_CHANGES and again.exit_code == 0, out.getvalue()
+    assert again.outcome is Outcome.NO_CHANGES and again.exit_code == 0, out.getvalue()
     assert "no changes: portyfoul-dev-deploy is up to date" in out.getvalue()
     assert "deploy role: arn:aws:iam::946652103073:role/portyfoul-dev-github-deploy" in out.getvalue()
 
@@ -510,7 +510,7 @@ def test_a_deleted_stack_is_created_again_around_what_it_kept(dev_stack):
     sm, ecr, cfn = client("secretsmanager"), client("ecr"), client("cloudformation")
     digest = seed_image(ecr, "portyfoul-dev", "kept0001")
     kept = {s["Name"]: sm.get_secret_value(SecretId=s["ARN"])["SecretString"] for s in sm.list_secrets()["SecretList"]}
-    assert stack_delete(make_ctx(poll_seconds=0)[0], o.DeleteOptions(yes=True)) is Outcome.APPLIED
+    assert stack_delete(make_ctx(poll_seconds=0)[0], o.DeleteOptions(yes=True)).outcome is Outcome.APPLIED
 
     for verb, opts in ((stack_update, o.UpdateOptions(yes=True)), (stack_diff, o.DiffOptions())):
         with pytest.raises(UserError) as refused:
@@ -528,11 +528,11 @@ def test_a_deleted_stack_is_created_again_around_what_it_kept(dev_stack):
         stack_update(make_ctx(poll_seconds=0)[0], o.UpdateOptions(yes=True, delete_failed_create=True))
 
     ctx, out = make_ctx(poll_seconds=0)
-    assert adopt(ctx, o.AdoptOptions(yes=True)) is Outcome.APPLIED, out.getvalue()
+    assert adopt(ctx, o.AdoptOptions(yes=True)).outcome is Outcome.APPLIED, out.getvalue()
     assert "first the empty stack its failed creation left (ROLLBACK_COMPLETE) is deleted" in out.getvalue()
     ctx, out = make_ctx(poll_seconds=0)
-    assert stack_update(ctx, o.UpdateOptions(yes=True)) is Outcome.APPLIED, out.getvalue()
-    assert stack_update(make_ctx(poll_seconds=0)[0], o.UpdateOptions(yes=True)) is Outcome.NO_CHANGES
+    assert stack_update(ctx, o.UpdateOptions(yes=True)).outcome is Outcome.APPLIED, out.getvalue()
+    assert stack_update(make_ctx(poll_seconds=0)[0], o.UpdateOptions(yes=True)).outcome is Outcome.NO_CHANGES
     assert {s["Name"]: sm.get_secret_value(SecretId=s["ARN"])["SecretString"]
             for s in sm.list_secrets()["SecretList"]} == kept
     assert ecr.describe_images(repositoryName="portyfoul-dev", imageIds=[{"imageTag": "kept0001"}])[

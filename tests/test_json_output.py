@@ -75,7 +75,8 @@ def test_a_stack_that_does_not_exist_is_a_document_too(aws_env):
     proc, document = run_json("stack-status", aws_env)
     assert proc.returncode == 2
     assert document == {"schema": "portyfoul.stack-status/1", "environment": "dev", "account": "946652103073",
-                        "region": "us-east-2", "stack": "portyfoul-infra", "exists": False}
+                        "region": "us-east-2", "stack": "portyfoul-infra", "exists": False,
+                        "create": "invoke stack-update --env dev"}
     assert "does not exist" in proc.stderr
 
 
@@ -116,7 +117,7 @@ def test_drift_documents_each_difference_and_never_a_secret_value():
         outcome = stack_drift(ctx, DriftOptions(json=True))
     text = out.getvalue()
     document = json.loads(text[text.index("{"):])
-    assert outcome is Outcome.REFUSED and document["drifted"] is True
+    assert outcome.outcome is Outcome.REFUSED and document["drifted"] is True
     same_keys(documented()["portyfoul.stack-drift/1"], document)
     secret_drift, rule = document["resources"]  # by logical ID
     assert rule["logical_id"] == "LoadBalancerSecurityGroup" and rule["differences"][0]["difference"] == "ADD"

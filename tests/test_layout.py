@@ -1,8 +1,9 @@
 """The layout's promises: the folders are the layers, the arrows run one way, operations never load the template.
 
-Layers, top to bottom: tasks.py; verbs/ (one module per verb family); local/ (the local AWS and the sandbox);
-aws/ (the AWS mechanics) and artifacts/ (what is made from the template); template/ (troposphere); the core at the
-package root. Every import is read from the code (top-level, in functions and under TYPE_CHECKING alike).
+Layers, top to bottom: tasks.py; scenarios/ (the local runs: the sandbox and the rehearsal); verbs/ (one module per
+verb family); aws/ (the AWS mechanics) and artifacts/ (what is made from the template); template/ (troposphere);
+the core at the package root; and beside them local/, the local AWS, which imports nothing of the product. Every
+import is read from the code (top-level, in functions and under TYPE_CHECKING alike).
 """
 
 import ast
@@ -11,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from support import ROOT
 
 PACKAGE = ROOT / "portyfoul_infra"
@@ -20,7 +19,7 @@ CORE_LIMIT = 12
 
 
 def layer_of(module: str) -> str:
-    """core, template, aws, artifacts, verbs, local.server (the emulator), local.sandbox, or tasks."""
+    """core, template, aws, artifacts, verbs, local (the emulator), scenarios, or tasks."""
     if module == "tasks":
         return "tasks"
     parts = module.split(".")
@@ -28,8 +27,6 @@ def layer_of(module: str) -> str:
         return "core"
     if len(parts) == 1:
         return "core"
-    if parts[1] == "local":
-        return "local.sandbox" if parts[2:3] == ["sandbox"] else "local.server"
     return parts[1]
 
 
@@ -40,9 +37,9 @@ ALLOWED = {
     "aws": {"core"},
     "artifacts": {"core", "template"},
     "verbs": {"core", "aws", "artifacts"},
-    "local.server": set(),                     # the emulator never agrees with the product by construction
-    "local.sandbox": {"core", "aws", "artifacts", "local.server"},
-    "tasks": {"core", "verbs", "aws", "local.sandbox", "local.server"},
+    "local": set(),                            # the emulator never agrees with the product by construction
+    "scenarios": {"core", "aws", "artifacts", "verbs", "local"},
+    "tasks": {"core", "verbs", "scenarios", "aws", "local"},
 }
 
 
@@ -81,7 +78,7 @@ def test_at_most_twelve_modules_sit_at_the_package_root():
     root = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(root) <= CORE_LIMIT, root
     assert {d.name for d in PACKAGE.iterdir() if d.is_dir() and (d / "__init__.py").exists()} == {
-        "aws", "artifacts", "local", "template", "verbs"}
+        "aws", "artifacts", "local", "scenarios", "template", "verbs"}
 
 
 def wrong_arrows(layers: set[str]) -> list[str]:
@@ -98,21 +95,22 @@ def wrong_arrows(layers: set[str]) -> list[str]:
 
 
 def test_every_arrow_runs_down_the_layers():
-    wrong = wrong_arrows(set(ALLOWED) - {"local.server"})
+    wrong = wrong_arrows(set(ALLOWED) - {"local"})
     assert not wrong, "\n".join(wrong)
 
 
 def test_the_emulator_imports_nothing_of_the_product():
     """Never let a patch agree with the plan by construction: the local AWS decides on its own."""
-    wrong = wrong_arrows({"local.server"})
+    wrong = wrong_arrows({"local"})
     assert not wrong, "\n".join(wrong)
 
 
-def test_nothing_imports_a_verb_but_tasks_py():
+def test_nothing_imports_a_verb_but_tasks_py_and_the_local_runs():
+    """No verb imports another (they share only what verbs/__init__.py holds: `present`)."""
     for module, path in modules().items():
-        if module == "tasks":
+        if module == "tasks" or layer_of(module) == "scenarios":
             continue
-        verbs = {t for t in imports_of(module, path) if layer_of(t) == "verbs"}
+        verbs = {t for t in imports_of(module, path) if layer_of(t) == "verbs" and t != "portyfoul_infra.verbs"}
         assert not verbs, f"{module} imports {sorted(verbs)}"
 
 
@@ -127,8 +125,8 @@ def test_the_layer_rule_would_catch_a_wrong_arrow(tmp_path):
 
 def test_no_operation_module_loads_troposphere_when_imported():
     """Every module outside template/ and artifacts/ (and tasks.py) imports without troposphere or awacs."""
-    operations = sorted(m for m in modules() if layer_of(m) in ("core", "aws", "verbs", "tasks", "local.sandbox",
-                                                                 "local.server") and m != "portyfoul_infra")
+    operations = sorted(m for m in modules() if layer_of(m) in ("core", "aws", "verbs", "tasks", "scenarios", "local")
+                        and m != "portyfoul_infra")
     code = ("import importlib, sys\n"
             f"for m in {operations!r}:\n"
             "    importlib.import_module(m)\n"
@@ -197,17 +195,49 @@ def test_the_readme_lists_every_task():
         assert f"`{name.replace('_', '-')}`" in readme, name
 
 
-@pytest.mark.parametrize("module", sorted(m for m in modules() if m.startswith("portyfoul_infra.verbs.")))
-def test_every_verb_takes_ctx_and_opts(module):
-    """One verb shape: each public function a verb module defines for tasks.py is `name(ctx, opts)`."""
+def task_bodies() -> dict[str, list[tuple[str, str]]]:
+    """task -> the (module, function) its stub calls, read from tasks.py's code: `from portyfoul_infra.verbs import
+    stack` then `return stack.stack_update(ctx, opts)`."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for node in ast.parse((ROOT / "tasks.py").read_text()).body:
+        if not (isinstance(node, ast.FunctionDef) and any(
+                isinstance(d, ast.Call) and getattr(d.func, "id", "") == "verb" for d in node.decorator_list)):
+            continue
+        names = {alias.asname or alias.name: f"{stmt.module}.{alias.name}" for stmt in ast.walk(node)
+                 if isinstance(stmt, ast.ImportFrom) and stmt.module for alias in stmt.names}
+        found[node.name] = [(names[call.func.value.id], call.func.attr) for call in ast.walk(node)
+                            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                            and isinstance(call.func.value, ast.Name) and call.func.value.id in names]
+    return found
+
+
+def test_every_task_calls_a_verb_that_exists_and_takes_ctx_and_opts():
+    """The table of contents names each body in code, never in a string: a renamed or moved body fails here (and in
+    mypy), not in a user's command. One verb shape: `name(ctx, opts)`."""
+    import importlib
+    import inspect
+
+    from invoke import Task
+
     import tasks
-    mine = {name for name, where in tasks.BODIES.items() if where.split(":")[0] == module.split(".", 1)[1]}
-    tree = ast.parse(modules()[module].read_text())
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in mine:
-            positional = [a.arg for a in node.args.args]
-            assert positional[:2] == ["ctx", "opts"] and (len(positional) == 2 or node.args.defaults), node.name
-    assert mine, module
+    bodies = task_bodies()
+    assert set(bodies) == {t.name.replace("-", "_") for t in vars(tasks).values() if isinstance(t, Task)}
+    for task, calls in bodies.items():
+        assert calls, f"{task} calls no verb"
+        for module, function in calls:
+            body = getattr(importlib.import_module(module), function, None)
+            assert body is not None, f"{task}: {module} has no {function}"
+            positional = list(inspect.signature(body).parameters)
+            assert positional[:2] == ["ctx", "opts"], f"{task}: {module}.{function}{positional}"
+
+
+def test_the_body_check_would_catch_a_renamed_verb(tmp_path, monkeypatch):
+    import importlib
+    stub = ast.parse("@verb(o.X)\ndef force_unlock(ctx, opts):\n    from portyfoul_infra.verbs import lock\n"
+                     "    return lock.force_unlockk(ctx, opts)\n").body[0]
+    module, function = [(n.func.value.id, n.func.attr) for n in ast.walk(stub) if isinstance(n, ast.Call)
+                        and isinstance(n.func, ast.Attribute)][0]
+    assert getattr(importlib.import_module(f"portyfoul_infra.verbs.{module}"), function, None) is None
 
 
 def test_the_contract_holds_every_container_and_ssm_variable_name_once():

@@ -36,7 +36,7 @@ from portyfoul_infra.aws.lock import (
 from portyfoul_infra.errors import UserError
 from portyfoul_infra.local.server import seed_image
 from portyfoul_infra.options import ForceUnlockOptions, ReadOptions, ReleaseOptions, RollbackOptions, from_flags
-from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.outcomes import Outcome, result_of
 from portyfoul_infra.verbs.lock import force_unlock
 from portyfoul_infra.verbs.release import release, release_status, rollback
 from support import FAST_POLL, ROOT, Answers, VirtualClock, invoke, make_ctx
@@ -107,7 +107,7 @@ def run_suggested(ctx, command: str) -> Outcome:
     while words:
         name = words.pop(0).removeprefix("--").replace("-", "_")
         flags[name] = words.pop(0) if words and not words[0].startswith("--") else True
-    return verb(ctx, from_flags(cls, flags, task))
+    return result_of(verb(ctx, from_flags(cls, flags, task))).outcome
 
 
 # ---------- what a lease says, how long it runs, how it is renewed
@@ -438,7 +438,7 @@ def test_the_taker_waits_for_the_deployment_the_gone_holder_left_settles_its_rec
     clock = VirtualClock()
     ctx, out = make_ctx(release_clients(ecs, ecr=FakeEcr(tags=("v1", "v2", "v3"))), clock=clock, wall=ticking())
     gone = gone_release(ecs, ctx, [progress, progress, complete])
-    assert release(ctx, ReleaseOptions(tag="v3", no_build=True)) is Outcome.APPLIED, out.getvalue()
+    assert release(ctx, ReleaseOptions(tag="v3", no_build=True)).outcome is Outcome.APPLIED, out.getvalue()
     text = out.getvalue()
     assert f"took over the deploy lease of dev from {gone.describe()}: its process {gone.pid} on this host" in text
     assert re.search(r"ECS is still running the deployment it left \(web ecs-svc/\d+\): waiting up to 10:00", text)
@@ -475,7 +475,7 @@ def test_a_rollback_that_replaces_the_deployment_does_not_wait_for_it():
     clock = VirtualClock()
     ctx, out = make_ctx(release_clients(ecs, ecr=FakeEcr(tags=("v1", "v2"))), clock=clock, wall=ticking())
     gone_release(ecs, ctx, [stay])
-    assert rollback(ctx, RollbackOptions(service="web", replace_deployment=True)) is Outcome.APPLIED, out.getvalue()
+    assert rollback(ctx, RollbackOptions(service="web", replace_deployment=True)).outcome is Outcome.APPLIED, out.getvalue()
     assert "ECS is still running the deployment it left, which this command replaces: web on" in out.getvalue()
     assert "waiting up to" not in out.getvalue() and outcomes(ctx)["release v2"] == "failed"
 
@@ -485,13 +485,14 @@ def test_a_rollback_that_replaces_the_deployment_does_not_wait_for_it():
 def test_release_status_shows_who_holds_the_lease_since_and_until_when_and_whether_it_is_expired_or_gone():
     aws = release_clients()
     ctx, out = make_ctx(aws, wall=lambda: WALL)
-    assert release_status(ctx, ReadOptions(json=True)) is Outcome.NO_CHANGES
+    assert release_status(ctx, ReadOptions(json=True)).outcome is Outcome.NO_CHANGES
     assert json.loads(out.getvalue()[out.getvalue().index("{"):])["lock"] is None
     held = elsewhere(ctx, expires_in=90, run=lock.GitHubRun("o/infra", "777", 1, "dev"))
     document = _status(aws)
     same_keys(documented()["portyfoul.release-status/1"], document)
     assert document["lock"] == {
-        "id": held.id, "command": "release --tag v2", "user": held.user, "host": held.host, "pid": 4242,
+        "id": held.id, "command": "release --tag v2", "owner": held.owner, "user": held.user, "host": held.host,
+        "pid": 4242,
         "run": {"repository": "o/infra", "run_id": "777", "attempt": 1, "job": "dev",
                 "url": "https://github.com/o/infra/actions/runs/777/attempts/1"},
         "since": held.started, "renewed": held.renewed, "until": held.expires, "expired": False, "holder_gone": None,
@@ -528,7 +529,7 @@ def _status(aws) -> dict:
 @same_host
 def test_force_unlock_refuses_another_id_naming_the_command_that_works_and_says_when_it_is_not_needed():
     ctx, out = make_ctx(FakeAws(), prompt=Answers(False, True))
-    assert force_unlock(ctx, ForceUnlockOptions(id="123", yes=True)) is Outcome.NO_CHANGES
+    assert force_unlock(ctx, ForceUnlockOptions(id="123", yes=True)).outcome is Outcome.NO_CHANGES
     gone = leave_lease(ctx)
     with pytest.raises(UserError) as refused:
         force_unlock(ctx, ForceUnlockOptions(id="123", yes=True))

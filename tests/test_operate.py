@@ -67,7 +67,7 @@ def shell(ecs, plugin="/usr/local/bin/session-manager-plugin", code=0, **opts):
 def test_shell_opens_an_exec_session_through_the_plugin_without_printing_its_token():
     ecs = ExecEcs()
     outcome, text, runs = shell(ecs)
-    assert outcome is Outcome.NO_CHANGES
+    assert outcome.outcome is Outcome.NO_CHANGES
     (call,) = ecs.calls
     assert call["container"] == "web" and call["interactive"] is True and call["command"] == "/bin/sh"
     (cmd,) = runs
@@ -94,9 +94,13 @@ def test_shell_refuses_when_no_task_runs_and_for_an_unknown_service():
         shell(ExecEcs(), service="db")
 
 
-def test_a_session_that_fails_needs_a_look():
-    outcome, text, _ = shell(ExecEcs(), code=255)
-    assert outcome is Outcome.NEEDS_HUMAN and "exit code 255" in text
+def test_a_session_that_fails_ends_as_a_failed_command_like_run():
+    """A shell session that ends non-zero is the command's failure, as with `invoke run` (10 + its code), never
+    this tool's "needs a human" (nothing changed)."""
+    result, text, _ = shell(ExecEcs(), code=3)
+    assert result.outcome is Outcome.COMMAND_FAILED and result.exit_code == 13
+    assert "the session ended with exit code 3; `invoke shell` exits 13" in text
+    assert shell(ExecEcs(), code=255)[0].exit_code == 127
 
 
 # ---------- run: a one-off task, its log streamed, its exit code kept
@@ -112,7 +116,7 @@ def run_fake(migration, **opts):
 
 def test_run_streams_the_log_and_keeps_the_commands_exit_code_apart_from_the_tools():
     result, text, ecs = run_fake([{"lastStatus": "RUNNING"}, {"lastStatus": "STOPPED", "exitCode": 3}])
-    assert result == 13  # never 3, which would read as "rolled back"
+    assert result.exit_code == 13  # never 3, which would read as "rolled back"
     assert "the command failed: it exited 3" in text and "`invoke run` exits 13" in text
     (call,) = ecs.called("run_task")
     assert call["overrides"]["containerOverrides"] == [{"name": "web", "command": ["npm", "run", "report"]}]
@@ -123,8 +127,8 @@ def test_run_streams_the_log_and_keeps_the_commands_exit_code_apart_from_the_too
 
 @pytest.mark.parametrize("code, ours", [(1, 11), (2, 12), (4, 14), (117, 127), (255, 127)])
 def test_every_failing_command_maps_clear_of_the_tools_codes(code, ours):
-    from portyfoul_infra.verbs.shell import command_exit
-    assert command_exit(code) == ours and command_exit(code) not in (0, 1, 2, 3, 4, 5)
+    from portyfoul_infra.outcomes import Outcome, exit_code
+    assert exit_code(Outcome.COMMAND_FAILED, code) == ours and ours not in (0, 1, 2, 3, 4, 5)
 
 
 def test_the_words_after_dashes_are_kept_as_the_shell_passed_them():
@@ -137,7 +141,7 @@ def test_the_words_after_dashes_are_kept_as_the_shell_passed_them():
 
 def test_run_stops_the_task_at_its_timeout():
     result, text, ecs = run_fake([{"lastStatus": "RUNNING"}], timeout=30)
-    assert result is Outcome.NEEDS_HUMAN and len(ecs.called("stop_task")) == 1
+    assert result.outcome is Outcome.NEEDS_HUMAN and len(ecs.called("stop_task")) == 1
     assert "still RUNNING after 30s; stopped it" in text
 
 
@@ -227,7 +231,7 @@ def test_drift_lists_each_changed_property_and_exits_2():
         "StackResourceDriftStatus": "MODIFIED", "Timestamp": NOW,
         "PropertyDifferences": [{"PropertyPath": "/SecurityGroupIngress/2", "ExpectedValue": "null",
                                  "ActualValue": '{"CidrIp":"0.0.0.0/0","FromPort":22}', "DifferenceType": "ADD"}]}])
-    assert outcome is Outcome.REFUSED
+    assert outcome.outcome is Outcome.REFUSED
     assert "has drifted: 1 resource(s) changed outside CloudFormation" in text
     assert "LoadBalancerSecurityGroup (AWS::EC2::SecurityGroup) MODIFIED  sg-0abc" in text
     assert re.search(r"/SecurityGroupIngress/2\s+ADD\s+null\s+\{\"CidrIp\":\"0.0.0.0/0\",\"FromPort\":22\}", text)
@@ -235,7 +239,7 @@ def test_drift_lists_each_changed_property_and_exits_2():
 
 def test_a_stack_in_sync_exits_0():
     outcome, text = drift([], status="IN_SYNC")
-    assert outcome is Outcome.NO_CHANGES and "in sync with its template" in text
+    assert outcome.outcome is Outcome.NO_CHANGES and "in sync with its template" in text
 
 
 def test_stack_status_shows_the_last_drift_result():
@@ -297,7 +301,7 @@ def test_a_deletion_that_fails_explains_and_puts_protection_back():
                                          event("portyfoul-infra", "DELETE_FAILED")])])
     ctx, out = make_ctx(FakeAws(cloudformation=cfn))
     outcome = stack_delete(ctx, DeleteOptions(confirm="portyfoul-infra"))
-    assert outcome is Outcome.NEEDS_HUMAN
+    assert outcome.outcome is Outcome.NEEDS_HUMAN
     assert "root cause: VPC (AWS::EC2::VPC) DELETE_FAILED: The vpc has dependencies" in out.getvalue()
     protection = cfn.called("update_termination_protection")
     assert [p["EnableTerminationProtection"] for p in protection] == [False, True]
@@ -309,5 +313,5 @@ def test_typing_the_wrong_name_at_the_prompt_changes_nothing():
     cfn.list_stack_resources = lambda **kw: {"StackResourceSummaries": []}
     ctx, out = make_ctx(FakeAws(cloudformation=cfn), prompt=Answers("not the name"))
     outcome = stack_delete(ctx, DeleteOptions())
-    assert outcome is Outcome.REFUSED and "not confirmed; nothing changed" in out.getvalue()
+    assert outcome.outcome is Outcome.REFUSED and "not confirmed; nothing changed" in out.getvalue()
     assert not cfn.called("delete_stack") and not cfn.called("update_termination_protection")

@@ -34,7 +34,7 @@ def _digest(repository: str, tag: str):
 def test_promote_copies_the_digest_and_releases_it(staging_stack):
     docker = RegistryDocker()
     outcome, printed = _run(DEMO_TAG, docker)
-    assert outcome is Outcome.APPLIED, printed
+    assert outcome.outcome is Outcome.APPLIED, printed
     source = _digest("portyfoul-dev", DEMO_TAG)
     assert source and _digest("portyfoul-staging", DEMO_TAG) == source
     assert [c[:2] for c in docker.commands if c[0] == "docker" and c[1] != "login"] == [
@@ -66,7 +66,7 @@ def test_promote_refuses_a_tag_whose_source_release_failed(staging_stack):
 
 def test_a_copy_with_another_digest_is_not_released(staging_stack):
     outcome, printed = _run(DEMO_TAG, RegistryDocker(rewrite=True))
-    assert outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
+    assert outcome.outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
     assert "not released" in printed
     web = client("ecs").describe_services(cluster="portyfoul-staging-cluster", services=["portyfoul-staging-web-service"])
     assert web["services"][0]["desiredCount"] == 0  # still the bootstrap: nothing was deployed

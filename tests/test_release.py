@@ -53,7 +53,7 @@ def on(ecs, key):
 def test_success_deploys_both_and_keeps_the_rollback_targets():
     ecs = FakeEcs(deploy={"web": [stay, progress, complete], "worker": [complete]})
     outcome, text, ecs, clock = run(ecs)
-    assert outcome is Outcome.APPLIED and outcome.exit_code == 0
+    assert outcome.outcome is Outcome.APPLIED and outcome.exit_code == 0
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB2, WORKER2)
     assert "released v2 (sha256:abababababa" in text
     assert "rollback target portyfoul-dev-web-task:1 kept ACTIVE" in text
@@ -78,7 +78,7 @@ def test_new_revisions_are_copies_with_only_the_image_changed():
 def test_circuit_breaker_rollback_is_a_failure_never_a_success():
     ecs = FakeEcs(deploy={"web": [stay, circuit_breaker], "worker": [complete]})
     outcome, text, ecs, _ = run(ecs)
-    assert outcome is Outcome.ROLLED_BACK and outcome.exit_code == 3
+    assert outcome.outcome is Outcome.ROLLED_BACK and outcome.exit_code == 3
     assert "web: failed: ECS deployment circuit breaker: tasks failed to start." in text
     assert "web: already back on portyfoul-dev-web-task:1 (ECS rolled it back)" in text
     # worker had succeeded; it is rolled back too so both run the same release
@@ -89,7 +89,7 @@ def test_tasks_that_keep_stopping_are_diagnosed():
     boom = stopping("Essential container in task exited")
     ecs = FakeEcs(deploy={"web": [boom, boom, fail], "worker": [complete]})
     outcome, text, ecs, _ = run(ecs)
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "Essential container in task exited" in text
     assert "container web: exit code 1" in text
     assert "| Error: connect ECONNREFUSED" in text  # last log lines of the failed task
@@ -105,7 +105,7 @@ def test_exec_format_error_gets_the_architecture_hint():
 def test_timeout_triggers_a_watched_rollback():
     ecs = FakeEcs(deploy={"web": [stay], "worker": [complete]})
     outcome, text, ecs, clock = run(ecs, timeout=60)
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "web: timed out: not complete after 60s" in text
     assert "web: rolling back to portyfoul-dev-web-task:1" in text
     assert on(ecs, "web") == WEB1 and on(ecs, "worker") == WORKER1
@@ -121,7 +121,7 @@ def test_ctrl_c_rolls_back():
 
     ecs = FakeEcs(deploy={"web": [stay], "worker": [stay]})
     outcome, text, ecs, _ = run(ecs, clock=InterruptingClock())
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "interrupted (Ctrl-C)" in text and "release interrupted and rolled back" in text
     assert on(ecs, "web") == WEB1 and on(ecs, "worker") == WORKER1
 
@@ -131,21 +131,21 @@ def test_throttling_backs_off_and_carries_on():
     # the first two polls after preflight and the watcher's first look
     throttle(ecs, "describe_services", {3, 4}, "ThrottlingException")
     outcome, _, _, clock = run(ecs)
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     assert clock.sleeps[:2] == [5.0, 10.0]
 
 
 def test_another_deployment_replacing_ours_is_a_failure():
     ecs = FakeEcs(deploy={"web": [replaced], "worker": [complete]})
     outcome, text, ecs, _ = run(ecs)
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "another deployment replaced ours (now running portyfoul-dev-web-task:99)" in text
 
 
 def test_web_succeeds_while_worker_fails_and_both_end_on_previous():
     ecs = FakeEcs(deploy={"web": [complete], "worker": [stay, fail]})
     outcome, text, ecs, _ = run(ecs)
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert on(ecs, "web") == WEB1 and on(ecs, "worker") == WORKER1
     assert "rolled back: web on portyfoul-dev-web-task:1, worker on portyfoul-dev-worker-task:1" in text
 
@@ -153,7 +153,7 @@ def test_web_succeeds_while_worker_fails_and_both_end_on_previous():
 def test_a_failed_rollback_needs_a_human():
     ecs = FakeEcs(deploy={"web": [fail], "worker": [complete]}, rollback={"web": [fail]})
     outcome, text, _, _ = run(ecs)
-    assert outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
+    assert outcome.outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
     assert "rollback failed: needs a human" in text
 
 
@@ -162,7 +162,7 @@ MIGRATING = replace(DEV, migration_command=("npm", "run", "migrate"))
 
 def test_migration_runs_from_the_new_web_revision_before_deploying():
     outcome, text, ecs, _ = run(env=MIGRATING, migrate=True)
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     (task,) = ecs.called("run_task")
     assert task["taskDefinition"] == WEB2
     assert task["overrides"]["containerOverrides"] == [{"name": "web", "command": ["npm", "run", "migrate"]}]
@@ -175,7 +175,7 @@ def test_migration_runs_from_the_new_web_revision_before_deploying():
 def test_migration_exit_code_1_deploys_nothing():
     ecs = FakeEcs(migration=[{"lastStatus": "RUNNING"}, {"lastStatus": "STOPPED", "exitCode": 1}])
     outcome, text, ecs, _ = run(ecs, env=MIGRATING, migrate=True)
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "migration failed: exit code 1" in text and "nothing was deployed" in text
     assert ecs.called("update_service") == []
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB1, WORKER1)
@@ -184,7 +184,7 @@ def test_migration_exit_code_1_deploys_nothing():
 def test_migration_task_that_never_starts_is_stopped_at_the_deadline():
     ecs = FakeEcs(migration=[{"lastStatus": "PROVISIONING"}])
     outcome, text, ecs, clock = run(ecs, env=MIGRATING, migrate=True, timeout=120)
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "migration task still PROVISIONING after 120s; stopped it" in text
     assert len(ecs.called("stop_task")) == 1 and ecs.called("update_service") == []
 
@@ -206,7 +206,7 @@ def test_placeholder_secret_is_refused_and_optional_one_warned():
     assert ecs.called("register_task_definition") == []
     optional = {**SET_SECRETS, "portyfoul/dev/coingecko-api-key": PLACEHOLDER_VALUE}
     outcome, text, _, _ = run(secrets=optional)
-    assert outcome is Outcome.APPLIED and "warning: COINGECKO_API_KEY" in text
+    assert outcome.outcome is Outcome.APPLIED and "warning: COINGECKO_API_KEY" in text
     assert PLACEHOLDER_VALUE not in text and "finnhub-real-key" not in text
 
 
@@ -226,7 +226,7 @@ def test_an_inactive_rollback_target_is_refused():
 
 def test_dry_run_changes_nothing():
     outcome, text, ecs, _ = run(dry_run=True)
-    assert outcome is Outcome.DRY_RUN and "dry run: preflight passed" in text
+    assert outcome.outcome is Outcome.DRY_RUN and "dry run: preflight passed" in text
     assert ecs.called("register_task_definition") == [] and ecs.called("update_service") == []
 
 
@@ -255,7 +255,7 @@ def test_build_uses_the_task_definitions_platform_logs_in_by_stdin_and_pushes_bo
 
     ecr.describe_images = describe
     outcome, text, _, _ = run(ecr=ecr, runner=docker, no_build=False, app_dir=str(tmp_path))
-    assert outcome is Outcome.APPLIED, text
+    assert outcome.outcome is Outcome.APPLIED, text
     build = next(c for c, _ in commands if c[:3] == ["docker", "buildx", "build"])
     assert build[build.index("--platform") + 1] == "linux/arm64"
     assert f"{REPO_URI}:v2" in build and f"{REPO_URI}:latest" in build
@@ -272,7 +272,7 @@ def test_build_only_stops_after_the_local_build(tmp_path):
     commands = []
     outcome, text, ecs, _ = run(ecr=FakeEcr(tags=()), runner=lambda c, s: commands.append(list(c)) or 0,
                                 no_build=False, build_only=True, app_dir=str(tmp_path))
-    assert outcome is Outcome.APPLIED and "nothing pushed or deployed" in text
+    assert outcome.outcome is Outcome.APPLIED and "nothing pushed or deployed" in text
     assert not any(c[:2] in (["docker", "push"], ["docker", "login"]) for c in commands)
     assert ecs.called("register_task_definition") == []
 
@@ -284,7 +284,7 @@ def test_a_tag_already_in_ecr_is_released_as_it_is_without_building(tmp_path):
     ecs = FakeEcs(deploy={"web": [complete], "worker": [complete]})
     outcome, text, ecs, _ = run(ecs, runner=lambda c, s: commands.append(list(c)) or 0, no_build=False,
                                 app_dir=str(tmp_path))
-    assert outcome is Outcome.APPLIED, text
+    assert outcome.outcome is Outcome.APPLIED, text
     assert "tag v2 is already in ECR (sha256:abababababab): releasing that image without building" in text
     assert not any(c[:3] == ["docker", "buildx", "build"] or c[:2] == ["docker", "push"] for c in commands)
     assert on(ecs, "web") == WEB2 and on(ecs, "worker") == WORKER2
@@ -295,7 +295,7 @@ def test_a_release_that_serves_5xx_is_rolled_back_by_its_alarm_and_the_alarm_is_
     ecs = FakeEcs(deploy={"web": [progress, alarm_rollback], "worker": [complete]})
     outcome, text, ecs, _ = run(ecs, alarms={"portyfoul-dev-web-5xx": "ALARM",
                                              "portyfoul-dev-web-unhealthy-targets": "OK"})
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "web: alarm portyfoul-dev-web-5xx is in ALARM, and it rolls a deployment back" in text
     assert "web-unhealthy-targets is in ALARM" not in text
     assert on(ecs, "web") == WEB1
@@ -310,7 +310,7 @@ def test_migrate_takes_a_snapshot_first_named_with_env_time_and_tag():
     from support.fake_ecs import FakeRds
     rds = FakeRds()
     outcome, text, ecs, _ = run(env=MIGRATING, migrate=True, rds=rds)
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     (name,) = rds.snapshots
     assert re.fullmatch(r"portyfoul-dev-\d{8}-\d{6}-v1", name) and rds.snapshots[name]["DBInstanceIdentifier"] == \
         "portyfoul-dev-postgres"
@@ -321,12 +321,12 @@ def test_migrate_with_no_snapshot_says_so():
     from support.fake_ecs import FakeRds
     rds = FakeRds()
     outcome, text, _, _ = run(env=MIGRATING, migrate=True, no_snapshot=True, rds=rds)
-    assert outcome is Outcome.APPLIED and rds.snapshots == {}
+    assert outcome.outcome is Outcome.APPLIED and rds.snapshots == {}
     assert "--no-snapshot: migrating without a database snapshot first" in text
 
 
 def test_a_snapshot_that_never_becomes_available_migrates_and_deploys_nothing():
     from support.fake_ecs import FakeRds
     outcome, text, ecs, _ = run(env=MIGRATING, migrate=True, rds=FakeRds(stuck=True), timeout=60)
-    assert outcome is Outcome.NEEDS_HUMAN and "nothing was migrated or deployed" in text
+    assert outcome.outcome is Outcome.NEEDS_HUMAN and "nothing was migrated or deployed" in text
     assert ecs.called("run_task") == [] and ecs.called("update_service") == []

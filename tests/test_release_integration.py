@@ -203,5 +203,5 @@ def test_logs_follow_stops_cleanly_on_ctrl_c(dev_stack):
 
     ctx, out = make_ctx(clock=Interrupting())
     outcome = logs(ctx, LogsOptions(service="web", since="5m", follow=True))
-    assert outcome is Outcome.NO_CHANGES
+    assert outcome.outcome is Outcome.NO_CHANGES
     assert "ready on port 3000" in out.getvalue()

@@ -451,6 +451,6 @@ def test_a_converging_update_cut_short_gets_its_protections_from_the_next_one():
                              "contain changes. Submit different information to create a change set.")
     cfn.termination_protection, cfn.policy = False, ""
     ctx, out = make_ctx(FakeAws(cloudformation=cfn))
-    assert stack_update(ctx, UpdateOptions(yes=True)) is Outcome.NO_CHANGES, out.getvalue()
+    assert stack_update(ctx, UpdateOptions(yes=True)).outcome is Outcome.NO_CHANGES, out.getvalue()
     assert cfn.termination_protection is True and "LogicalResourceId/Database" in cfn.policy
     assert "termination protection on; stack policy denies replacing or deleting the database" in out.getvalue()

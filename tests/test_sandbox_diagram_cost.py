@@ -49,7 +49,7 @@ def test_the_sandbox_rehearses_adopting_the_live_stack_and_nothing_is_lost():
     proc = invoke("sandbox", "--port", "0", "--adopt", env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     out = proc.stdout
-    for step in ("1/7 create a stand-in for the live stack from tests/fixtures/live-stack-phases.json",
+    for step in ("1/7 create a stand-in for the live stack from live-stack-phases.json",
                  "2/7 stack-diff before adoption", "refused, as it should be", "is not adopted yet",
                  "step 1, adopt: rename 35 logical ID(s)", "and import 3 of ours made by hand outside the stack",
                  "step 2, `invoke stack-update --env dev`: the converging update, planned now",

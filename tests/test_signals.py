@@ -325,7 +325,7 @@ def test_a_stop_during_workers_update_puts_back_what_ecs_took_and_records_failed
     stopped_on(ecs, "worker", applied)
     ctx, out = make_ctx(aws)
     outcome = release(ctx, ReleaseOptions(tag="v2", no_build=True))
-    assert outcome is Outcome.ROLLED_BACK, out.getvalue()
+    assert outcome.outcome is Outcome.ROLLED_BACK, out.getvalue()
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[1], WORKER[1])
     rollbacks = [e for e in journal.seen if e[0] == "update" and e[2] in (WEB[1], WORKER[1])]
     assert rollbacks == [("update", "web", WEB[1])] + ([("update", "worker", WORKER[1])] if applied else [])
@@ -342,7 +342,7 @@ def test_a_failed_release_is_recorded_failed_before_its_rollback_starts(monkeypa
     aws = release_clients(ecs)
     journal = Journal(aws, monkeypatch)
     ctx, out = make_ctx(aws)
-    assert release(ctx, ReleaseOptions(tag="v2", no_build=True)) is Outcome.ROLLED_BACK, out.getvalue()
+    assert release(ctx, ReleaseOptions(tag="v2", no_build=True)).outcome is Outcome.ROLLED_BACK, out.getvalue()
     first_rollback = journal.seen.index(("update", "worker", WORKER[1]))
     assert ("history", "failed") in journal.seen[:first_rollback]
 
@@ -372,7 +372,7 @@ def test_a_signal_during_a_releases_rollback_is_acknowledged_and_the_rollback_fi
     ctx, out = make_ctx(aws)
     with cli.signals_as_interrupts(said.append):
         outcome = release(ctx, ReleaseOptions(tag="v2", no_build=True))
-    assert outcome is Outcome.ROLLED_BACK, out.getvalue()
+    assert outcome.outcome is Outcome.ROLLED_BACK, out.getvalue()
     assert said == ["SIGTERM (after SIGINT): already stopping; ignored until the rollback ends, is recorded and the "
                     "deploy lock is given back"]
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[1], WORKER[1])
@@ -394,7 +394,7 @@ def test_a_first_signal_once_a_release_is_recorded_changes_nothing(guard_restore
     ctx, out = make_ctx(aws)
     with cli.signals_as_interrupts(said.append):
         outcome = release(ctx, ReleaseOptions(tag="v2", no_build=True))
-    assert outcome is Outcome.APPLIED, out.getvalue()
+    assert outcome.outcome is Outcome.APPLIED, out.getvalue()
     assert said[0] == "SIGTERM: ignored until the outcome is recorded and the deploy lock is given back"
     assert newest(aws)["outcome"] == "succeeded" and (on(ecs, "web"), on(ecs, "worker")) == (WEB[2], WORKER[2])
 
@@ -435,7 +435,7 @@ def test_a_rollback_stopped_while_ecs_deploys_is_refused_then_continued_by_repla
         return watch(cluster=cluster, services=services)
     ecs.describe_services = describe_services
     ctx, out = make_ctx(aws)
-    assert rollback(ctx, RollbackOptions()) is Outcome.NEEDS_HUMAN, out.getvalue()
+    assert rollback(ctx, RollbackOptions()).outcome is Outcome.NEEDS_HUMAN, out.getvalue()
     ecs.describe_services = watch
     text = out.getvalue()
     assert "rollback stopped by SIGTERM: worker on v1, web still deploying v1" in text
@@ -453,7 +453,7 @@ def test_a_rollback_stopped_while_ecs_deploys_is_refused_then_continued_by_repla
     ecs.scripts["rollback"] = {}      # the replacing deployment completes
     ecs.scripts["deploy"] = {}
     again, out = make_ctx(aws)
-    assert rollback(again, RollbackOptions(replace_deployment=True)) is Outcome.APPLIED, out.getvalue()
+    assert rollback(again, RollbackOptions(replace_deployment=True)).outcome is Outcome.APPLIED, out.getvalue()
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[1], WORKER[1])  # never v2 again
     assert "worker: already on v1 (portyfoul-dev-worker-task:1): the rollback of" in out.getvalue()
     done = newest(aws)
@@ -469,7 +469,7 @@ def test_a_rollback_that_failed_is_tried_again_by_the_command_it_proposes():
     ecs, aws = released_twice(deploy={"web": [circuit_breaker], "worker": [complete]})
     ecs.previous.clear()  # each update is a deployment to the fake; the circuit breaker puts web back on v2
     ctx, out = make_ctx(aws)
-    assert rollback(ctx, RollbackOptions()) is Outcome.NEEDS_HUMAN, out.getvalue()
+    assert rollback(ctx, RollbackOptions()).outcome is Outcome.NEEDS_HUMAN, out.getvalue()
     assert "`invoke rollback --env dev` tries it again" in out.getvalue()
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[2], WORKER[1])
     web = ecs.services["portyfoul-dev-web-service"]
@@ -477,7 +477,7 @@ def test_a_rollback_that_failed_is_tried_again_by_the_command_it_proposes():
     ecs.scripts["rollback"] = {}
     ecs.scripts["deploy"] = {}
     again, out = make_ctx(aws)
-    assert rollback(again, RollbackOptions()) is Outcome.APPLIED, out.getvalue()
+    assert rollback(again, RollbackOptions()).outcome is Outcome.APPLIED, out.getvalue()
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[1], WORKER[1])
 
 
@@ -508,5 +508,5 @@ def test_the_next_step_after_an_aws_error_between_the_services_puts_both_back():
     assert on(ecs, "web") != WEB[2] and on(ecs, "worker") == WORKER[2]
     ecs.update_service = update
     again, out = make_ctx(aws)
-    assert rollback(again, RollbackOptions(service="web")) is Outcome.APPLIED, out.getvalue()
+    assert rollback(again, RollbackOptions(service="web")).outcome is Outcome.APPLIED, out.getvalue()
     assert (on(ecs, "web"), on(ecs, "worker")) == (WEB[2], WORKER[2])  # back on v2, never further

@@ -37,7 +37,7 @@ def done(status="UPDATE_COMPLETE"):
 def test_replacing_the_database_is_blocked_before_anything_executes():
     cfn = FakeCloudFormation(changes=[WEB_TD, DB_REPLACED], script=done())
     outcome, text, _ = run(cfn)
-    assert outcome is Outcome.REFUSED and outcome.exit_code == 2
+    assert outcome.outcome is Outcome.REFUSED and outcome.exit_code == 2
     assert "Database (AWS::RDS::DBInstance) would be replaced: data snapshot, old deleted, new one empty" in text
     assert "--allow-replace Database" in text
     assert cfn.called("execute_change_set") == [] and cfn.called("set_stack_policy") == []
@@ -47,7 +47,7 @@ def test_replacing_the_database_is_blocked_before_anything_executes():
 def test_allow_replace_lets_exactly_that_resource_through_and_restores_the_policy():
     cfn = FakeCloudFormation(changes=[WEB_TD, DB_REPLACED], script=done())
     outcome, text, _ = run(cfn, allow=["Database"])
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     assert "allowed by --allow-replace: Database" in text
     policies = [json.loads(kw["StackPolicyBody"]) for kw in cfn.called("set_stack_policy")]
     assert len(policies) == 2
@@ -82,21 +82,21 @@ def test_a_typo_in_allow_replace_is_refused_naming_what_the_change_set_guards():
 def test_a_new_value_for_a_secret_or_parameter_is_refused_as_data_loss(change, what):
     cfn = FakeCloudFormation(changes=[change], script=done())
     outcome, text, _ = run(cfn)
-    assert outcome is Outcome.REFUSED and cfn.called("execute_change_set") == []
+    assert outcome.outcome is Outcome.REFUSED and cfn.called("execute_change_set") == []
     assert f"value REWRITTEN ({what})" in text and f"--allow-replace {change['ResourceChange']['LogicalResourceId']}" in text
 
 
 def test_a_description_change_on_a_secret_passes_the_value_guard():
     change = resource_change("FinnhubApiKeySecret", "AWS::SecretsManager::Secret", details=["Description"])
     outcome, _, _ = run(FakeCloudFormation(changes=[change], script=done()))
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
 
 
 def test_a_parameter_group_replacement_and_a_removed_ssm_parameter_are_guarded():
     changes = [resource_change("DatabaseParameterGroup", "AWS::RDS::DBParameterGroup", replacement="True"),
                resource_change("PriceUpdateIntervalParameter", "AWS::SSM::Parameter", action="Remove")]
     outcome, text, _ = run(FakeCloudFormation(changes=changes, script=done()))
-    assert outcome is Outcome.REFUSED
+    assert outcome.outcome is Outcome.REFUSED
     assert "DatabaseParameterGroup" in text and "PriceUpdateIntervalParameter" in text
 
 
@@ -110,7 +110,7 @@ def test_a_parameter_group_replacement_and_a_removed_ssm_parameter_are_guarded()
 def test_every_stateful_replacement_or_removal_is_blocked(change, words):
     cfn = FakeCloudFormation(changes=[change], script=done())
     outcome, text, _ = run(cfn)
-    assert outcome is Outcome.REFUSED and words in text
+    assert outcome.outcome is Outcome.REFUSED and words in text
     assert cfn.called("execute_change_set") == []
 
 
@@ -118,7 +118,7 @@ def test_stateless_replacements_pass_and_access_changes_are_marked():
     changes = [WEB_TD, resource_change("TaskExecutionRole", "AWS::IAM::Role", details=("Policies",))]
     cfn = FakeCloudFormation(changes=changes, script=done())
     outcome, text, _ = run(cfn)
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     row = next(line for line in text.splitlines() if "TaskExecutionRole" in line)
     assert row.rstrip().endswith("access")
     assert "may widen access" in text
@@ -128,7 +128,7 @@ def test_stack_diff_reports_the_guard_and_executes_nothing():
     cfn = FakeCloudFormation(changes=[DB_REPLACED])
     ctx, out = make_ctx(FakeAws(cloudformation=cfn))
     outcome = stack_diff(ctx, DiffOptions())
-    assert outcome is Outcome.REFUSED
+    assert outcome.outcome is Outcome.REFUSED
     assert "would be replaced" in out.getvalue() and "preview only" in out.getvalue()
     assert cfn.called("execute_change_set") == [] and len(cfn.called("delete_change_set")) == 1
 
@@ -146,7 +146,7 @@ def test_declining_the_prompt_changes_nothing():
     person = Answers(False)
     cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
     outcome, text, _ = run(cfn, yes=False, prompt=person)
-    assert outcome is Outcome.REFUSED and person.asked == ["execute 1 change(s) on portyfoul-infra?"]
+    assert outcome.outcome is Outcome.REFUSED and person.asked == ["execute 1 change(s) on portyfoul-infra?"]
     assert cfn.called("execute_change_set") == []
 
 
@@ -154,7 +154,7 @@ def test_empty_change_set_is_success_and_is_deleted():
     cfn = FakeCloudFormation(change_set_status="FAILED",
                              change_set_reason="The submitted information didn't contain changes. Submit different information")
     outcome, text, _ = run(cfn)
-    assert outcome is Outcome.NO_CHANGES and "no changes" in text
+    assert outcome.outcome is Outcome.NO_CHANGES and "no changes" in text
     assert len(cfn.called("delete_change_set")) == 1 and cfn.called("execute_change_set") == []
 
 
@@ -180,7 +180,7 @@ def test_failed_update_prints_the_buried_root_cause_and_exits_rolled_back():
     ]
     cfn = FakeCloudFormation(changes=[WEB_TD], script=script)
     outcome, text, _ = run(cfn)
-    assert outcome is Outcome.ROLLED_BACK and outcome.exit_code == 3
+    assert outcome.outcome is Outcome.ROLLED_BACK and outcome.exit_code == 3
     assert "root cause: Database (AWS::RDS::DBInstance) UPDATE_FAILED: Cannot upgrade postgres from 17.6 to 16.4" in text
     assert "final stack status: UPDATE_ROLLBACK_COMPLETE" in text
 
@@ -189,7 +189,7 @@ def test_failed_rollback_needs_a_human_and_says_how_to_continue():
     script = [("UPDATE_ROLLBACK_IN_PROGRESS", [event("WebService", "UPDATE_FAILED", "Service did not stabilize")]),
               ("UPDATE_ROLLBACK_FAILED", [event("portyfoul-infra", "UPDATE_ROLLBACK_FAILED", "rollback failed")])]
     outcome, text, _ = run(FakeCloudFormation(changes=[WEB_TD], script=script))
-    assert outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
+    assert outcome.outcome is Outcome.NEEDS_HUMAN and outcome.exit_code == 4
     assert "--continue-rollback" in text and "Service did not stabilize" in text
 
 
@@ -200,7 +200,7 @@ def test_a_failed_creation_says_how_to_clean_up():
                                      event("portyfoul-infra", "ROLLBACK_COMPLETE")])]
     cfn = FakeCloudFormation(exists=False, changes=[resource_change("VPC", "AWS::EC2::VPC", action="Add")], script=script)
     outcome, text, _ = run(cfn)
-    assert outcome is Outcome.ROLLED_BACK
+    assert outcome.outcome is Outcome.ROLLED_BACK
     assert "root cause: NatGateway" in text and "--delete-failed-create" in text
     assert cfn.called("update_termination_protection") == []
 
@@ -216,14 +216,14 @@ def test_throttling_while_watching_backs_off_and_carries_on():
     cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
     throttle(cfn, "describe_stack_events", {2, 3})  # the first two polls after execution
     outcome, text, clock = run(cfn)
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     assert clock.sleeps[:2] == [5.0, 10.0]  # doubled back-off
 
 
 def test_watch_timeout_needs_a_human_and_says_cloudformation_continues():
     script = [("UPDATE_IN_PROGRESS", [])] * 50
     outcome, text, clock = run(FakeCloudFormation(changes=[WEB_TD], script=script), timeout=60)
-    assert outcome is Outcome.NEEDS_HUMAN and "still UPDATE_IN_PROGRESS after 60s" in text
+    assert outcome.outcome is Outcome.NEEDS_HUMAN and "still UPDATE_IN_PROGRESS after 60s" in text
     assert clock.now <= 70
 
 
@@ -232,7 +232,7 @@ def test_create_turns_on_termination_protection_and_the_stack_policy():
               ("CREATE_COMPLETE", [event("portyfoul-infra", "CREATE_COMPLETE")])]
     cfn = FakeCloudFormation(exists=False, changes=[resource_change("VPC", "AWS::EC2::VPC", action="Add")], script=script)
     outcome, _, _ = run(cfn)
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     assert cfn.called("update_termination_protection") == [
         {"StackName": cfn.called("execute_change_set")[0]["StackName"], "EnableTerminationProtection": True}]
     (policy,) = cfn.called("set_stack_policy")
@@ -264,7 +264,7 @@ def test_continue_rollback_recovers_the_stack():
               ("UPDATE_ROLLBACK_COMPLETE", [event("portyfoul-infra", "UPDATE_ROLLBACK_COMPLETE")])]
     cfn = FakeCloudFormation(status="UPDATE_ROLLBACK_FAILED", script=script)
     outcome, text, _ = run(cfn, continue_rollback=True)
-    assert outcome is Outcome.APPLIED and len(cfn.called("continue_update_rollback")) == 1
+    assert outcome.outcome is Outcome.APPLIED and len(cfn.called("continue_update_rollback")) == 1
     assert "back on its previous template" in text and cfn.called("create_change_set") == []
 
 
@@ -304,5 +304,5 @@ def test_throttling_while_the_change_set_is_created_backs_off_too():
     cfn = FakeCloudFormation(changes=[WEB_TD], script=done())
     throttle(cfn, "describe_change_set", {1, 2})
     outcome, _, clock = run(cfn)
-    assert outcome is Outcome.APPLIED
+    assert outcome.outcome is Outcome.APPLIED
     assert clock.sleeps[:2] == [2.0, 4.0]

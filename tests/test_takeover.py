@@ -1,7 +1,7 @@
 """The takeover end to end: a hand-written live stack, adopted and converged through invoke with only --yes.
 
 Two stand-ins written unlike each other and unlike our template (tests/fixtures/live-stack.yaml: YAML short
-form, literal zones, inline rules, secrets in the stack; tests/fixtures/live-stack-phases.json: JSON phase by
+form, literal zones, inline rules, secrets in the stack; portyfoul_infra/scenarios/stand_ins/live-stack-phases.json: JSON phase by
 phase, parameters with defaults, Fn::Join names, a dynamic reference for the password, separate ingress
 resources, exports imported by another stack, a flow log, an RDS log group, a bucket and an SSM parameter of
 its own, the phase 6 secrets made by hand outside the stack). After both steps nothing the witness records may
@@ -17,16 +17,16 @@ import pytest
 
 from portyfoul_infra.aws.lock import acquire, release
 from portyfoul_infra.cfn_template import load_template
-from portyfoul_infra.local.sandbox import (
+from portyfoul_infra.options import AdoptOptions, UpdateOptions
+from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.scenarios.sandbox import (
     CONSUMER_FIXTURE,
     CONSUMER_STACK,
     LIVE_FIXTURE,
     SANDBOX_FINNHUB_KEY,
     create_stand_in,
 )
-from portyfoul_infra.local.sandbox.witness import compare, witness
-from portyfoul_infra.options import AdoptOptions, UpdateOptions
-from portyfoul_infra.outcomes import Outcome
+from portyfoul_infra.scenarios.witness import compare, witness
 from portyfoul_infra.verbs.adopt import adopt
 from portyfoul_infra.verbs.stack import stack_update
 from support import ROOT, invoke, make_ctx
@@ -217,7 +217,7 @@ def test_a_stack_adopted_with_a_map_converges_with_the_same_choice(aws_env):
     create_stand_in(ctx, json.dumps(two_service_groups(load_template(YAML_FIXTURE.read_text()))), {}, {})
     assert adopt(ctx, AdoptOptions(yes=True, map=("ECSSecurityGroup2=ServiceSecurityGroup",))).ok, out.getvalue()
     assert stack_update(ctx, UpdateOptions(yes=True)).ok, out.getvalue()
-    assert stack_update(ctx, UpdateOptions(yes=True)) is Outcome.NO_CHANGES, out.getvalue()
+    assert stack_update(ctx, UpdateOptions(yes=True)).outcome is Outcome.NO_CHANGES, out.getvalue()
     ids = {r["LogicalResourceId"] for r in boto3.client("cloudformation", region_name="us-east-2")
            .list_stack_resources(StackName="portyfoul-infra")["StackResourceSummaries"]}
     assert {"ServiceSecurityGroup", "ECSSecurityGroup"} <= ids and "ECSSecurityGroup2" not in ids

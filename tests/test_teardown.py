@@ -96,7 +96,7 @@ def test_a_protected_environment_is_refused_up_front_and_the_command_it_names_de
     assert command == ("invoke stack-delete --env staging --yes --lift-protection Database "
                        "--lift-protection LoadBalancer")
     again, out = make_ctx(env=STAGING, poll_seconds=0)
-    assert stack_delete(again, options_of(command)) is Outcome.APPLIED, out.getvalue()
+    assert stack_delete(again, options_of(command)).outcome is Outcome.APPLIED, out.getvalue()
     assert deleted(STAGING_STACK)
     assert "deletion protection lowered on Database (the database portyfoul-staging-postgres)" in out.getvalue()
     assert client("rds").describe_db_instances()["DBInstances"] == []
@@ -111,7 +111,7 @@ def test_the_guides_staging_teardown_succeeds_as_written(aws_env):
     (line,) = [ln.split("#")[0].strip() for ln in guide.splitlines() if ln.startswith("invoke stack-delete --env staging")]
     create_staging()
     ctx, out = make_ctx(env=STAGING, poll_seconds=0, prompt=Answers(STAGING_STACK))
-    assert stack_delete(ctx, options_of(line)) is Outcome.APPLIED, out.getvalue()
+    assert stack_delete(ctx, options_of(line)).outcome is Outcome.APPLIED, out.getvalue()
     assert deleted(STAGING_STACK)
     assert ctx.prompt.asked == [f"type the stack's name ({STAGING_STACK}) to delete it:"]
 

@@ -1,9 +1,10 @@
-"""The one place AWS clients are made (region from config, endpoint from AWS_ENDPOINT_URL, standard retries),
-the account check every command starts with, and paging.
+"""The one place AWS clients are made (region from config, endpoint from AWS_ENDPOINT_URL or a local run, standard
+retries), the account check every command starts with, and paging.
 
-boto3 itself honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>), so a
-local moto server and real AWS are reached the same way. Tests hand the
-operational code a fake with the same `client(name)` shape.
+A command reads AWS_ENDPOINT_URL once (`connect`) and every client it makes goes there, so a local moto server
+and real AWS are reached the same way; a local run (scenarios/) hands its clients its own local AWS's endpoint
+and stand-in credentials without touching the process environment. Tests hand the operational code a fake with
+the same `client(name)` shape.
 """
 
 from __future__ import annotations
@@ -38,9 +39,16 @@ def keep_wire_logging_quiet() -> None:
 
 @dataclass
 class Aws:
-    """boto3 clients for one region, created lazily and reused."""
+    """boto3 clients for one region, created lazily and reused.
+
+    `endpoint_url` sends every call there (AWS_ENDPOINT_URL, read once by `connect`; a local run's own local
+    AWS); `credentials` (key, secret) are used instead of the usual chain, and no profile is read then: a local
+    run's stand-ins, whatever AWS_PROFILE says.
+    """
     region: str
     profile: str | None = None
+    endpoint_url: str | None = None
+    credentials: tuple[str, str] | None = None
     _session: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
@@ -48,8 +56,15 @@ class Aws:
     def session(self):
         if self._session is None:
             import boto3
+            import botocore.session
             keep_wire_logging_quiet()
-            self._session = boto3.Session(region_name=self.region, profile_name=self.profile)
+            # With credentials of its own, no profile is read: a stray AWS_PROFILE names nothing a local run has.
+            core = botocore.session.Session(session_vars={"profile": (None, None, None, None)} if self.credentials
+                                            else None)
+            key, secret = self.credentials or (None, None)
+            self._session = boto3.Session(botocore_session=core, region_name=self.region,
+                                          profile_name=None if self.credentials else self.profile,
+                                          aws_access_key_id=key, aws_secret_access_key=secret)
         return self._session
 
     def client(self, name: str):
@@ -58,7 +73,7 @@ class Aws:
             retries = {"mode": os.environ.get("AWS_RETRY_MODE") or RETRY_MODE,
                        "max_attempts": _int_env("AWS_MAX_ATTEMPTS", MAX_ATTEMPTS)}
             self._clients[name] = self.session.client(
-                name, config=Config(retries=retries, user_agent_extra="portyfoul-infra"))
+                name, endpoint_url=self.endpoint_url, config=Config(retries=retries, user_agent_extra="portyfoul-infra"))
         return self._clients[name]
 
     def require_credentials(self) -> None:
@@ -82,8 +97,10 @@ def _int_env(name: str, default: int) -> int:
 
 
 def connect(region: str) -> Aws:
-    """Clients for `region`; the credentials are checked once, by print_header (or require_credentials)."""
-    return Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None)
+    """Clients for `region`, to AWS_ENDPOINT_URL when it is set; the credentials are checked once, by print_header
+    (or require_credentials)."""
+    return Aws(region=region, profile=os.environ.get("AWS_PROFILE") or None,
+               endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
 
 
 def verify_account(aws: ClientSource, env: Environment) -> str:
@@ -104,7 +121,7 @@ def print_header(ctx: Ctx) -> str:
     env = ctx.env
     account = verify_account(ctx.aws, env)
     ctx.console.heading(f"environment {env.name} · account {account} · region {env.region} · "
-                    f"stack {env.stack_name}{endpoint_note()}")
+                        f"stack {env.stack_name}{endpoint_note(ctx.aws)}")
     return account
 
 
@@ -115,9 +132,9 @@ def json_document(ctx: Ctx, schema: str, account: str | None) -> dict:
             "stack": env.stack_name}
 
 
-def endpoint_note() -> str:
-    """Where requests go, for the header every task prints."""
-    url = os.environ.get("AWS_ENDPOINT_URL")
+def endpoint_note(aws: ClientSource) -> str:
+    """Where requests go, for the header every task prints: " via URL" when not to AWS itself."""
+    url = getattr(aws, "endpoint_url", None)
     return f" via {url}" if url else ""
 
 

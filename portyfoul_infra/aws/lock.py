@@ -600,7 +600,7 @@ def status(ctx: Ctx, holder: Holder | None) -> dict | None:
     now = ctx.wall()
     run = holder.run
     return {
-        "id": holder.id, "command": holder.command, "user": holder.user or None, "host": holder.host or None,
+        "id": holder.id, "command": holder.command, "owner": holder.owner, "user": holder.user or None, "host": holder.host or None,
         "pid": holder.pid or None,
         "run": None if run is None else {"repository": run.repository, "run_id": run.run_id, "attempt": run.attempt,
                                          "job": run.job or None, "url": run.url},

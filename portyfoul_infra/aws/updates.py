@@ -82,9 +82,9 @@ def check_production_ready(env: Environment) -> None:
                         + "; ".join(gaps) + " (docs/operations.md, \"Production checklist\")")
 
 
-def settle_state(ctx: Ctx, stack: StackInfo | None, timeout: float, delete_failed_create: bool,
-                 continue_rollback: bool) -> tuple[str, StackInfo | None] | Outcome:
-    """CREATE or UPDATE, after dealing with every state that is neither (the flags name the recoveries)."""
+def change_set_type_for(stack: StackInfo | None) -> tuple[str, StackInfo | None]:
+    """CREATE or UPDATE for the stack as it is (read-only); a UserError for every other state, naming the
+    recovery (a stack-update flag) where there is one."""
     if stack is None or stack.status == "REVIEW_IN_PROGRESS":
         return "CREATE", stack
     if stack.status in OK_STATES:
@@ -94,23 +94,35 @@ def settle_state(ctx: Ctx, stack: StackInfo | None, timeout: float, delete_faile
             f"stack {stack.name} is {stack.status}: another operation is running. Refusing rather than waiting; "
             "follow it with `invoke stack-status` and run again when it completes")
     if stack.status == "ROLLBACK_COMPLETE":
-        if not delete_failed_create:
-            raise UserError(
-                f"stack {stack.name} is ROLLBACK_COMPLETE: its creation failed and rolled back, so it holds no "
-                "running resources (retained secrets, repository, logs and snapshots stay). Delete it and create "
-                "again with `invoke stack-update --delete-failed-create`")
+        raise UserError(
+            f"stack {stack.name} is ROLLBACK_COMPLETE: its creation failed and rolled back, so it holds no "
+            "running resources (retained secrets, repository, logs and snapshots stay). Delete it and create "
+            "again with `invoke stack-update --delete-failed-create`")
+    if stack.status == "UPDATE_ROLLBACK_FAILED":
+        raise UserError(
+            f"stack {stack.name} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback "
+            f"({stack.reason or 'see stack events'}). Fix the cause (often a resource changed outside "
+            "CloudFormation), then `invoke stack-update --continue-rollback`")
+    raise UserError(
+        f"stack {stack.name} is {stack.status} and cannot be updated ({stack.reason or 'see its events'}); "
+        "this needs a human: see the troubleshooting guide in docs/operations.md")
+
+
+def recover(ctx: Ctx, stack: StackInfo | None, timeout: float, delete_failed_create: bool,
+            continue_rollback: bool) -> Outcome | None:
+    """The recoveries the operator asked for by flag, each only in the state it is for: delete a creation that
+    rolled back (then None: go on and create), or continue a failed rollback (its outcome: the command ends
+    there). None when there is nothing to recover."""
+    if stack is None:
+        return None
+    if delete_failed_create and stack.status == "ROLLBACK_COMPLETE":
         ctx.console.line(f"deleting the failed stack {stack.name} (ROLLBACK_COMPLETE) before creating it again")
         result = _operate(ctx, stack, "delete_stack", f"started deleting the failed stack {stack.name}", timeout)
         if result.status != "DELETE_COMPLETE":
             report_failure(ctx.console, result, stack.name)
             return Outcome.NEEDS_HUMAN
-        return "CREATE", None
-    if stack.status == "UPDATE_ROLLBACK_FAILED":
-        if not continue_rollback:
-            raise UserError(
-                f"stack {stack.name} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback "
-                f"({stack.reason or 'see stack events'}). Fix the cause (often a resource changed outside "
-                "CloudFormation), then `invoke stack-update --continue-rollback`")
+        return None
+    if continue_rollback and stack.status == "UPDATE_ROLLBACK_FAILED":
         ctx.console.line("continuing the failed rollback")
         result = _operate(ctx, stack, "continue_update_rollback", f"continued the rollback of {stack.name}", timeout)
         if result.status == "UPDATE_ROLLBACK_COMPLETE":
@@ -118,9 +130,7 @@ def settle_state(ctx: Ctx, stack: StackInfo | None, timeout: float, delete_faile
             return Outcome.APPLIED
         report_failure(ctx.console, result, stack.name)
         return Outcome.NEEDS_HUMAN
-    raise UserError(
-        f"stack {stack.name} is {stack.status} and cannot be updated ({stack.reason or 'see its events'}); "
-        "this needs a human: see the troubleshooting guide in docs/operations.md")
+    return None
 
 
 def _operate(ctx: Ctx, stack: StackInfo, call: str, change: str, timeout: float):

@@ -176,7 +176,11 @@ def start(port: int | None = None, timeout: float = 30.0) -> LocalAws:
         if taken:
             raise RuntimeError(f"port {port} on {LOOPBACK}: {taken}")
     port = port or free_port()
-    env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "100", "MOTO_ACCOUNT_ID": ACCOUNT_ID}
+    # Nothing of the caller's AWS set-up reaches the emulator: a profile it names (moto reads the region list through
+    # botocore, which would refuse one that does not exist here) or an endpoint.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") and not k.startswith("AWS_ENDPOINT_URL")}
+    env.update({"MOTO_ECS_SERVICE_RUNNING": "100", "MOTO_ACCOUNT_ID": ACCOUNT_ID})
     proc = subprocess.Popen(
         [sys.executable, "-m", "portyfoul_infra.local.server", "--port", str(port), "--parent", str(os.getpid())],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

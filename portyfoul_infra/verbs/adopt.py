@@ -36,7 +36,7 @@ from ..console import shorten
 from ..context import Ctx
 from ..errors import UserError
 from ..options import AdoptOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result, result_of
 
 CREATE_DONE = ("CREATE_COMPLETE", "CREATE_FAILED")
 EXECUTE_DONE = ("EXECUTE_COMPLETE", "EXECUTE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "OBSOLETE")
@@ -45,26 +45,26 @@ OLD_RUNBOOK = ("from now on, never update this stack with infra/main.yaml or `aw
                "new, empty ones. Every change goes through `invoke stack-update`")
 
 
-def adopt(ctx: Ctx, opts: AdoptOptions) -> Outcome:
+def adopt(ctx: Ctx, opts: AdoptOptions) -> Result:
     env, console = ctx.env, ctx.console
     overrides = opts.overrides()
-    report = ensure_fresh()
+    report = ensure_fresh(ctx.generated)
     account = print_header(ctx)
     cfn = ctx.client("cloudformation")
     stack = describe_stack(cfn, env.stack_name)
     if stack is None or stack.status in NO_RESOURCES:
-        return _adopt_left_behind(ctx, opts, stack, json.loads(report.deploy_body), overrides, account)
+        return result_of(_adopt_left_behind(ctx, opts, stack, json.loads(report.deploy_body), overrides, account))
     live = live_stack_of(cfn, env, stack)
     if live.adopted_by_us:
         console.ok(f"{env.stack_name} is already ours: it runs this tool's template (nothing to adopt); "
                    f"`invoke stack-diff --env {env.name}` shows what stack-update would change")
-        return Outcome.NO_CHANGES
+        return Result(Outcome.NO_CHANGES)
     if live.policy:
         raise UserError(
             f"stack {env.stack_name} has a stack policy attached, and CloudFormation cannot refactor such a "
             "stack; adopt it by hand instead (docs/operations.md, \"Adopting by hand\")")
     with deployment(ctx, "adopt", opts.timeout, settle_history=False):
-        return _adopt(ctx, opts, live, json.loads(report.deploy_body), overrides, account)
+        return result_of(_adopt(ctx, opts, live, json.loads(report.deploy_body), overrides, account))
 
 
 def _adopt(ctx: Ctx, opts: AdoptOptions, live: LiveStack, ours: dict, overrides: dict[str, str],

@@ -14,14 +14,15 @@ from datetime import datetime, timezone
 from ..aws.clients import collect, json_document, print_header
 from ..aws.snapshots import instance_id, take_snapshot
 from ..aws.stacks import require_stack
-from ..console import iso_time
+from ..console import Console, iso_time
 from ..context import Ctx
 from ..errors import UserError, error_code
 from ..options import ReadOptions, RestoreOptions, SnapshotOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result, result_of
+from . import present
 
 
-def db_snapshot(ctx: Ctx, opts: SnapshotOptions) -> Outcome:
+def db_snapshot(ctx: Ctx, opts: SnapshotOptions) -> Result:
     env, console = ctx.env, ctx.console
     print_header(ctx)
     stack = require_stack(ctx)
@@ -29,14 +30,14 @@ def db_snapshot(ctx: Ctx, opts: SnapshotOptions) -> Outcome:
     if name is None:
         console.error(f"the snapshot did not become available within {opts.timeout}s; RDS carries on: "
                       f"`invoke db-snapshots --env {env.name}`")
-        return Outcome.NEEDS_HUMAN
+        return Result(Outcome.NEEDS_HUMAN)
     console.ok(f"snapshot {name} is available; restore it with `invoke db-restore --snapshot {name} --env {env.name}`")
-    return Outcome.APPLIED
+    return Result(Outcome.APPLIED)
 
 
-def db_snapshots(ctx: Ctx, opts: ReadOptions) -> Outcome:
+def db_snapshots(ctx: Ctx, opts: ReadOptions) -> Result:
     """The database's snapshots, newest first, as one document (schema portyfoul.db-snapshots/1)."""
-    env, console = ctx.env, ctx.console
+    env = ctx.env
     data = json_document(ctx, "db-snapshots", print_header(ctx))
     stack = require_stack(ctx)
     db = instance_id(stack, env)
@@ -51,29 +52,27 @@ def db_snapshots(ctx: Ctx, opts: ReadOptions) -> Outcome:
         "age_seconds": int((current - s["SnapshotCreateTime"]).total_seconds())
         if isinstance(s.get("SnapshotCreateTime"), datetime) else None,
         "allocated_storage_gb": s.get("AllocatedStorage")} for s in ordered]
-    if opts.json:
-        console.json(data)
-        return Outcome.NO_CHANGES
-    if not snapshots:
-        console.line(f"{db} has no snapshots yet; `invoke db-snapshot --env {env.name}` takes one")
-        return Outcome.NO_CHANGES
-    rows = []
-    for s in ordered:
-        created = s.get("SnapshotCreateTime")
-        age = _age(current - created) if isinstance(created, datetime) else "?"
-        rows.append((s["DBSnapshotIdentifier"], s.get("SnapshotType", "?"),
-                     created.strftime("%Y-%m-%d %H:%M") if isinstance(created, datetime) else "?", age,
-                     f"{s.get('AllocatedStorage', '?')} GB", s.get("Status", "?")))
-    console.table(("snapshot", "type", "created (UTC)", "age", "size", "status"), rows)
-    return Outcome.NO_CHANGES
+    return present(ctx, opts.json, Outcome.NO_CHANGES, data, _render_snapshots)
 
 
-def _age(delta) -> str:
-    hours = int(delta.total_seconds() // 3600)
-    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() % 3600 // 60)}m"
+def _render_snapshots(console: Console, data: dict) -> None:
+    if not data["snapshots"]:
+        console.line(f"{data['instance']} has no snapshots yet; `invoke db-snapshot --env {data['environment']}` "
+                     "takes one")
+        return
+    console.table(("snapshot", "type", "created (UTC)", "age", "size", "status"), [
+        (s["id"], s["type"] or "?", (s["created"] or "?")[:16].replace("T", " "),
+         _age(s["age_seconds"]) if s["age_seconds"] is not None else "?",
+         f"{s['allocated_storage_gb'] if s['allocated_storage_gb'] is not None else '?'} GB", s["status"] or "?")
+        for s in data["snapshots"]])
 
 
-def db_restore(ctx: Ctx, opts: RestoreOptions) -> Outcome:
+def _age(seconds: int) -> str:
+    hours = seconds // 3600
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {seconds % 3600 // 60}m"
+
+
+def db_restore(ctx: Ctx, opts: RestoreOptions) -> Result:
     env, console = ctx.env, ctx.console
     print_header(ctx)
     stack = require_stack(ctx)
@@ -94,7 +93,7 @@ def db_restore(ctx: Ctx, opts: RestoreOptions) -> Outcome:
                  f"{live_id}, which is not touched); it is billed like the live one until you delete it")
     refused = ctx.confirmed(f"create {new_id}?", opts.yes)
     if refused:
-        return refused
+        return result_of(refused)
     rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier=new_id,
         DBSnapshotIdentifier=opts.snapshot,
@@ -117,4 +116,4 @@ def db_restore(ctx: Ctx, opts: RestoreOptions) -> Outcome:
     console.line("  - make it the environment's database: see docs/operations.md, \"Restoring the database\"")
     console.line(f"  - it costs like the live instance until deleted: `aws rds delete-db-instance "
                  f"--db-instance-identifier {new_id} --skip-final-snapshot`")
-    return Outcome.APPLIED
+    return Result(Outcome.APPLIED)

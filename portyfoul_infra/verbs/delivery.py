@@ -35,7 +35,7 @@ from ..context import Ctx
 from ..contract import deploy_role_variable, service_keys
 from ..errors import UserError
 from ..options import DeliverOptions, DeliveryPlanOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result, result_of
 
 BUILD_SECONDS = 1800   # how long a build and push may take: the deploy job's step timeout leaves room for it
 
@@ -109,7 +109,7 @@ def _check_role(env: Environment, variable: str, role: str) -> None:
                         f"{env.name}` prints")
 
 
-def delivery_plan(ctx: Ctx, opts: DeliveryPlanOptions) -> Outcome:
+def delivery_plan(ctx: Ctx, opts: DeliveryPlanOptions) -> Result:
     """What delivering the commit does in each environment; with --github-output, the same as step outputs."""
     console = ctx.console
     roles = os.environ if opts.roles is None else opts.roles
@@ -129,10 +129,10 @@ def delivery_plan(ctx: Ctx, opts: DeliveryPlanOptions) -> Outcome:
                 out.writelines(f"{key}={value}\n" for key, value in outputs.items())
         except OSError as e:
             raise UserError(f"cannot write the step outputs to {opts.github_output}: {e.strerror}") from None
-    return Outcome.NO_CHANGES
+    return Result(Outcome.NO_CHANGES)
 
 
-def deliver(ctx: Ctx, opts: DeliverOptions) -> Outcome:
+def deliver(ctx: Ctx, opts: DeliverOptions) -> Result:
     """The environment's part of delivering the commit: promote it from promote_from, or release it (building
     from --app-dir, which must be at the commit, only when ECR does not have the tag yet)."""
     env = ctx.env
@@ -159,7 +159,7 @@ def deliver(ctx: Ctx, opts: DeliverOptions) -> Outcome:
             if plan.build:
                 _require_checkout(app_dir, opts.sha)
         describe_release(ctx, plan)
-        return apply_release(ctx, plan)
+        return result_of(apply_release(ctx, plan))
 
 
 def _way_on(refusal: CannotBuild, opts: DeliverOptions, app_dir: str) -> str:

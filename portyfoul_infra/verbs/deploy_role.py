@@ -23,12 +23,12 @@ from ..contract import (
 )
 from ..errors import UserError
 from ..options import DeployRoleOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result, result_of
 
 GITHUB_PROVIDER_HOST = "token.actions.githubusercontent.com"
 
 
-def deploy_role(ctx: Ctx, opts: DeployRoleOptions) -> Outcome:
+def deploy_role(ctx: Ctx, opts: DeployRoleOptions) -> Result:
     """The companion stack of the environment; its role may also read what promote_from released."""
     env, console = ctx.env, ctx.console
     if not env.github_repository or not env.github_environment:
@@ -36,7 +36,7 @@ def deploy_role(ctx: Ctx, opts: DeployRoleOptions) -> Outcome:
                         "(owner/name) and github_environment in portyfoul_infra/config.py")
     source = ctx.environment(env.promote_from) if env.promote_from else None
     _check_source(env, source)
-    report = ensure_fresh()
+    report = ensure_fresh(ctx.generated)
     print_header(ctx)
     cfn = ctx.client("cloudformation")
     name = deploy_role_stack_name(env)
@@ -56,18 +56,18 @@ def deploy_role(ctx: Ctx, opts: DeployRoleOptions) -> Outcome:
         delete_change_set(cfn, plan)
         console.ok(f"no changes: {name} is up to date")
         _print_outputs(ctx, name)
-        return Outcome.NO_CHANGES
+        return Result(Outcome.NO_CHANGES)
     render_changes(console, plan.changes)
     refused = ctx.confirmed(f"execute {len(plan.changes)} change(s) on {name}?", opts.yes,
                             lambda: delete_change_set(cfn, plan))
     if refused:
-        return refused
+        return result_of(refused)
     result = execute_change_set(ctx, plan, opts.timeout, f"`invoke deploy-role --env {env.name}`")
     outcome = outcome_of(result.status)
     if outcome is not Outcome.APPLIED:
         report_failure(console, result, name)
-        return outcome
-    return _print_outputs(ctx, name)
+        return result_of(outcome)
+    return result_of(_print_outputs(ctx, name))
 
 
 def _check_source(env: Environment, source: Environment | None) -> None:

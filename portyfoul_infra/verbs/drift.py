@@ -11,10 +11,11 @@ from __future__ import annotations
 from ..aws.clients import collect, json_document, print_header
 from ..aws.stacks import require_stack
 from ..aws.wait import poll_until
-from ..console import elapsed, shorten
+from ..console import Console, elapsed, shorten
 from ..context import Ctx
 from ..options import DriftOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result
+from . import present
 
 # Drift detection reports a secret's SecretString when it was changed outside CloudFormation: never shown.
 HIDDEN = {"AWS::SecretsManager::Secret": ("/SecretString",)}
@@ -27,8 +28,7 @@ def _value(resource_type: str, path: str, value: object) -> object:
     return value
 
 
-def stack_drift(ctx: Ctx, opts: DriftOptions) -> Outcome:
-    env, console = ctx.env, ctx.console
+def stack_drift(ctx: Ctx, opts: DriftOptions) -> Result:
     data = json_document(ctx, "stack-drift", print_header(ctx))
     cfn = ctx.client("cloudformation")
     stack = require_stack(ctx)
@@ -39,15 +39,10 @@ def stack_drift(ctx: Ctx, opts: DriftOptions) -> Outcome:
     status = polled.value
     data.update({"detection_id": detection, "detection_status": status["DetectionStatus"],
                  "detection_status_reason": status.get("DetectionStatusReason") or None,
-                 "timed_out": polled.timed_out, "stack_drift_status": status.get("StackDriftStatus"),
-                 "drifted": False, "resources": []})
+                 "timed_out": polled.timed_out, "seconds": round(polled.seconds, 1),
+                 "stack_drift_status": status.get("StackDriftStatus"), "drifted": False, "resources": []})
     if polled.timed_out:
-        console.error(f"drift detection still running after {opts.timeout}s; run again later")
-        if opts.json:
-            console.json(data)
-        return Outcome.NEEDS_HUMAN
-    if status["DetectionStatus"] == "DETECTION_FAILED":
-        console.warn(f"drift detection could not check everything: {status.get('DetectionStatusReason', '')}")
+        return present(ctx, opts.json, Outcome.NEEDS_HUMAN, data, _render_drift)
     drifts = sorted(collect(cfn.describe_stack_resource_drifts, "StackResourceDrifts", StackName=stack.stack_id,
                             StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]),
                     key=lambda d: d["LogicalResourceId"])
@@ -59,14 +54,19 @@ def stack_drift(ctx: Ctx, opts: DriftOptions) -> Outcome:
                          "expected": _value(d["ResourceType"], p["PropertyPath"], p.get("ExpectedValue")),
                          "actual": _value(d["ResourceType"], p["PropertyPath"], p.get("ActualValue"))}
                         for p in d.get("PropertyDifferences", [])]} for d in drifts]
-    if opts.json:
-        console.json(data)
-        return Outcome.REFUSED if data["drifted"] else Outcome.NO_CHANGES
-    checked = status.get("DriftedStackResourceCount", len(drifts))
+    return present(ctx, opts.json, Outcome.REFUSED if data["drifted"] else Outcome.NO_CHANGES, data, _render_drift)
+
+
+def _render_drift(console: Console, data: dict) -> None:
+    if data["timed_out"]:
+        console.error(f"drift detection still running after {elapsed(data['seconds'])}; run again later")
+        return
+    if data["detection_status"] == "DETECTION_FAILED":
+        console.warn(f"drift detection could not check everything: {data['detection_status_reason'] or ''}")
     if not data["drifted"]:
-        console.ok(f"{env.stack_name} is in sync with its template ({elapsed(polled.seconds)})")
-        return Outcome.NO_CHANGES
-    console.error(f"{env.stack_name} has drifted: {len(drifts) or checked} resource(s) changed outside CloudFormation")
+        console.ok(f"{data['stack']} is in sync with its template ({elapsed(data['seconds'])})")
+        return
+    console.error(f"{data['stack']} has drifted: {len(data['resources'])} resource(s) changed outside CloudFormation")
     for r in data["resources"]:
         console.line(f"{r['logical_id']} ({r['type']}) {r['status']}"
                      + (f"  {r['physical_id']}" if r["physical_id"] else ""))
@@ -76,4 +76,3 @@ def stack_drift(ctx: Ctx, opts: DriftOptions) -> Outcome:
             console.table(("property", "change", "expected (template)", "actual"), rows, indent="    ")
     console.line("next: put the change into the code (and `invoke stack-update`), or undo it in the console; "
                  "a stack-update overwrites drifted properties it manages")
-    return Outcome.REFUSED

@@ -8,16 +8,16 @@ from ..aws.clients import print_header
 from ..context import Ctx
 from ..errors import UserError
 from ..options import ForceUnlockOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result, result_of
 
 
-def force_unlock(ctx: Ctx, opts: ForceUnlockOptions) -> Outcome:
+def force_unlock(ctx: Ctx, opts: ForceUnlockOptions) -> Result:
     env, console = ctx.env, ctx.console
     print_header(ctx)
     current = lock.read(ctx)
     if current is None:
         console.ok(f"{env.name} has no deploy lease: nothing to break")
-        return Outcome.NO_CHANGES
+        return Result(Outcome.NO_CHANGES)
     now = ctx.wall()
     console.line(f"the deploy lease of {env.name}: {current.describe()}; {lock.state_of(current, now)}")
     if current.id != opts.id:
@@ -35,8 +35,8 @@ def force_unlock(ctx: Ctx, opts: ForceUnlockOptions) -> Outcome:
                      "cancelling); two deployments at once roll each other back")
     refused = ctx.confirmed(f"break the deploy lease {current.id} of {env.name}?", opts.yes)
     if refused:
-        return refused
+        return result_of(refused)
     lock.force_unlock(ctx, opts.id)
     console.ok(f"broken: {env.name} has no deploy lease. Next: `invoke release-status --env {env.name}` shows where "
                "the services are; the next release, rollback or stack-update settles a release left in progress")
-    return Outcome.APPLIED
+    return Result(Outcome.APPLIED)

@@ -13,7 +13,7 @@ from ..context import Ctx
 from ..contract import SERVICES, service_keys
 from ..errors import UserError
 from ..options import LogsOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result
 
 # CloudWatch Logs keeps events for at most ten years; --since is bounded well within that.
 MAX_SINCE_SECONDS = 90 * 86_400
@@ -34,7 +34,7 @@ def parse_since(text: str) -> float:
     return seconds
 
 
-def logs(ctx: Ctx, opts: LogsOptions) -> Outcome:
+def logs(ctx: Ctx, opts: LogsOptions) -> Result:
     keys = service_keys(opts.service)
     since = parse_since(opts.since)
     print_header(ctx)
@@ -67,4 +67,4 @@ def logs(ctx: Ctx, opts: LogsOptions) -> Outcome:
     if not window["shown"]:
         ctx.console.line(f"no log events from {', '.join(keys)} in the last {opts.since}"
                          + (" (followed until stopped)" if opts.follow else ""))
-    return Outcome.NO_CHANGES
+    return Result(Outcome.NO_CHANGES)

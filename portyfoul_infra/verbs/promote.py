@@ -16,14 +16,14 @@ from ..aws.release import apply_release, describe_release, plan_promotion
 from ..config import check_promotion
 from ..context import Ctx
 from ..options import PromoteOptions
-from ..outcomes import Outcome
+from ..outcomes import Result, result_of
 
 
-def promote(ctx: Ctx, opts: PromoteOptions) -> Outcome:
+def promote(ctx: Ctx, opts: PromoteOptions) -> Result:
     source = ctx.environment(opts.from_)
     check_promotion(source, ctx.env)
     print_header(ctx)
     with deployment(ctx, f"promote --tag {opts.tag} --from {source.name}", opts.timeout):
         plan = plan_promotion(ctx, source, opts.tag, opts.timeout)
         describe_release(ctx, plan)
-        return apply_release(ctx, plan)
+        return result_of(apply_release(ctx, plan))

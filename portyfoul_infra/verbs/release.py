@@ -18,11 +18,13 @@ from ..aws.release import (
     plan_rollback,
 )
 from ..aws.services import read_services
+from ..console import Console
 from ..context import Ctx
 from ..contract import service_keys
 from ..errors import UserError
 from ..options import ReadOptions, ReleaseOptions, RollbackOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result
+from . import present
 
 RECENT_RELEASES = 5
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -56,7 +58,7 @@ def release_request(ctx: Ctx, opts: ReleaseOptions) -> ReleaseRequest:
                           migrate=migrate, snapshot=not opts.no_snapshot, app_dir=app_dir, timeout=opts.timeout)
 
 
-def release(ctx: Ctx, opts: ReleaseOptions) -> Outcome:
+def release(ctx: Ctx, opts: ReleaseOptions) -> Result:
     request = release_request(ctx, opts)
     print_header(ctx)
     if opts.dry_run or request.build_only:  # nothing deployed: no lock
@@ -64,15 +66,15 @@ def release(ctx: Ctx, opts: ReleaseOptions) -> Outcome:
         describe_release(ctx, plan)
         if opts.dry_run:
             ctx.console.ok("dry run: preflight passed; nothing built, registered or deployed")
-            return Outcome.DRY_RUN
-        return apply_release(ctx, plan)
+            return Result(Outcome.DRY_RUN)
+        return Result(apply_release(ctx, plan))
     with deployment(ctx, f"release --tag {request.tag}", request.timeout):
         plan = plan_release(ctx, request)
         describe_release(ctx, plan)
-        return apply_release(ctx, plan)
+        return Result(apply_release(ctx, plan))
 
 
-def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
+def rollback(ctx: Ctx, opts: RollbackOptions) -> Result:
     """Back to the newest release that succeeded and differs from what runs now (or --to TAG), watched."""
     keys = service_keys(opts.service)
     print_header(ctx)
@@ -88,12 +90,11 @@ def rollback(ctx: Ctx, opts: RollbackOptions) -> Outcome:
         if opts.replace_deployment:  # the release whose deployment it replaced is settled now, not left in progress
             for note in history.reconcile_with_ecs(ctx):
                 ctx.console.warn(note)
-        return outcome
+        return Result(outcome)
 
 
-def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
-    """What runs and the recent releases as one document (schema portyfoul.release-status/1)."""
-    console = ctx.console
+def release_status(ctx: Ctx, opts: ReadOptions) -> Result:
+    """What runs, the deploy lease and the recent releases as one document (schema portyfoul.release-status/1)."""
     data = json_document(ctx, "release-status", print_header(ctx))
     live = read_services(ctx)
     records = history.load(ctx)[:RECENT_RELEASES]
@@ -105,43 +106,44 @@ def release_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
         "running": s.description.get("runningCount"), "desired": s.description.get("desiredCount"),
         "pending": s.description.get("pendingCount"), "deployments": len(s.deployments)} for s in live]
     data["missing_services"] = list(live.missing)
-    holder = lock.read(ctx)
-    data["lock"] = lock.status(ctx, holder)
+    data["lock"] = lock.status(ctx, lock.read(ctx))
     data["history_parameter"] = history.parameter_name(ctx.env)
     data["releases"] = [{
         "id": r.id, "kind": r.kind, "tag": r.tag, "digest": r.digest or None, "at": r.at, "outcome": r.outcome,
         "note": r.note or None,
         "services": {k: {"previous": c.previous, "deployed": c.deployed} for k, c in sorted(r.services.items())},
     } for r in records]
-    if opts.json:
-        console.json(data)
-        return Outcome.NO_CHANGES
+    return present(ctx, opts.json, Outcome.NO_CHANGES, data, _render_status)
+
+
+def _render_status(console: Console, data: dict) -> None:
     console.table(("service", "tag", "revision", "rollout", "running", "desired", "pending", "deployments"), [
         (s["service"], s["tag"], s["task_definition"], s["rollout_state"] or "?", s["running"], s["desired"],
          s["pending"], s["deployments"]) for s in data["services"]])
-    _print_lease(ctx, holder)
-    if records:
+    _render_lease(console, data["environment"], data["lock"])
+    if data["releases"]:
         console.heading("recent releases (newest first)")
         console.table(("at (UTC)", "kind", "tag", "revisions", "outcome"), [
-            (r.at.replace("T", " ").rstrip("Z"), r.kind, r.tag,
-             ", ".join(f"{k} {short_td(c.deployed)}" for k, c in sorted(r.services.items())),
-             r.outcome + (f": {r.note}" if r.note and r.outcome != history.SUCCEEDED else "")) for r in records])
+            (r["at"].replace("T", " ").rstrip("Z"), r["kind"], r["tag"],
+             ", ".join(f"{k} {short_td(c['deployed'])}" for k, c in r["services"].items()),
+             r["outcome"] + (f": {r['note']}" if r["note"] and r["outcome"] != history.SUCCEEDED else ""))
+            for r in data["releases"]])
     else:
-        console.line(f"no release history yet ({history.parameter_name(ctx.env)})")
-    return Outcome.NO_CHANGES
+        console.line(f"no release history yet ({data['history_parameter']})")
 
 
-def _print_lease(ctx: Ctx, holder: lock.Holder | None) -> None:
+def _render_lease(console: Console, env: str, lease: dict | None) -> None:
     """Who holds the environment's deploy lease, until when, and what the next command does about it."""
-    console, env = ctx.console, ctx.env.name
-    if holder is None:
+    if lease is None:
         console.line(f"deploy lease: none (nothing deploys to {env} through this tool now)")
         return
-    console.heading(f"deploy lease {holder.id}: held by {holder.owner}, running `{holder.command}`")
-    if holder.run is not None:
-        console.line(f"  {holder.run.describe()}")
-    if holder.id != lock.UNREADABLE:
-        renewed = f", last renewed {holder.renewed}" if holder.renewed else ""
-        console.line(f"  since {holder.started}{renewed}, until {holder.expires}")
-    console.line(f"  {lock.state_of(holder, ctx.wall())}")
-    console.line(f"  to break it on purpose: `invoke force-unlock --env {env} --id {holder.id}`")
+    console.heading(f"deploy lease {lease['id']}: held by {lease['owner']}, running `{lease['command']}`")
+    run = lease["run"]
+    if run is not None:
+        console.line(f"  GitHub Actions run {run['run_id']} attempt {run['attempt']}, job {run['job'] or '?'} "
+                     f"({run['url']})")
+    if lease["since"]:
+        renewed = f", last renewed {lease['renewed']}" if lease["renewed"] else ""
+        console.line(f"  since {lease['since']}{renewed}, until {lease['until']}")
+    console.line(f"  {lease['state']}")
+    console.line(f"  to break it on purpose: `{lease['force_unlock']}`")

@@ -18,12 +18,13 @@ from ..aws.deployments import State, Target, deployment_id_for, watch_deployment
 from ..aws.lock import deployment
 from ..aws.services import read_services
 from ..config import Environment
-from ..console import iso_time
+from ..console import Console, iso_time
 from ..context import Ctx
 from ..contract import APP_SECRETS, CONFIG_PARAMETERS, DB_CREDENTIALS, is_placeholder
 from ..errors import UserError, error_code
 from ..options import ConfigSetOptions, ReadOptions, SecretsRotateOptions, SecretsSetOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result
+from . import present
 
 ROTATABLE = {"jwt-secret": "every signed-in user is signed out once the services restart"}
 
@@ -183,35 +184,37 @@ def _when(ts) -> str:
     return ts.strftime("%Y-%m-%d %H:%M") if hasattr(ts, "strftime") else str(ts or "-")
 
 
-def secrets_check(ctx: Ctx, opts: ReadOptions) -> Outcome:
-    """Each item's state, never its value, as one document (schema portyfoul.secrets-check/1)."""
-    console = ctx.console
+def secrets_check(ctx: Ctx, opts: ReadOptions) -> Result:
+    """Each item's state, never its value, as one document (schema portyfoul.secrets-check/1); what to do for
+    every item that is not set."""
     data = json_document(ctx, "secrets-check", print_header(ctx))
     statuses = check(ctx, load_readers(ctx))
     failing = [s for s in statuses if s.failing]
     data["items"] = [{
         "name": s.item.short, "id": s.item.name, "kind": s.item.kind, "required": s.item.required,
         "settable": s.item.settable, "state": s.state.lower(), "last_changed": iso_time(s.changed_at),
-        "read_by": s.readers} for s in statuses]
+        "read_by": s.readers, "next": way_back(ctx.env, s) if s.state != "set" else None} for s in statuses]
     data["ok"] = not failing
     data["failing"] = [s.item.short for s in failing]
-    if opts.json:
-        console.json(data)
-        return Outcome.REFUSED if failing else Outcome.NO_CHANGES
+    return present(ctx, opts.json, Outcome.REFUSED if failing else Outcome.NO_CHANGES, data, _render_check)
+
+
+def _render_check(console: Console, data: dict) -> None:
+    items = data["items"]
     console.table(("name", "kind", "required", "state", "last changed", "read by"), [
-        (s.item.name, s.item.kind, "yes" if s.item.required else "optional", s.state, s.changed,
-         ", ".join(s.readers) or "-") for s in statuses])
-    for s in statuses:
-        if s.state == "PLACEHOLDER" and not s.item.required:
-            console.warn(f"{s.item.short} is optional and still a placeholder")
-        elif s.state in ("DELETED", "MISSING") and not s.item.required:
-            console.warn(f"{s.item.short} is optional and {way_back(ctx.env, s)}")
+        (i["id"], i["kind"], "yes" if i["required"] else "optional", i["state"].upper(),
+         (i["last_changed"] or "-")[:16].replace("T", " "), ", ".join(i["read_by"]) or "-") for i in items])
+    for i in items:
+        if i["state"] == "placeholder" and not i["required"]:
+            console.warn(f"{i['name']} is optional and still a placeholder")
+        elif i["state"] in ("deleted", "missing") and not i["required"]:
+            console.warn(f"{i['name']} is optional and {i['next']}")
+    failing = [i for i in items if i["name"] in data["failing"]]
     if failing:
-        console.error("required and not set: " + "; ".join(f"{s.item.short} ({s.state}): {way_back(ctx.env, s)}"
-                                                            for s in failing))
-        return Outcome.REFUSED
+        console.error("required and not set: " + "; ".join(f"{i['name']} ({i['state'].upper()}): {i['next']}"
+                                                            for i in failing))
+        return
     console.ok("every required secret and parameter is set")
-    return Outcome.NO_CHANGES
 
 
 # ---------------------------------------------------------------- writing
@@ -268,7 +271,7 @@ def validate_secret_value(value: str) -> str:
     return value
 
 
-def secrets_set(ctx: Ctx, opts: SecretsSetOptions) -> Outcome:
+def secrets_set(ctx: Ctx, opts: SecretsSetOptions) -> Result:
     item = find_item(ctx.env, opts.name, "secret")
     if not item.settable:
         raise UserError(f"{opts.name} is managed with the database (RDS master credentials); it cannot be set here")
@@ -284,7 +287,7 @@ def secrets_set(ctx: Ctx, opts: SecretsSetOptions) -> Outcome:
         ctx.console.ok(f"{item.name}: new version {version} written")
         if ended:
             ctx.console.line("the line ending the input ended with (what `echo` adds) is not part of the value")
-        return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
+        return Result(_after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version"))
 
 
 def _restart_lock(ctx: Ctx, opts: SecretsSetOptions | SecretsRotateOptions | ConfigSetOptions,
@@ -293,7 +296,7 @@ def _restart_lock(ctx: Ctx, opts: SecretsSetOptions | SecretsRotateOptions | Con
     return deployment(ctx, command, opts.timeout, settle_history=False) if opts.restart else nullcontext()
 
 
-def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
+def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Result:
     short, console = opts.name, ctx.console
     if short not in ROTATABLE:
         raise UserError(f"only {', '.join(ROTATABLE)} can be rotated here; set API keys with `invoke secrets-set`")
@@ -305,13 +308,13 @@ def secrets_rotate(ctx: Ctx, opts: SecretsRotateOptions) -> Outcome:
         console.warn(f"rotating {short}: {ROTATABLE[short]}")
         refused = ctx.confirmed(f"rotate {item.name} now?", opts.yes)
         if refused:
-            return refused
+            return Result(refused)
         value = ctx.client("secretsmanager").get_random_password(PasswordLength=64,
                                                                  ExcludePunctuation=True)["RandomPassword"]
         arn, version = _put_secret(ctx, item, value)
         del value
         console.ok(f"{item.name}: rotated, new version {version}")
-        return _after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version")
+        return Result(_after_write(ctx, arn, readers, opts, "the secret's AWSPREVIOUS version"))
 
 
 def _require_writable(ctx: Ctx, item: Item) -> None:
@@ -386,9 +389,9 @@ def restart_services(ctx: Ctx, readers: Readers, keys: list[str], timeout: float
 
 # ---------------------------------------------------------------- non-secret configuration
 
-def config_show(ctx: Ctx, opts: ReadOptions) -> Outcome:
+def config_show(ctx: Ctx, opts: ReadOptions) -> Result:
     """The non-secret settings as one document (schema portyfoul.config-show/1)."""
-    env, console = ctx.env, ctx.console
+    env = ctx.env
     data = json_document(ctx, "config-show", print_header(ctx))
     readers = load_readers(ctx)
     ssm = ctx.client("ssm")
@@ -406,16 +409,17 @@ def config_show(ctx: Ctx, opts: ReadOptions) -> Outcome:
         "key": item.short, "parameter": item.name, "exists": p is not None, "value": p["Value"] if p else None,
         "settable": item.settable, "last_changed": iso_time(p.get("LastModifiedDate")) if p else None,
         "read_by": readers.of(item.name) if p else []} for item, p in found]
-    if opts.json:
-        console.json(data)
-        return Outcome.NO_CHANGES
+    return present(ctx, opts.json, Outcome.NO_CHANGES, data, _render_settings)
+
+
+def _render_settings(console: Console, data: dict) -> None:
     console.table(("key", "value", "parameter", "last changed", "read by"), [
-        (item.short, p["Value"], item.name, _when(p.get("LastModifiedDate")), ", ".join(readers.of(item.name)) or "-")
-        if p else (item.short, "MISSING", item.name, "-", "-") for item, p in found])
-    return Outcome.NO_CHANGES
+        (i["key"], i["value"], i["parameter"], (i["last_changed"] or "-")[:16].replace("T", " "),
+         ", ".join(i["read_by"]) or "-") if i["exists"] else (i["key"], "MISSING", i["parameter"], "-", "-")
+        for i in data["settings"]])
 
 
-def config_set(ctx: Ctx, opts: ConfigSetOptions) -> Outcome:
+def config_set(ctx: Ctx, opts: ConfigSetOptions) -> Result:
     env = ctx.env
     key, value = opts.key, opts.value
     item = find_item(env, key, "parameter")
@@ -424,7 +428,7 @@ def config_set(ctx: Ctx, opts: ConfigSetOptions) -> Outcome:
     value = next(p for p in CONFIG_PARAMETERS if p.short_name == key).validate(value)
     print_header(ctx)
     with _restart_lock(ctx, opts, f"config-set {key} --restart"):
-        return _config_set(ctx, opts, item, value)
+        return Result(_config_set(ctx, opts, item, value))
 
 
 def _config_set(ctx: Ctx, opts: ConfigSetOptions, item: Item, value: str) -> Outcome:

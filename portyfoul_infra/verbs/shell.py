@@ -21,7 +21,7 @@ from ..context import Ctx
 from ..contract import SERVICES
 from ..errors import UserError
 from ..options import RunOptions, ShellOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result
 
 PLUGIN = "session-manager-plugin"
 PLUGIN_HINT = ("the AWS Session Manager plugin is not installed (`session-manager-plugin` is not on PATH): "
@@ -42,7 +42,7 @@ def _service(ctx: Ctx, key: str) -> tuple[LiveServices, LiveService]:
 
 # ---------------------------------------------------------------- shell
 
-def shell(ctx: Ctx, opts: ShellOptions, which: Which = shutil.which) -> Outcome:
+def shell(ctx: Ctx, opts: ShellOptions, which: Which = shutil.which) -> Result:
     env, console = ctx.env, ctx.console
     plugin = which(PLUGIN)
     if not plugin:
@@ -76,9 +76,11 @@ def shell(ctx: Ctx, opts: ShellOptions, which: Which = shutil.which) -> Outcome:
     # As the AWS CLI does it: the session (with its token) and the target go to the plugin as arguments.
     code = ctx.runner([plugin, json.dumps(session), env.region, "StartSession", "", json.dumps(target), endpoint], None)
     if code != 0:
-        console.error(f"the session ended with exit code {code}")
-        return Outcome.NEEDS_HUMAN
-    return Outcome.NO_CHANGES
+        failed = Result(Outcome.COMMAND_FAILED, detail=code)
+        console.error(f"the session ended with exit code {code}; `invoke shell` exits {failed.exit_code} (10 + its "
+                      "code, as `invoke run` does: never one of this tool's own codes)")
+        return failed
+    return Result(Outcome.NO_CHANGES)
 
 
 def _runtime_id(task: dict, container: str) -> str:
@@ -87,8 +89,9 @@ def _runtime_id(task: dict, container: str) -> str:
 
 # ---------------------------------------------------------------- run
 
-def run(ctx: Ctx, opts: RunOptions) -> Outcome | int:
-    """The container's exit code (0 is success), or an Outcome when the task never ran to its end."""
+def run(ctx: Ctx, opts: RunOptions) -> Result:
+    """NO_CHANGES when the command exited 0; COMMAND_FAILED with its exit code; NEEDS_HUMAN when the task never ran
+    to its end."""
     console = ctx.console
     if not opts.command or not opts.command[0].strip():
         raise UserError("no command: `invoke run --service web -- npm run report` (the command follows --)")
@@ -104,20 +107,15 @@ def run(ctx: Ctx, opts: RunOptions) -> Outcome | int:
         raise UserError(f"the task did not start: {result.reason}")
     if result.timed_out:
         console.error(f"the task {result.reason}")
-        return Outcome.NEEDS_HUMAN
+        return Result(Outcome.NEEDS_HUMAN)
     if result.exit_code == 0:
         console.ok("the command exited 0")
-        return 0
+        return Result(Outcome.NO_CHANGES)
     if not isinstance(result.exit_code, int) or result.exit_code < 0:
         console.error(f"the task stopped without an exit code: {result.reason or 'no reason given'}")
-        return Outcome.NEEDS_HUMAN
-    code = command_exit(result.exit_code)
+        return Result(Outcome.NEEDS_HUMAN)
+    failed = Result(Outcome.COMMAND_FAILED, detail=result.exit_code)
     console.error(f"the command failed: it exited {result.exit_code} ({result.reason or 'no reason given'}); "
-                  f"`invoke run` exits {code} (10 + its code, so it never reads as this tool's own 2, 3 or 4)")
-    return code
-
-
-def command_exit(code: int) -> int:
-    """`invoke run`'s exit code for a command that exited `code` (not 0): 10 + code, 11-127, clear of the tool's
-    own codes (0-5) and of the signals' (128 and up); 127 for any code above 116."""
-    return min(10 + code, 127)
+                  f"`invoke run` exits {failed.exit_code} (10 + its code, so it never reads as this tool's own "
+                  "2, 3 or 4)")
+    return failed

@@ -31,23 +31,47 @@ from ..aws.guards import (
     unknown_allowances,
 )
 from ..aws.lock import deployment
-from ..aws.stacks import StackInfo, deployed_template, describe_stack, metadata_of, outcome_of, report_failure
-from ..aws.updates import UpdatePlan, check_exports, check_production_ready, plan_update, settle_state
-from ..console import iso_time
+from ..aws.stacks import (
+    OK_STATES,
+    StackInfo,
+    deployed_template,
+    describe_stack,
+    metadata_of,
+    outcome_of,
+    report_failure,
+)
+from ..aws.updates import (
+    UpdatePlan,
+    change_set_type_for,
+    check_exports,
+    check_production_ready,
+    plan_update,
+    recover,
+)
+from ..console import Console, iso_time
 from ..context import Ctx
-from ..contract import ALARM_TOPIC_ARN, IMAGE_TAG, POLICY_PROTECTED, WORKER_IMAGE_TAG
+from ..contract import ALARM_TOPIC_ARN, IMAGE_TAG, INLINE_TEMPLATE_LIMIT, POLICY_PROTECTED, WORKER_IMAGE_TAG
 from ..errors import UserError
 from ..options import DiffOptions, ReadOptions, UpdateOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result
+from . import present
 
 # The stack tag this tool puts on every stack it updates: a foreign template under it was put there by hand.
 OURS_TAG = "TemplateHash"
 
 
+@dataclass(frozen=True)
+class StackRequest:
+    """What stack-update and stack-diff plan from: the options they share."""
+    converge: tuple[str, ...] = ()
+    cfn_role: str = ""
+    inline_limit: int = INLINE_TEMPLATE_LIMIT
+
+
 @dataclass
 class Prepared:
-    """What update and diff start from: the account, then either an outcome (nothing to change, or a state
-    dealt with) or the plan and its change set."""
+    """What update and diff start from: the account, then either an outcome (nothing to change) or the plan and
+    its change set."""
     account: str
     outcome: Outcome | None = None
     update: UpdatePlan | None = None
@@ -58,7 +82,7 @@ def _start(ctx: Ctx) -> tuple[GeneratedReport, str]:
     """Shared by update and diff, before anything is read from the stack: ready, fresh, the right account."""
     env, console = ctx.env, ctx.console
     check_production_ready(env)
-    report = ensure_fresh()
+    report = ensure_fresh(ctx.generated)
     account = print_header(ctx)
     if not env.https:  # dev may stay on HTTP, as the plan runs it today; never silently
         console.warn(f"{env.name} serves HTTP only: logins and JWTs cross the internet in clear text. Set "
@@ -69,22 +93,44 @@ def _start(ctx: Ctx) -> tuple[GeneratedReport, str]:
     return report, account
 
 
-def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedReport, account: str) -> Prepared:
-    """Shared by update and diff: state, parameters, then a change set."""
+def _recover(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport,
+             account: str) -> tuple[Outcome | None, StackInfo | None]:
+    """stack-update's explicit steps before planning, each a change of its own: the recovery a flag names
+    (deleting a creation that rolled back, continuing a failed rollback), and deleting the change sets a
+    stack-update that is gone left behind. An outcome when the command ends there; the stack as it now is."""
+    env, console = ctx.env, ctx.console
+    cfn = ctx.client("cloudformation")
+    stack = describe_stack(cfn, env.stack_name)
+    if stack is None or stack.status in NO_RESOURCES:
+        _refuse_over_left_behind(ctx, stack, json.loads(report.deploy_body), account)  # before a failed one goes
+    recovered = recover(ctx, stack, opts.timeout, opts.delete_failed_create, opts.continue_rollback)
+    if stack is not None and stack.status == "ROLLBACK_COMPLETE" and opts.delete_failed_create and recovered is None:
+        return None, None   # deleted: created again from nothing
+    if recovered is not None or stack is None or stack.status not in OK_STATES:
+        return recovered, stack
+    # Under the deploy lock no other stack-update runs: a change set of ours still here was left behind by a
+    # process that is gone, and would otherwise stand in the way of every update after it.
+    for other in pending_updates(cfn, stack.stack_id):
+        cfn.delete_change_set(ChangeSetName=other["ChangeSetId"], StackName=stack.stack_id)
+        console.warn(f"deleted the change set {other['ChangeSetName']} ({other.get('ExecutionStatus', '?')}, "
+                     f"created {other.get('CreationTime', '?')}): a stack-update that is gone left it behind")
+    return None, stack
+
+
+def _prepare(ctx: Ctx, request: StackRequest, preview: bool, report: GeneratedReport, account: str,
+             found: StackInfo | None) -> Prepared:
+    """Shared by update and diff, read-only but for the change set it creates: from the stack as `found`, the
+    parameters and body (plan_update), then a change set."""
     env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
     ours = json.loads(report.deploy_body)
-    found = describe_stack(cfn, env.stack_name)
     if found is None or found.status in NO_RESOURCES:
-        _refuse_over_left_behind(ctx, found, ours, account)  # before settle_state deletes a failed creation
-    state = settle_state(ctx, found, opts.timeout, opts.delete_failed_create, opts.continue_rollback)
-    if isinstance(state, Outcome):
-        return Prepared(account, state)
-    change_set_type, stack = state
+        _refuse_over_left_behind(ctx, found, ours, account)
+    change_set_type, stack = change_set_type_for(found)
     deployed = deployed_template(cfn, stack.stack_id) if stack is not None and change_set_type == "UPDATE" else {}
     if stack is not None and change_set_type == "UPDATE" and not metadata_of(deployed).get("ContentHash"):
         _require_adopted(ctx, stack, ours)  # before planning: a foreign template is adopted, not converged
-    update = plan_update(ctx, stack, change_set_type, ours, opts.converge, deployed=deployed)
+    update = plan_update(ctx, stack, change_set_type, ours, request.converge, deployed=deployed)
     for note in update.notes:
         console.line(note)
     if update.foreign and stack is not None and stack.tags.get(OURS_TAG):
@@ -104,14 +150,7 @@ def _prepare(ctx: Ctx, opts: UpdateOptions, preview: bool, report: GeneratedRepo
                  f"(template {report.content_hash[:19]}, image tags web={update.parameters[IMAGE_TAG]} "
                  f"worker={update.parameters[WORKER_IMAGE_TAG]})")
     _show_kept(ctx, update)
-    if stack is not None and change_set_type == "UPDATE" and not preview:
-        # Under the deploy lock no other stack-update runs: a change set of ours still here was left behind by
-        # a process that is gone, and would otherwise stand in the way of every update after it.
-        for other in pending_updates(cfn, stack.stack_id):
-            cfn.delete_change_set(ChangeSetName=other["ChangeSetId"], StackName=stack.stack_id)
-            console.warn(f"deleted the change set {other['ChangeSetName']} ({other.get('ExecutionStatus', '?')}, "
-                         f"created {other.get('CreationTime', '?')}): a stack-update that is gone left it behind")
-    plan = create_change_set(ctx, _request(ctx, report, update, opts, DIFF_PREFIX if preview else UPDATE_PREFIX))
+    plan = create_change_set(ctx, _request(ctx, report, update, request, DIFF_PREFIX if preview else UPDATE_PREFIX))
     plan.foreign = update.foreign
     if plan.empty:
         delete_change_set(cfn, plan)
@@ -162,7 +201,7 @@ def _show_kept(ctx: Ctx, update: UpdatePlan) -> None:
                          "`invoke stack-status` says what converging each would do")
 
 
-def _request(ctx: Ctx, report: GeneratedReport, update: UpdatePlan, opts: UpdateOptions,
+def _request(ctx: Ctx, report: GeneratedReport, update: UpdatePlan, request: StackRequest,
              prefix: str) -> ChangeSetRequest:
     env = ctx.env
     return ChangeSetRequest(
@@ -174,7 +213,8 @@ def _request(ctx: Ctx, report: GeneratedReport, update: UpdatePlan, opts: Update
         tags={**(update.stack.tags if update.stack else {}), **env.stack_tags, "TemplateVersion": __version__,
               OURS_TAG: report.content_hash},
         description=f"portyfoul-infra {__version__} {report.content_hash[:19]}", content_hash=report.content_hash,
-        prefix=prefix, role_arn=opts.cfn_role, template_bucket=env.template_bucket, inline_limit=opts.inline_limit)
+        prefix=prefix, role_arn=request.cfn_role, template_bucket=env.template_bucket,
+        inline_limit=request.inline_limit)
 
 
 def _report_guards(ctx: Ctx, plan: ChangeSetPlan, verdict: Verdict, preview: bool = False) -> None:
@@ -227,16 +267,21 @@ def check_allowances(cfn, plan: ChangeSetPlan | None, allow_replace: tuple[str, 
                         f"{', '.join(named) or 'nothing'}")
 
 
-def stack_update(ctx: Ctx, opts: UpdateOptions) -> Outcome:
+def stack_update(ctx: Ctx, opts: UpdateOptions) -> Result:
+    """Recover (what a flag names), plan (a change set), show it with both guards' verdict, confirm, apply."""
     report, account = _start(ctx)
     with deployment(ctx, "stack-update", opts.timeout):
-        return _update(ctx, opts, report, account)
+        recovered, stack = _recover(ctx, opts, report, account)
+        if recovered is not None:
+            return Result(recovered)
+        return Result(_update(ctx, opts, report, account, stack))
 
 
-def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str) -> Outcome:
+def _update(ctx: Ctx, opts: UpdateOptions, report: GeneratedReport, account: str, found: StackInfo | None) -> Outcome:
     env, console = ctx.env, ctx.console
     cfn = ctx.client("cloudformation")
-    prepared = _prepare(ctx, opts, False, report, account)
+    prepared = _prepare(ctx, StackRequest(opts.converge, opts.cfn_role, opts.inline_limit), False, report, account,
+                        found)
     if prepared.plan is None or prepared.update is None:
         if prepared.outcome is Outcome.NO_CHANGES:
             check_allowances(cfn, None, opts.allow_replace, opts.allow_interruption)
@@ -308,13 +353,14 @@ def _protect(ctx: Ctx, stack_id: str) -> None:
         ctx.console.line("; ".join(done))
 
 
-def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
-    """The change set stack-update would run, judged by its guards, then deleted. With --json one document
-    (schema portyfoul.stack-diff/1); exit 2 when stack-update would refuse it, 5 with --fail when it changes
-    anything."""
+def stack_diff(ctx: Ctx, opts: DiffOptions) -> Result:
+    """The change set stack-update would run, judged by its guards, then deleted: one document (schema
+    portyfoul.stack-diff/1), shown as the change table or printed as JSON; exit 2 when stack-update would refuse
+    it, 5 with --fail when it changes anything."""
     console = ctx.console
     report, account = _start(ctx)
-    prepared = _prepare(ctx, UpdateOptions(env=opts.env, converge=opts.converge), True, report, account)
+    prepared = _prepare(ctx, StackRequest(opts.converge), True, report, account,
+                        describe_stack(ctx.client("cloudformation"), ctx.env.stack_name))
     data = json_document(ctx, "stack-diff", prepared.account)
     update, plan = prepared.update, prepared.plan
     data["converging"] = list(update.convergence.given_up) if update else []
@@ -324,9 +370,7 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
         if outcome is Outcome.NO_CHANGES:
             check_allowances(ctx.client("cloudformation"), None, opts.allow_replace, opts.allow_interruption)
         data.update({"changes": [], "guards": {"blocked": [], "allowed": []}, "outcome": _diff_label(outcome)})
-        if opts.json:
-            console.json(data)
-        return outcome
+        return present(ctx, opts.json, outcome, data, lambda console, data: None)
     verdict = judge(plan.changes, opts.allow_replace, opts.allow_interruption)
     shown = hide(plan.changes, _secret_properties(update)) if update else plan.changes
     if not opts.json:
@@ -336,124 +380,130 @@ def stack_diff(ctx: Ctx, opts: DiffOptions) -> Outcome:
     delete_change_set(ctx.client("cloudformation"), plan)
     console.line("preview only: the change set was deleted, nothing changed")
     outcome = Outcome.REFUSED if verdict.blocked else Outcome.CHANGES_FOUND if opts.fail else Outcome.NO_CHANGES
-    if opts.json:
-        data.update({"changes": change_documents(shown, verdict),
-                     "guards": {kind: [{"logical_id": f.logical_id, "guard": f.guard, "effect": f.effect}
-                                       for f in findings]
-                                for kind, findings in (("blocked", verdict.blocked), ("allowed", verdict.allowed))},
-                     "outcome": "refused" if verdict.blocked else "changes"})
-        console.json(data)
-    return outcome
+    data.update({"changes": change_documents(shown, verdict),
+                 "guards": {kind: [{"logical_id": f.logical_id, "guard": f.guard, "effect": f.effect}
+                                   for f in findings]
+                            for kind, findings in (("blocked", verdict.blocked), ("allowed", verdict.allowed))},
+                 "outcome": "refused" if verdict.blocked else "changes"})
+    return present(ctx, opts.json, outcome, data, lambda console, data: None)
 
 
 def _diff_label(outcome: Outcome) -> str:
     return "no-changes" if outcome is Outcome.NO_CHANGES else outcome.label
 
 
-def alarm_subscription(ctx: Ctx, stack: StackInfo) -> tuple[str, str]:
-    """(state, what to tell) for the alarm e-mail subscription (an unconfirmed one delivers nothing); state is
-    none, no-topic, not-subscribed, pending or confirmed."""
+def alarm_subscription(ctx: Ctx, stack: StackInfo) -> str:
+    """The state of the alarm e-mail subscription (an unconfirmed one delivers nothing): none, no-topic,
+    not-subscribed, pending or confirmed."""
     env = ctx.env
     if not env.alarm_email:
-        return "none", "none configured: alarms notify nobody (set alarm_email)"
+        return "none"
     topic = stack.outputs.get(ALARM_TOPIC_ARN)
     if not topic:
-        return "no-topic", f"{env.alarm_email}: no topic yet"
+        return "no-topic"
     subscriptions = ctx.client("sns").list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
     mine = [s for s in subscriptions if s.get("Endpoint") == env.alarm_email]
     if not mine:
-        return "not-subscribed", f"{env.alarm_email}: NOT subscribed (run stack-update)"
+        return "not-subscribed"
     if mine[0].get("SubscriptionArn") in ("PendingConfirmation", "pending confirmation"):
-        return "pending", f"{env.alarm_email}: PENDING: confirm the e-mail AWS sent, or alarms reach nobody"
-    return "confirmed", f"{env.alarm_email}: confirmed"
+        return "pending"
+    return "confirmed"
 
 
-def stack_status(ctx: Ctx, opts: ReadOptions) -> Outcome:
+ALARM_WORDS = {
+    "none": "none configured: alarms notify nobody (set alarm_email)",
+    "no-topic": "{address}: no topic yet",
+    "not-subscribed": "{address}: NOT subscribed (run stack-update)",
+    "pending": "{address}: PENDING: confirm the e-mail AWS sent, or alarms reach nobody",
+    "confirmed": "{address}: confirmed",
+}
+
+
+def stack_status(ctx: Ctx, opts: ReadOptions) -> Result:
     """The status as one document (schema portyfoul.stack-status/1), shown as lines or printed as JSON."""
-    env, console = ctx.env, ctx.console
+    env = ctx.env
     data = json_document(ctx, "stack-status", print_header(ctx))
     cfn = ctx.client("cloudformation")
     stack = describe_stack(cfn, env.stack_name)
     data["exists"] = stack is not None
     if stack is None:
-        console.line(f"stack {env.stack_name} does not exist; create it with `invoke stack-update --env {env.name}`")
-        if opts.json:
-            console.json(data)
-        return Outcome.REFUSED
-    local = compare()
+        data["create"] = f"invoke stack-update --env {env.name}"
+        ctx.console.line(f"stack {env.stack_name} does not exist; create it with `{data['create']}`")
+        return present(ctx, opts.json, Outcome.REFUSED, data, lambda console, data: None)
+    local = compare(ctx.generated)
     deployed_body = deployed_template(cfn, stack.stack_id) if stack.status != "REVIEW_IN_PROGRESS" else {}
     meta = metadata_of(deployed_body)
     stale = bool(local.deployed_changes)
-    alarm_state, alarm_text = alarm_subscription(ctx, stack)
+    kept = kept_items(deployed_body)
     data.update({
         "status": stack.status, "status_reason": stack.reason or None, "last_updated": iso_time(stack.last_updated),
         "deployed": {"version": meta.get("Version"), "content_hash": meta.get("ContentHash")},
         "local": {"version": __version__, "content_hash": local.content_hash, "stale": stale},
         "template": "unknown" if stale else ("same" if meta.get("ContentHash") == local.content_hash else "differs"),
-        "kept": kept_names(deployed_body),
+        "kept": sorted(kept),
+        "kept_notes": {name: note for name, note in sorted(kept.items()) if note},
         "termination_protection": stack.termination_protection,
         "https": env.https, "domain_name": env.domain_name or None,
         "rollout": {"step_seconds": env.rollout_step_seconds,
                     "health_check_interval_seconds": env.health_check_interval_seconds,
                     "healthy_threshold": env.healthy_threshold,
                     "deregistration_delay_seconds": env.deregistration_delay_seconds},
-        "alarm_email": {"address": env.alarm_email or None, "state": alarm_state},
+        "alarm_email": {"address": env.alarm_email or None, "state": alarm_subscription(ctx, stack)},
         "drift": {"status": stack.drift_status, "checked": iso_time(stack.drift_checked)},
         "outputs": dict(sorted(stack.outputs.items())),
     })
-    if opts.json:
-        console.json(data)
-        return Outcome.NO_CHANGES
-    deployed = data["deployed"]
-    console.line(f"status        {stack.status}" + (f"  ({stack.reason})" if stack.reason else ""))
-    console.line(f"last updated  {stack.last_updated}")
+    return present(ctx, opts.json, Outcome.NO_CHANGES, data, _render_status)
+
+
+def _render_status(console: Console, data: dict) -> None:
+    deployed, local, drift = data["deployed"], data["local"], data["drift"]
+    console.line(f"status        {data['status']}" + (f"  ({data['status_reason']})" if data["status_reason"] else ""))
+    console.line(f"last updated  {(data['last_updated'] or 'never').replace('T', ' ')}")
     console.line(f"deployed      {deployed['version'] or '?'} {(deployed['content_hash'] or '?')[:19]}")
-    console.line(f"local         {__version__} {local.content_hash[:19]}"
-                 + ("  (generated/ is stale: run invoke build-template)" if stale else ""))
+    console.line(f"local         {local['version']} {local['content_hash'][:19]}"
+                 + ("  (generated/ is stale: run invoke build-template)" if local["stale"] else ""))
     console.line("template      " + {"unknown": "generated/ is stale, so no comparison: run `invoke build-template` first",
                                      "same": "same as generated/",
                                      "differs": "DIFFERS from generated/: see `invoke stack-diff`"}[data["template"]])
-    _kept_status(ctx, deployed_body)
-    console.line(f"protection    termination {'on' if stack.termination_protection else 'OFF'}")
-    console.line(f"https         {'on' if env.https else 'OFF (HTTP only)'}"
-                 + (f" ({env.domain_name})" if env.domain_name else ""))
-    console.line(f"rollout step  at most {env.rollout_step_seconds} s per old task (health check "
-                 f"{env.health_check_interval_seconds} s x {env.healthy_threshold} + "
-                 f"{env.deregistration_delay_seconds} s draining)")
-    console.line("alarm e-mail  " + alarm_text)
-    checked = stack.drift_checked
-    console.line("drift         " + (f"{stack.drift_status}, checked {checked:%Y-%m-%d %H:%M} UTC"
-                                     if hasattr(checked, "strftime") else "never checked")
-                 + (" (`invoke stack-drift`)" if stack.drift_status != "IN_SYNC" else ""))
-    if stack.outputs:
-        console.table(("output", "value"), sorted(stack.outputs.items()))
-    return Outcome.NO_CHANGES
+    if data["kept"]:
+        console.line("kept          as the adopted live stack has them; preview giving one up with `invoke "
+                     "stack-diff --converge NAME`, then `invoke stack-update --converge NAME`:")
+        for name in data["kept"]:
+            note = data["kept_notes"].get(name)
+            console.line(f"  {name}" + (f"  ({note})" if note else ""))
+    console.line(f"protection    termination {'on' if data['termination_protection'] else 'OFF'}")
+    console.line(f"https         {'on' if data['https'] else 'OFF (HTTP only)'}"
+                 + (f" ({data['domain_name']})" if data["domain_name"] else ""))
+    rollout = data["rollout"]
+    console.line(f"rollout step  at most {rollout['step_seconds']} s per old task (health check "
+                 f"{rollout['health_check_interval_seconds']} s x {rollout['healthy_threshold']} + "
+                 f"{rollout['deregistration_delay_seconds']} s draining)")
+    alarm = data["alarm_email"]
+    console.line("alarm e-mail  " + ALARM_WORDS[alarm["state"]].format(address=alarm["address"]))
+    checked = drift["checked"]
+    console.line("drift         " + (f"{drift['status']}, checked {checked[:16].replace('T', ' ')} UTC" if checked
+                                     else "never checked")
+                 + (" (`invoke stack-drift`)" if drift["status"] != "IN_SYNC" else ""))
+    if data["outputs"]:
+        console.table(("output", "value"), sorted(data["outputs"].items()))
 
 
-def kept_names(deployed: dict) -> list[str]:
-    """Every choice the adopted live stack keeps, as `--converge` names it ([] for a stack this tool built)."""
-    record = kept_record(deployed)
-    return sorted([f"{lid}.{p}" for lid, props in record["Kept"].items() for p in props] + record["KeptResources"]
-                  + record["Withheld"] + [f"Outputs.{key}" for key in record["KeptOutputs"]])
-
-
-def _kept_status(ctx: Ctx, deployed: dict) -> None:
-    """What the adopted live stack keeps, and how to give each up."""
+def kept_items(deployed: dict) -> dict[str, str]:
+    """Every choice the adopted live stack keeps, as `--converge` names it, with what giving it up means ("" when
+    nothing needs saying); {} for a stack this tool built."""
     from ..aws.guards import INTERRUPTIONS
 
     record = kept_record(deployed)
     resources = deployed.get("Resources", {})
-    items = [(lid, p) for lid, props in sorted(record["Kept"].items()) for p in props]
-    if not (items or record["KeptResources"] or record["KeptOutputs"] or record["Withheld"]):
-        return
-    ctx.console.line("kept          as the adopted live stack has them; preview giving one up with `invoke "
-                     "stack-diff --converge NAME`, then `invoke stack-update --converge NAME`:")
-    for lid, p in items:
-        rule = INTERRUPTIONS.get(resources.get(lid, {}).get("Type", ""), {}).get(p)
-        ctx.console.line(f"  {lid}.{p}" + ("  (converging it may interrupt: stack-diff says how)" if rule else ""))
+    items: dict[str, str] = {}
+    for lid, props in record["Kept"].items():
+        for p in props:
+            rule = INTERRUPTIONS.get(resources.get(lid, {}).get("Type", ""), {}).get(p)
+            items[f"{lid}.{p}"] = "converging it may interrupt: stack-diff says how" if rule else ""
     for lid in record["KeptResources"]:
-        ctx.console.line(f"  {lid}  (only in the live stack; converging it removes it)")
+        items[lid] = "only in the live stack; converging it removes it"
     for key in record["KeptOutputs"]:
-        ctx.console.line(f"  Outputs.{key}  (an export other stacks may import; converging it removes it)")
+        items[f"Outputs.{key}"] = "an export other stacks may import; converging it removes it"
     for lid in record["Withheld"]:
-        ctx.console.line(f"  {lid}  (ours, not created yet: creating it writes into a live secret's value)")
+        items[lid] = "ours, not created yet: creating it writes into a live secret's value"
+    return items

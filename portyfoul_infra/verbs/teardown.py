@@ -23,10 +23,10 @@ from ..aws.stacks import EventStream, deployed_template, report_failure, require
 from ..context import Ctx
 from ..errors import UserError
 from ..options import DeleteOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result, result_of
 
 
-def stack_delete(ctx: Ctx, opts: DeleteOptions) -> Outcome:
+def stack_delete(ctx: Ctx, opts: DeleteOptions) -> Result:
     env = ctx.env
     if env.production and not opts.allow_production:
         raise UserError(f"environment {env.name} is production: deleting it needs --allow-production as well")
@@ -34,7 +34,7 @@ def stack_delete(ctx: Ctx, opts: DeleteOptions) -> Outcome:
         raise UserError(f"--confirm {opts.confirm[:60]!r} does not name this environment's stack ({env.stack_name})")
     print_header(ctx)
     with deployment(ctx, "stack-delete", opts.timeout, settle_history=False):
-        return _delete(ctx, opts)
+        return result_of(_delete(ctx, opts))
 
 
 def command_line(ctx: Ctx, opts: DeleteOptions, lift: list[str]) -> str:

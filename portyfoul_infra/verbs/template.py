@@ -10,10 +10,12 @@ from ..artifacts.generated import REPO_ROOT, TEMPLATE_FILE, compare, ensure_fres
 from ..artifacts.pricing import PRICES_DATE, REGION
 from ..aws.clients import json_document
 from ..config import ENVIRONMENTS
+from ..console import Console
 from ..context import Ctx
 from ..contract import INLINE_TEMPLATE_LIMIT, METADATA_KEY
 from ..options import BuildOptions, NoOptions, ReadOptions, VersionOptions
-from ..outcomes import Outcome
+from ..outcomes import Outcome, Result
+from . import present
 
 
 def _rel(path) -> str:
@@ -23,17 +25,17 @@ def _rel(path) -> str:
         return str(path)
 
 
-def build_template(ctx: Ctx, opts: BuildOptions) -> Outcome:
+def build_template(ctx: Ctx, opts: BuildOptions) -> Result:
     console = ctx.console
     if opts.check:
-        report = compare()
+        report = compare(ctx.generated)
         if report.changed:
             console.error(
                 f"generated/ is out of date: {', '.join(report.changed)}; run `invoke build-template` and commit the diff")
-            return Outcome.REFUSED
+            return Result(Outcome.REFUSED)
         console.ok(f"generated/ is up to date ({report.resource_count} resources, {report.content_hash[:19]})")
-        return Outcome.NO_CHANGES
-    report = refresh()
+        return Result(Outcome.NO_CHANGES)
+    report = refresh(ctx.generated)
     console.line(
         f"{_rel(report.template_path)}: {report.size:,} bytes, {report.resource_count} resources, {report.content_hash[:19]}")
     console.line(f"deployed body (compact JSON): {report.deploy_size:,} of {INLINE_TEMPLATE_LIMIT:,} bytes allowed inline")
@@ -47,14 +49,14 @@ def build_template(ctx: Ctx, opts: BuildOptions) -> Outcome:
             console.line(f"  wrote {_rel(report.directory / rel)}")
     else:
         console.line("  no changes")
-    return Outcome.APPLIED if report.changed else Outcome.NO_CHANGES
+    return Result(Outcome.APPLIED if report.changed else Outcome.NO_CHANGES)
 
 
-def lint(ctx: Ctx, opts: NoOptions) -> Outcome:
+def lint(ctx: Ctx, opts: NoOptions) -> Result:
     from ..artifacts.lint import run_cfn_lint, run_checkov
 
     console = ctx.console
-    report = ensure_fresh()
+    report = ensure_fresh(ctx.generated)
     clean = True
     for result in (run_cfn_lint(report.template_path, ENVIRONMENTS["dev"].region), run_checkov(report.template_path)):
         if result.clean:
@@ -64,14 +66,14 @@ def lint(ctx: Ctx, opts: NoOptions) -> Outcome:
             console.error(f"{result.tool}: {result.summary}")
             for f in result.findings:
                 console.line(f"  {f}")
-    return Outcome.NO_CHANGES if clean else Outcome.REFUSED
+    return Result(Outcome.NO_CHANGES if clean else Outcome.REFUSED)
 
 
-def cost(ctx: Ctx, opts: ReadOptions) -> Outcome:
+def cost(ctx: Ctx, opts: ReadOptions) -> Result:
     """The estimate for the environment from the generated template, line by line, with the levers; as one
     document (schema portyfoul.cost/1) with --json. Offline: no AWS call, so no account in it."""
-    env, console = ctx.env, ctx.console
-    template = read_template(generated_dir())
+    env = ctx.env
+    template = read_template(ctx.generated or generated_dir())
     lines = estimate(template, env)
     groups: dict[str, float] = {}
     for l in lines:
@@ -81,52 +83,52 @@ def cost(ctx: Ctx, opts: ReadOptions) -> Outcome:
     dev = {(l.group, l.item): l.monthly for l in estimate(template, ENVIRONMENTS["dev"])}
     differences = [(l, round(l.monthly - dev.get((l.group, l.item), 0), 2)) for l in lines] if env.name != "dev" else []
     features = options(template, env)
-    if opts.json:
-        data = json_document(ctx, "cost", None)
-        data.update({
-            "currency": "USD", "prices_region": REGION, "prices_date": PRICES_DATE,
-            "lines": [{"group": l.group, "item": l.item, "quantity": l.quantity, "monthly": round(l.monthly, 2)}
-                      for l in lines],
-            "total_monthly": round(total(lines), 2),
-            "plan_range": list(PLAN_RANGE) if env.name == "dev" else None,
-            "biggest_lever": {"group": lever, "monthly": round(amount, 2), "share": round(amount / total(lines), 3)},
-            "options": [{"feature": label, "monthly_delta": round(delta, 2)} for label, delta in features],
-            "differences_from_dev": [{"group": l.group, "item": l.item, "monthly_delta": delta}
-                                     for l, delta in differences if delta] if env.name != "dev" else None,
-        })
-        console.json(data)
-        return Outcome.NO_CHANGES
-    console.heading(f"monthly estimate for {env.name} ({REGION}, on-demand prices of {PRICES_DATE}, "
-                    "see portyfoul_infra/pricing.py)")
+    data = json_document(ctx, "cost", None)
+    data.update({
+        "currency": "USD", "prices_region": REGION, "prices_date": PRICES_DATE,
+        "lines": [{"group": l.group, "item": l.item, "quantity": l.quantity, "monthly": round(l.monthly, 2)}
+                  for l in lines],
+        "total_monthly": round(total(lines), 2),
+        "plan_range": list(PLAN_RANGE) if env.name == "dev" else None,
+        "biggest_lever": {"group": lever, "monthly": round(amount, 2), "share": round(amount / total(lines), 3)},
+        "options": [{"feature": label, "monthly_delta": round(delta, 2)} for label, delta in features],
+        "differences_from_dev": [{"group": l.group, "item": l.item, "monthly_delta": delta}
+                                 for l, delta in differences if delta] if env.name != "dev" else None,
+    })
+    return present(ctx, opts.json, Outcome.NO_CHANGES, data, _render_cost)
+
+
+def _render_cost(console: Console, data: dict) -> None:
+    lever = data["biggest_lever"]
+    console.heading(f"monthly estimate for {data['environment']} ({data['prices_region']}, on-demand prices of "
+                    f"{data['prices_date']}, see portyfoul_infra/artifacts/pricing.py)")
     console.table(("group", "item", "quantity", "USD/month"),
-                  [(l.group, l.item, l.quantity, f"{l.monthly:9.2f}") for l in lines]
-                  + [("total", "", "", f"{total(lines):9.2f}")])
-    if env.name == "dev":
-        low, high = PLAN_RANGE
+                  [(l["group"], l["item"], l["quantity"], f"{l['monthly']:9.2f}") for l in data["lines"]]
+                  + [("total", "", "", f"{data['total_monthly']:9.2f}")])
+    if data["plan_range"]:
+        low, high = data["plan_range"]
         console.line(f"  the plan estimates ${low}-{high} a month for dev")
-    console.line(f"biggest lever: the {lever} (${amount:.2f}, {100 * amount / total(lines):.0f}%)"
+    console.line(f"biggest lever: the {lever['group']} (${lever['monthly']:.2f}, {100 * lever['share']:.0f}%)"
                  + (": the private tasks need it to reach ECR, Secrets Manager and the price APIs; running "
-                    "them in public subnets with public IPs removes it (each task then needs a public IPv4, $3.65 a month), at the cost of exposing the tasks"
-                    if lever == "NAT gateway" else ""))
+                    "them in public subnets with public IPs removes it (each task then needs a public IPv4, $3.65 a "
+                    "month), at the cost of exposing the tasks" if lever["group"] == "NAT gateway" else ""))
     console.line("optional features (what each adds):")
-    for label, delta in features:
-        console.line(f"  {label:<62}{delta:+8.2f}")
-    if differences:
+    for option in data["options"]:
+        console.line(f"  {option['feature']:<62}{option['monthly_delta']:+8.2f}")
+    if data["differences_from_dev"]:
         console.line("differences from dev:")
-        for l, delta in differences:
-            if delta:
-                console.line(f"  {l.group + ' ' + l.item:<62}{delta:+8.2f}")
-    return Outcome.NO_CHANGES
+        for d in data["differences_from_dev"]:
+            console.line(f"  {d['group'] + ' ' + d['item']:<62}{d['monthly_delta']:+8.2f}")
 
 
-def version(ctx: Ctx, opts: VersionOptions) -> Outcome:
+def version(ctx: Ctx, opts: VersionOptions) -> Result:
     """This tool's version and the template's (version and content hash) in generated/; offline. One document
     (schema portyfoul.version/1) with --json."""
     import platform
 
     import invoke
 
-    path = generated_dir() / TEMPLATE_FILE
+    path = (ctx.generated or generated_dir()) / TEMPLATE_FILE
     try:
         meta = json.loads(path.read_text()).get("Metadata", {}).get(METADATA_KEY, {})
     except (OSError, ValueError):
@@ -134,14 +136,15 @@ def version(ctx: Ctx, opts: VersionOptions) -> Outcome:
     data = {"schema": "portyfoul.version/1", "version": __version__,
             "template": {"path": _rel(path), "version": meta.get("Version"), "content_hash": meta.get("ContentHash")},
             "python": platform.python_version(), "invoke": invoke.__version__}
-    if opts.json:
-        ctx.console.json(data)
-        return Outcome.NO_CHANGES
-    ctx.console.line(f"portyfoul-infra {__version__}")
-    if meta:
-        ctx.console.line(f"template        {meta.get('Version', '?')} {meta.get('ContentHash', '?')} ({_rel(path)}; "
-                         "`invoke build-template --check` says whether it matches the code)")
+    return present(ctx, opts.json, Outcome.NO_CHANGES, data, _render_version)
+
+
+def _render_version(console: Console, data: dict) -> None:
+    template = data["template"]
+    console.line(f"portyfoul-infra {data['version']}")
+    if template["content_hash"]:
+        console.line(f"template        {template['version'] or '?'} {template['content_hash']} ({template['path']}; "
+                     "`invoke build-template --check` says whether it matches the code)")
     else:
-        ctx.console.line(f"template        none in {_rel(path)}: `invoke build-template` writes it")
-    ctx.console.line(f"python {data['python']}, invoke {data['invoke']}")
-    return Outcome.NO_CHANGES
+        console.line(f"template        none in {template['path']}: `invoke build-template` writes it")
+    console.line(f"python {data['python']}, invoke {data['invoke']}")

@@ -71,7 +71,8 @@ def make_ctx(aws: Any = None, env: str | Environment = "dev", *, clock: VirtualC
         extra["read_secret"] = read_secret
     if environments is not None:
         extra["environments"] = {**ENVIRONMENTS, **environments}
-    ctx = Ctx(aws=aws if aws is not None else Aws(REGION), env=environment, console=Console(out, out, interactive),
+    local = Aws(REGION, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    ctx = Ctx(aws=aws if aws is not None else local, env=environment, console=Console(out, out, interactive),
               clock=clock.clock, sleep=clock.sleep, wall=wall or time.time, prompt=prompt,
               poll_seconds=poll_seconds, **extra)
     return ctx, out
@@ -91,6 +92,7 @@ def run_task(*args: str, env: dict | None = None, input: str | None = None) -> s
     standard input is `input` (never a terminal); an exception that escapes is a traceback on stderr and exit 1,
     as the real command would show it. Use `invoke(...)` where the separate process is the point (signals)."""
     import contextlib
+    import signal
     import traceback
 
     from invoke import Collection, Program
@@ -99,6 +101,8 @@ def run_task(*args: str, env: dict | None = None, input: str | None = None) -> s
 
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_argv, saved_stdin = dict(os.environ), sys.argv, sys.stdin
+    # A command keeps ignoring stop signals to its exit (cli.signals_as_interrupts): in this process, until here.
+    saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     os.environ.clear()
     os.environ.update(env or saved_env)
     os.environ.setdefault("PORTYFOUL_POLL_SECONDS", FAST_POLL)
@@ -118,4 +122,6 @@ def run_task(*args: str, env: dict | None = None, input: str | None = None) -> s
         os.environ.clear()
         os.environ.update(saved_env)
         sys.argv, sys.stdin = saved_argv, saved_stdin
+        for s, handler in saved_signals.items():
+            signal.signal(s, handler)
     return subprocess.CompletedProcess(["invoke", *args], code, out.getvalue(), err.getvalue())

@@ -37,7 +37,7 @@ def release_tag(tag: str, env_name: str = "dev", expect: Outcome = Outcome.APPLI
     seed_image(client("ecr"), f"portyfoul-{env_name}", tag)
     ctx, out = make_ctx(env=env_name, poll_seconds=1)
     outcome = release(ctx, ReleaseOptions(tag=tag, env=env_name, no_build=True, timeout=timeout))
-    assert outcome is expect, out.getvalue()
+    assert outcome.outcome is expect, out.getvalue()
     return out.getvalue()
 
 

@@ -13,8 +13,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from ...aws.clients import collect
-from ...context import Ctx
+from ..aws.clients import collect
+from ..context import Ctx
 
 
 def witness(ctx: Ctx, stack_name: str) -> dict[str, Any]:

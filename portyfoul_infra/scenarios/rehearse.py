@@ -8,26 +8,29 @@ on 127.0.0.1, the copy is built under the same names and both steps run as they 
 converging `stack-update --yes`, and a second stack-update that must change nothing; the witness compares
 every physical ID, export, secret and SSM value, the database and the security group rules before and after.
 
-It ends 0 when the rehearsal went through with nothing lost, 2 when it did not (nothing changed on AWS either
-way), with what to do before the real `invoke adopt`.
+It runs on a local AWS of its own (runner.local_run), with the runner's one failure policy: 0 when the rehearsal
+went through with nothing lost; 2 when a step did not, saying which; 130 or 143 when a signal stopped it. Nothing
+changes on AWS either way, and what the copy's steps change is never reported as a change on AWS.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
-from ...artifacts.generated import ensure_fresh
-from ...aws.adoption import plan_takeover, read_live_stack
-from ...aws.clients import Aws, print_header
-from ...context import Ctx
-from ...errors import UserError, describe_aws_error
-from ...options import AdoptOptions, UpdateOptions
-from ...outcomes import Outcome
-from .. import server as local_aws
+from ..artifacts.generated import ensure_fresh
+from ..aws.adoption import plan_takeover, read_live_stack
+from ..aws.clients import print_header
+from ..context import Ctx
+from ..errors import UserError
+from ..local import server as local_aws
+from ..options import AdoptOptions, UpdateOptions
+from ..outcomes import Outcome, Result
+from ..verbs.adopt import adopt
+from ..verbs.stack import stack_update
+from .runner import Step, expect, run_locally
 from .witness import compare, witness
 
 STAND_IN = "rehearsal-stand-in-value"
@@ -36,7 +39,6 @@ STAND_IN = "rehearsal-stand-in-value"
 class AlreadyOurs(Exception):
     """The stack runs this tool's template: nothing to rehearse (as adopt says, exit 0)."""
 RESOLVE = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^:}]+)")
-Verbs = Callable[[str], Callable[..., Outcome]]
 
 
 @dataclass
@@ -120,9 +122,9 @@ def build_copy(ctx: Ctx, copy: LiveCopy) -> None:
         cfn.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": resources}))
 
 
-def rehearse(ctx: Ctx, opts: AdoptOptions, verbs: Verbs) -> Outcome:
+def rehearse(ctx: Ctx, opts: AdoptOptions) -> Result:
     console, env = ctx.console, ctx.env
-    ours = json.loads(ensure_fresh().deploy_body)
+    ours = json.loads(ensure_fresh(ctx.generated).deploy_body)
     account = print_header(ctx)
     console.heading(f"rehearse: reading {env.stack_name} (read-only: template, parameters, names; never a secret's "
                     "value)")
@@ -130,34 +132,27 @@ def rehearse(ctx: Ctx, opts: AdoptOptions, verbs: Verbs) -> Outcome:
         copy = capture(ctx, ours, opts, account)
     except AlreadyOurs as ours_already:
         console.ok(str(ours_already))
-        return Outcome.NO_CHANGES
+        return Result(Outcome.NO_CHANGES)
     console.line(f"  {copy.resources} resources; {len(copy.parameters)} parameters"
                  + (f" ({', '.join(copy.stand_in_parameters)}: NoEcho, a stand-in value)" if copy.stand_in_parameters
                     else "")
                  + f"; {len(copy.hand_made)} of ours made by hand outside it; "
                  + f"{sum(len(v) for v in copy.importers.values())} imported exports")
-    server = local_aws.start(None)
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
-                                            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
-    os.environ.update({"AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
-                       "AWS_SECRET_ACCESS_KEY": "rehearsal"})
-    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(k, None)
-    try:
-        console.line(f"  a local AWS on {server.endpoint}: from here on nothing leaves this machine")
-        local = replace(ctx, aws=Aws(region=env.region), env=replace(env, account_id=local_aws.ACCOUNT_ID),
-                        poll_seconds=ctx.poll_seconds if ctx.poll_seconds is not None else 0.2)
-        return _replay(local, opts, verbs, copy)
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    result = run_locally(ctx, replace(env, account_id=local_aws.ACCOUNT_ID),
+                         lambda local: _replay(local, opts, copy), generated=ctx.generated,
+                         poll_seconds=ctx.poll_seconds, prefix="rehearse ")
+    if result.ok:
+        console.ok(f"rehearsal passed: both steps ran on a copy of {env.stack_name} with nothing replaced, deleted or "
+                   f"re-valued. Nothing was changed on AWS; next: `invoke adopt --env {env.name}`, then "
+                   f"`invoke stack-update --env {env.name}`")
+        return Result(Outcome.NO_CHANGES)
+    if result.outcome is Outcome.REFUSED:
+        console.error(f"the rehearsal did not pass; nothing was changed on AWS. Settle what stopped it before "
+                      f"`invoke adopt --env {env.name}`")
+    return result
 
 
-def _replay(ctx: Ctx, opts: AdoptOptions, verbs: Verbs, copy: LiveCopy) -> Outcome:
+def _replay(ctx: Ctx, opts: AdoptOptions, copy: LiveCopy) -> list[Step]:
     console, env = ctx.console, ctx.env
     allow: dict[str, Any] = {"allow_replace": opts.allow_replace, "allow_interruption": opts.allow_interruption}
     state: dict[str, Any] = {}
@@ -167,40 +162,18 @@ def _replay(ctx: Ctx, opts: AdoptOptions, verbs: Verbs, copy: LiveCopy) -> Outco
         state["before"] = witness(ctx, env.stack_name)
         return Outcome.APPLIED
 
-    def second_update() -> Outcome:
-        outcome = verbs("stack_update")(ctx, UpdateOptions(env=env.name, yes=True, **allow))
-        return Outcome.APPLIED if outcome is Outcome.NO_CHANGES else Outcome.NEEDS_HUMAN
-
     def check() -> Outcome:
         lost = compare(state["before"], witness(ctx, env.stack_name))
         for line in lost:
             console.error(line)
         return Outcome.NEEDS_HUMAN if lost else Outcome.APPLIED
 
-    steps: list[tuple[str, Callable[[], Outcome]]] = [
+    return [
         ("build the copy under the same names, with stand-ins for secret values", build),
-        ("adopt --yes", lambda: verbs("adopt")(ctx, replace(opts, rehearse=False, yes=True))),
-        ("stack-update --yes: the converging update",
-         lambda: verbs("stack_update")(ctx, UpdateOptions(env=env.name, yes=True, **allow))),
-        ("stack-update --yes again: must change nothing", second_update),
+        ("adopt --yes", lambda: adopt(ctx, replace(opts, rehearse=False, yes=True))),
+        ("stack-update --yes: the converging update", lambda: stack_update(ctx, UpdateOptions(env=env.name, yes=True,
+                                                                                                 **allow))),
+        ("stack-update --yes again: must change nothing",
+         expect(Outcome.NO_CHANGES, lambda: stack_update(ctx, UpdateOptions(env=env.name, yes=True, **allow)), ctx)),
         ("compare: physical IDs, exports, secret and SSM values, the database, security group rules", check),
     ]
-    for number, (title, step) in enumerate(steps, 1):
-        console.heading(f"rehearse {number}/{len(steps)} {title}")
-        try:
-            outcome = step()
-        except UserError as refusal:
-            console.error(str(refusal))
-            outcome = Outcome.REFUSED
-        except Exception as e:  # noqa: BLE001 - the copy, not the live stack: say it, never a traceback
-            console.error(f"the local AWS failed at this step: {describe_aws_error(e) or f'{type(e).__name__}: {e}'}"
-                          " (a limit of the local AWS, or of the copy: the rehearsal proves nothing past here)")
-            outcome = Outcome.REFUSED
-        if not outcome.ok:
-            console.error(f"the rehearsal stopped at: {title} ({outcome.label}). Nothing was changed on AWS: settle "
-                          f"this before `invoke adopt --env {env.name}`")
-            return Outcome.REFUSED
-    console.ok(f"rehearsal passed: both steps ran on a copy of {env.stack_name} with nothing replaced, deleted or "
-               f"re-valued. Nothing was changed on AWS; next: `invoke adopt --env {env.name}`, then "
-               f"`invoke stack-update --env {env.name}`")
-    return Outcome.NO_CHANGES
