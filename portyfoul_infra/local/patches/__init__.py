@@ -57,7 +57,7 @@ def known_gap(name: str, *, summary: str, aws: str, reference: str, test: str,
 
 # Applied in this order. cloudformation_models first: it clears moto's model caches after name-type changes.
 MODULES = (
-    "rds", "secretsmanager", "ssm", "elbv2", "iam", "cloudformation_models", "cloudformation_intrinsics",
+    "rds", "secretsmanager", "ssm", "elbv2", "iam", "cloudwatch", "cloudformation_models", "cloudformation_intrinsics",
     "cloudformation_values", "ecs", "ecr", "ec2",
     "cloudformation_lifecycle", "cloudformation_updates", "cloudformation_changesets", "cloudformation_exports",
     "cloudformation_import", "cloudformation_api", "cloudformation_refactor",
