@@ -21,7 +21,15 @@ whole, so that tests that start from the same stack build it once per server ins
 A snapshot is a deep copy of moto's backends taken in one piece (so references between services stay shared,
 as they were), and a restore installs a fresh copy of it, so a snapshot can be restored any number of times.
 
-Nothing here decides what AWS would do: it only holds the call, so the emulator's answers stay its own.
+Refactor settling: how long a refactored stack stays UPDATE_IN_PROGRESS after its refactor reports
+EXECUTE_COMPLETE, as AWS sometimes shows it (the cloudformation-refactor-settling gap); off (0) by default, and
+/moto-api/reset and a snapshot restore turn it off again:
+
+    POST /portyfoul-api/refactor-settle {"reads": 3}   the next refactored stack answers DescribeStacks
+                                                       UPDATE_IN_PROGRESS three times, then UPDATE_COMPLETE
+
+Nothing here decides what AWS would do: it only holds the call or sets a switch the patches read, so the emulator's
+answers stay its own.
 """
 
 from __future__ import annotations
@@ -162,6 +170,12 @@ class Snapshots:
         return copy.deepcopy(state, {id(b): b for b in backends})
 
 
+def set_refactor_settling(reads: int) -> None:
+    """How many DescribeStacks answers a refactored stack stays UPDATE_IN_PROGRESS for (0: off)."""
+    from .patches import cloudformation_refactor
+    cloudformation_refactor.SETTLE_READS = reads
+
+
 class ControlledApp:
     """moto's WSGI application behind the gates, with the control endpoints under /portyfoul-api/."""
 
@@ -176,6 +190,7 @@ class ControlledApp:
             return self._control(environ, start_response, path[len(PREFIX):].strip("/").split("/"))
         if path.startswith("/moto-api/reset"):
             self.gates.open_all()
+            set_refactor_settling(0)
         if not self.gates.any():
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -204,12 +219,23 @@ class ControlledApp:
             except (ValueError, KeyError, TypeError) as e:
                 return _json(start_response, "400 Bad Request", {"error": f"bad gate: {e}"})
             return _json(start_response, "200 OK", {"id": gate.id})
+        if parts == ["refactor-settle"] and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                reads = int(json.loads(environ["wsgi.input"].read(length) or b"{}").get("reads", 0))
+            except (ValueError, TypeError, AttributeError) as e:
+                return _json(start_response, "400 Bad Request", {"error": f"bad refactor-settle: {e}"})
+            if reads < 0:
+                return _json(start_response, "400 Bad Request", {"error": "reads: 0 or more"})
+            set_refactor_settling(reads)
+            return _json(start_response, "200 OK", {"reads": reads})
         if parts[0] == "snapshots" and len(parts) in (2, 3) and method == "POST":
             if len(parts) == 2:
                 self.snapshots.save(parts[1])
                 return _json(start_response, "200 OK", {"saved": parts[1]})
             if parts[2] == "restore":
                 self.gates.open_all()
+                set_refactor_settling(0)
                 if self.snapshots.restore(parts[1]):
                     return _json(start_response, "200 OK", {"restored": parts[1]})
                 return _json(start_response, "404 Not Found", {"error": f"no snapshot {parts[1]}"})

@@ -60,7 +60,7 @@ MODULES = (
     "rds", "secretsmanager", "ssm", "elbv2", "iam", "cloudwatch", "cloudformation_models", "cloudformation_intrinsics",
     "cloudformation_values", "ecs", "ecr", "ec2",
     "cloudformation_lifecycle", "cloudformation_updates", "cloudformation_changesets", "cloudformation_exports",
-    "cloudformation_import", "cloudformation_api", "cloudformation_refactor",
+    "cloudformation_import", "cloudformation_api", "cloudformation_refactor", "cloudformation_limits",
 )
 
 for _module in MODULES:
