@@ -96,3 +96,10 @@ def test_by_default_a_refactored_stack_is_stable_at_once(aws_env):
     cfn().execute_stack_refactor(StackRefactorId=done["StackRefactorId"])
     assert not cfn().describe_stacks(StackName="web")["Stacks"][0]["StackStatus"].endswith("_IN_PROGRESS")
     cfn().update_stack(StackName="web", TemplateBody=json.dumps({"Resources": {"Network": VPC, "Other": VPC}}))
+
+
+def test_a_bad_settle_request_is_refused(aws_env):
+    import urllib.error
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        settle_refactors(-1)
+    assert bad.value.code == 400

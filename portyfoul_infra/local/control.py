@@ -186,6 +186,8 @@ class ControlledApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path.rstrip("/") == PREFIX + "refactor-settle" and environ.get("REQUEST_METHOD") == "POST":
+            return self._refactor_settle(environ, start_response)
         if path.startswith(PREFIX):
             return self._control(environ, start_response, path[len(PREFIX):].strip("/").split("/"))
         if path.startswith("/moto-api/reset"):
@@ -219,16 +221,6 @@ class ControlledApp:
             except (ValueError, KeyError, TypeError) as e:
                 return _json(start_response, "400 Bad Request", {"error": f"bad gate: {e}"})
             return _json(start_response, "200 OK", {"id": gate.id})
-        if parts == ["refactor-settle"] and method == "POST":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            try:
-                reads = int(json.loads(environ["wsgi.input"].read(length) or b"{}").get("reads", 0))
-            except (ValueError, TypeError, AttributeError) as e:
-                return _json(start_response, "400 Bad Request", {"error": f"bad refactor-settle: {e}"})
-            if reads < 0:
-                return _json(start_response, "400 Bad Request", {"error": "reads: 0 or more"})
-            set_refactor_settling(reads)
-            return _json(start_response, "200 OK", {"reads": reads})
         if parts[0] == "snapshots" and len(parts) in (2, 3) and method == "POST":
             if len(parts) == 2:
                 self.snapshots.save(parts[1])
@@ -252,3 +244,15 @@ class ControlledApp:
                 found.opened.set()
                 return _json(start_response, "200 OK", {"held": found.held})
         return _json(start_response, "404 Not Found", {"error": "unknown control request"})
+
+    @staticmethod
+    def _refactor_settle(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            reads = int(json.loads(environ["wsgi.input"].read(length) or b"{}").get("reads", 0))
+        except (ValueError, TypeError, AttributeError) as e:
+            return _json(start_response, "400 Bad Request", {"error": f"bad refactor-settle: {e}"})
+        if reads < 0:
+            return _json(start_response, "400 Bad Request", {"error": "reads: 0 or more"})
+        set_refactor_settling(reads)
+        return _json(start_response, "200 OK", {"reads": reads})
