@@ -66,12 +66,12 @@ def test_a_secret_and_a_parameter_group_are_created_by_their_stack(aws_env):
 
 
 def test_a_stack_with_types_moto_does_not_model_is_still_created(aws_env):
-    """A template with alarms and scaling policies creates (they are not modelled locally: a known gap)."""
-    cfn().create_stack(StackName="alarms", TemplateBody=body({
-        "Vpc": VPC, "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-            "MetricName": "CPUUtilization", "Namespace": "AWS/ECS", "Statistic": "Average", "Period": 60,
-            "EvaluationPeriods": 1, "Threshold": 80, "ComparisonOperator": "GreaterThanThreshold"}}}))
-    assert cfn().describe_stacks(StackName="alarms")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    """A template with a scalable target creates (not modelled locally: a known gap)."""
+    cfn().create_stack(StackName="scaling", TemplateBody=body({
+        "Vpc": VPC, "Target": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
+            "MaxCapacity": 4, "MinCapacity": 1, "ResourceId": "service/cluster/web",
+            "ScalableDimension": "ecs:service:DesiredCount", "ServiceNamespace": "ecs"}}}))
+    assert cfn().describe_stacks(StackName="scaling")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
 
 
 def test_a_resource_that_fails_to_create_rolls_the_stack_back(aws_env):

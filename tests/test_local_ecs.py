@@ -110,6 +110,61 @@ def test_run_task_without_security_groups_gets_the_vpcs_default_group(aws_env):
     assert [g["GroupId"] for g in groups] == [default["GroupId"]]
 
 
+def _service(**props) -> str:
+    template = json.loads(stack())
+    template["Resources"]["Service"]["Properties"].update(props)
+    return json.dumps(template)
+
+
+def _described():
+    return ecs().describe_services(cluster=physical("ecs", "Cluster"), services=[physical("ecs", "Service")])[
+        "services"][0]
+
+
+def test_service_settings_are_kept_and_changed_by_the_template(aws_env):
+    """DeploymentConfiguration, PlatformVersion, PropagateTags, HealthCheckGracePeriodSeconds and LaunchType are what
+    the template says, AWS's defaults where it says nothing, and an update changes them on the same service."""
+    cfn().create_stack(StackName="ecs", TemplateBody=stack())
+    created = _described()
+    assert created["launchType"] == "FARGATE" and created["platformVersion"] == "LATEST"
+    assert created["propagateTags"] == "NONE"
+    assert created["deploymentConfiguration"] == {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                                                  "deploymentCircuitBreaker": {"enable": False, "rollback": False}}
+    cfn().update_stack(StackName="ecs", TemplateBody=_service(
+        DeploymentConfiguration={"MaximumPercent": 200, "MinimumHealthyPercent": 50,
+                                 "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}},
+        PropagateTags="SERVICE", HealthCheckGracePeriodSeconds=60, EnableExecuteCommand=False))
+    updated = _described()
+    assert updated["serviceArn"] == created["serviceArn"]
+    assert updated["deploymentConfiguration"] == {"maximumPercent": 200, "minimumHealthyPercent": 50,
+                                                  "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+    assert (updated["propagateTags"], updated["healthCheckGracePeriodSeconds"], updated["enableExecuteCommand"]) == (
+        "SERVICE", 60, False)
+
+
+def test_only_parameters_that_trigger_a_deployment_start_one(aws_env):
+    """A change of DeploymentConfiguration, EnableExecuteCommand, PropagateTags or the grace period (or passing the
+    revision it runs) starts no deployment; a new PlatformVersion does, through CloudFormation and through
+    UpdateService."""
+    cfn().create_stack(StackName="ecs", TemplateBody=stack())
+    first = _described()["deployments"][0]["id"]
+    cfn().update_stack(StackName="ecs", TemplateBody=_service(
+        DeploymentConfiguration={"MaximumPercent": 150, "MinimumHealthyPercent": 50}, EnableExecuteCommand=False,
+        PropagateTags="SERVICE", HealthCheckGracePeriodSeconds=30))
+    assert [d["id"] for d in _described()["deployments"]] == [first]
+    running = _described()["taskDefinition"]
+    ecs().update_service(cluster=physical("ecs", "Cluster"), service=physical("ecs", "Service"),
+                         taskDefinition=running, desiredCount=2)
+    assert [d["id"] for d in _described()["deployments"]] == [first]
+    cfn().update_stack(StackName="ecs", TemplateBody=_service(PlatformVersion="1.4.0"))
+    redeployed = _described()["deployments"]
+    assert redeployed[0]["id"] != first and redeployed[0]["platformVersion"] == "1.4.0"
+    ecs().update_service(cluster=physical("ecs", "Cluster"), service=physical("ecs", "Service"),
+                         platformVersion="LATEST")
+    again = _described()["deployments"]
+    assert again[0]["id"] != redeployed[0]["id"] and again[0]["platformVersion"] == "LATEST"
+
+
 def test_a_stack_with_a_cluster_and_a_service_can_be_deleted(aws_env):
     """Deleting the stack deletes its service and cluster (both INACTIVE afterwards, as AWS shows them); the same
     stack created again gets an ACTIVE cluster and service of the same names."""

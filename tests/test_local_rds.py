@@ -135,3 +135,23 @@ def test_allocated_storage_cannot_shrink(aws_env):
     assert rds().describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]["AllocatedStorage"] == 30
     grown = cfn().update_stack(StackName="db", TemplateBody=body({"Db": database(AllocatedStorage="40")}))
     assert grown and rds().describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]["AllocatedStorage"] == 40
+
+
+def test_log_exports_and_iam_authentication_change_in_place(aws_env):
+    """The live database exports postgresql and upgrade logs without IAM authentication; the converged template
+    exports postgresql only and turns IAM authentication on: the same instance answers that, still available."""
+    live = database(DBInstanceIdentifier="db", EnableCloudwatchLogsExports=["postgresql", "upgrade"])
+    cfn().create_stack(StackName="db", TemplateBody=body({"Db": live}))
+    created = rds().describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]
+    assert sorted(created["EnabledCloudwatchLogsExports"]) == ["postgresql", "upgrade"]
+    assert created["IAMDatabaseAuthenticationEnabled"] is False
+    converged = database(DBInstanceIdentifier="db", EnableCloudwatchLogsExports=["postgresql"],
+                         EnableIAMDatabaseAuthentication=True)
+    cfn().update_stack(StackName="db", TemplateBody=body({"Db": converged}))
+    assert physical("db", "Db") == "db"
+    updated = rds().describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]
+    assert updated["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert updated["IAMDatabaseAuthenticationEnabled"] is True and updated["DBInstanceStatus"] == "available"
+    cfn().update_stack(StackName="db", TemplateBody=body({"Db": database(DBInstanceIdentifier="db")}))
+    dropped = rds().describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]
+    assert dropped.get("EnabledCloudwatchLogsExports", []) == [] and dropped["IAMDatabaseAuthenticationEnabled"] is False

@@ -52,13 +52,56 @@ def test_a_stack_with_a_named_secret_can_be_deleted_and_created_again(aws_env):
     assert sm().get_secret_value(SecretId="app/s")["SecretString"] == "again"
 
 
-def test_a_stack_with_a_secret_target_attachment_is_created(aws_env):
-    """The attachment is a known gap: the stack still completes, the secret keeps its value."""
-    body = json.loads(secret(SecretString='{"password": "p"}'))
-    body["Resources"]["Attach"] = {"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": {
-        "SecretId": {"Ref": "S"}, "TargetId": "db", "TargetType": "AWS::RDS::DBInstance"}}
+def _attached(target: str = "db1", **extra) -> str:
+    body = json.loads(secret(SecretString='{"username": "app", "password": "p"}'))
+    body["Resources"].update({
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "DBInstanceIdentifier": "db1", "Engine": "postgres", "DBInstanceClass": "db.t4g.micro",
+            "AllocatedStorage": "20", "MasterUsername": "app", "MasterUserPassword": "password1234"}},
+        "Attach": {"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": {
+            "SecretId": {"Ref": "S"}, "TargetId": target, "TargetType": "AWS::RDS::DBInstance"},
+            "DependsOn": "Db"},
+        **extra})
+    return json.dumps(body)
+
+
+def test_a_target_attachment_writes_the_database_connection_into_the_secret(aws_env):
+    """The attachment adds engine, host, port and dbInstanceIdentifier to the secret's JSON (username and password
+    stay); removing it from the stack removes them again; Ref is the secret's ARN."""
+    body = json.loads(_attached())
+    body["Outputs"] = {"Attached": {"Value": {"Ref": "Attach"}}}
     cfn().create_stack(StackName="sec", TemplateBody=json.dumps(body))
     assert cfn().describe_stacks(StackName="sec")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    value = json.loads(sm().get_secret_value(SecretId="app/s")["SecretString"])
+    host = boto3.client("rds", region_name=REGION).describe_db_instances(
+        DBInstanceIdentifier="db1")["DBInstances"][0]["Endpoint"]["Address"]
+    assert value == {"username": "app", "password": "p", "engine": "postgres", "host": host, "port": 5432,
+                     "dbInstanceIdentifier": "db1"}
+    outputs = cfn().describe_stacks(StackName="sec")["Stacks"][0]["Outputs"]
+    assert outputs[0]["OutputValue"] == sm().describe_secret(SecretId="app/s")["ARN"]
+    without = json.loads(_attached())
+    del without["Resources"]["Attach"]
+    cfn().update_stack(StackName="sec", TemplateBody=json.dumps(without))
+    assert json.loads(sm().get_secret_value(SecretId="app/s")["SecretString"]) == {"username": "app", "password": "p"}
+
+
+def test_a_target_attachment_to_a_database_that_does_not_exist_fails(aws_env):
+    """The attachment reads the target's connection: a missing database fails the resource and the stack rolls back."""
+    cfn().create_stack(StackName="sec", TemplateBody=_attached(target="nope"))
+    assert cfn().describe_stacks(StackName="sec")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [e for e in cfn().describe_stack_events(StackName="sec")["StackEvents"]
+              if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed[0]["LogicalResourceId"] == "Attach" and "nope" in failed[0]["ResourceStatusReason"]
+
+
+def test_a_secret_takes_one_target_attachment_only(aws_env):
+    """A single secret resource can only have one target attached to it."""
+    second = {"Again": {"Type": "AWS::SecretsManager::SecretTargetAttachment", "DependsOn": "Attach", "Properties": {
+        "SecretId": {"Ref": "S"}, "TargetId": {"Ref": "Db"}, "TargetType": "AWS::RDS::DBInstance"}}}
+    cfn().create_stack(StackName="sec", TemplateBody=_attached(**second))
+    failed = [e for e in cfn().describe_stack_events(StackName="sec")["StackEvents"]
+              if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed[0]["LogicalResourceId"] == "Again" and "only one" in failed[0]["ResourceStatusReason"]
 
 
 def test_a_secret_scheduled_for_deletion_cannot_be_written_until_restored(aws_env):

@@ -36,7 +36,15 @@ whole, so that tests that start from the same stack build it once per server ins
 A snapshot is a deep copy of moto's backends taken in one piece (so references between services stay shared,
 as they were), and a restore installs a fresh copy of it, so a snapshot can be restored any number of times.
 
-Nothing here decides what AWS would do: it only holds the call, so the emulator's answers stay its own.
+Refactor settling: how long a refactored stack stays UPDATE_IN_PROGRESS after its refactor reports
+EXECUTE_COMPLETE, as AWS sometimes shows it (the cloudformation-refactor-settling gap); off (0) by default, and
+/moto-api/reset and a snapshot restore turn it off again:
+
+    POST /portyfoul-api/refactor-settle {"reads": 3}   the next refactored stack answers DescribeStacks
+                                                       UPDATE_IN_PROGRESS three times, then UPDATE_COMPLETE
+
+Nothing here decides what AWS would do: it only holds the call or sets a switch the patches read, so the emulator's
+answers stay its own.
 """
 
 from __future__ import annotations
@@ -245,6 +253,12 @@ class Snapshots:
         return copy.deepcopy(state, {id(b): b for b in backends})
 
 
+def set_refactor_settling(reads: int) -> None:
+    """How many DescribeStacks answers a refactored stack stays UPDATE_IN_PROGRESS for (0: off)."""
+    from .patches import cloudformation_refactor
+    cloudformation_refactor.SETTLE_READS = reads
+
+
 class ControlledApp:
     """moto's WSGI application behind the gates, with the control endpoints under /portyfoul-api/."""
 
@@ -257,11 +271,14 @@ class ControlledApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path.rstrip("/") == PREFIX + "refactor-settle" and environ.get("REQUEST_METHOD") == "POST":
+            return self._refactor_settle(environ, start_response)
         if path.startswith(PREFIX):
             return self._control(environ, start_response, path[len(PREFIX):].strip("/").split("/"))
         if path.startswith("/moto-api/reset"):
             self.clock.reset()
             self.gates.open_all()
+            set_refactor_settling(0)
         if not self.gates.any():
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -302,6 +319,7 @@ class ControlledApp:
                 return _json(start_response, "200 OK", {"saved": parts[1]})
             if parts[2] == "restore":
                 self.gates.open_all()
+                set_refactor_settling(0)
                 if self.snapshots.restore(parts[1]):
                     return _json(start_response, "200 OK", {"restored": parts[1]})
                 return _json(start_response, "404 Not Found", {"error": f"no snapshot {parts[1]}"})
@@ -318,6 +336,19 @@ class ControlledApp:
                 found.opened.set()
                 return _json(start_response, "200 OK", {"held": found.held})
         return _json(start_response, "404 Not Found", {"error": "unknown control request"})
+
+    @staticmethod
+    def _refactor_settle(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            reads = int(json.loads(environ["wsgi.input"].read(length) or b"{}").get("reads", 0))
+        except (ValueError, TypeError, AttributeError) as e:
+            return _json(start_response, "400 Bad Request", {"error": f"bad refactor-settle: {e}"})
+        if reads < 0:
+            return _json(start_response, "400 Bad Request", {"error": "reads: 0 or more"})
+        set_refactor_settling(reads)
+        return _json(start_response, "200 OK", {"reads": reads})
+
 
     def _clock(self, environ: dict[str, Any], start_response: Callable, method: str) -> Iterable[bytes]:
         if method == "POST":

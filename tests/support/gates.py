@@ -39,3 +39,11 @@ def gate(action: str, match: str = "", then: str = "apply", endpoint: str | None
     endpoint = endpoint or os.environ["AWS_ENDPOINT_URL"]
     created = _call(f"{endpoint}/portyfoul-api/gates", {"action": action, "match": match, "then": then})
     return Gate(endpoint, created["id"])
+
+
+def settle_refactors(reads: int, endpoint: str | None = None) -> None:
+    """Keep each stack a refactor executes on the local AWS UPDATE_IN_PROGRESS for its next `reads` DescribeStacks
+    answers after the refactor reports EXECUTE_COMPLETE, as AWS sometimes does (0: settled at once, the default; a
+    reset or a snapshot restore turns it off again)."""
+    endpoint = endpoint or os.environ["AWS_ENDPOINT_URL"]
+    _call(f"{endpoint}/portyfoul-api/refactor-settle", {"reads": reads})

@@ -58,10 +58,10 @@ def known_gap(name: str, *, summary: str, aws: str, reference: str, test: str,
 
 # Applied in this order. cloudformation_models first: it clears moto's model caches after name-type changes.
 MODULES = (
-    "rds", "secretsmanager", "ssm", "cloudformation_models", "cloudformation_intrinsics", "ecs", "ecr", "ec2",
-    "elbv2", "s3",
+    "rds", "secretsmanager", "ssm", "elbv2", "iam", "cloudwatch", "cloudformation_models", "cloudformation_intrinsics",
+    "cloudformation_values", "ecs", "ecr", "ec2", "s3",
     "cloudformation_lifecycle", "cloudformation_updates", "cloudformation_changesets", "cloudformation_exports",
-    "cloudformation_import", "cloudformation_api", "cloudformation_refactor",
+    "cloudformation_import", "cloudformation_api", "cloudformation_refactor", "cloudformation_limits",
 )
 
 # ECS's service deployments and blue/green, and the load balancers' data plane: right after "ecs", whose rolling

@@ -21,9 +21,9 @@ def patch_model_caches() -> None:
 
 
 known_gap("cloudformation-unmodelled-types",
-          summary="AWS::CloudWatch::Alarm, AWS::ApplicationAutoScaling::*: not created by moto's CloudFormation (not "
-                  "needed locally)",
-          aws="CloudFormation creates alarms, scalable targets and scaling policies like any other resource.",
+          summary="AWS::ApplicationAutoScaling::ScalableTarget and ScalingPolicy: not created by moto's CloudFormation "
+                  "(not needed locally: the stack completes without them)",
+          aws="CloudFormation creates scalable targets and scaling policies like any other resource.",
           reference="https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
-                    "aws-resource-cloudwatch-alarm.html",
+                    "aws-resource-applicationautoscaling-scalabletarget.html",
           test=T + "test_a_stack_with_types_moto_does_not_model_is_still_created")

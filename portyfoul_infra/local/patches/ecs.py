@@ -263,6 +263,138 @@ def patch_run_task_default_security_group() -> None:
     EC2ContainerServiceBackend.run_task = run_task
 
 
+# ------------------------------------------------------------------ emu-26: service settings and new deployments
+# Which UpdateService parameters start a new deployment, in the words of the UpdateService API reference: "This
+# parameter triggers a new service deployment" (taskDefinition, networkConfiguration, platformVersion,
+# loadBalancers, serviceRegistries ...) or "doesn't trigger a new service deployment" (desiredCount,
+# deploymentConfiguration, healthCheckGracePeriodSeconds, enableExecuteCommand, propagateTags ...).
+REDEPLOYING = ("network_configuration", "platform_version", "load_balancers", "service_registries",
+               "service_connect_configuration", "volume_configurations", "vpc_lattice_configurations")
+DEPLOYMENT_DEFAULTS = {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                       "deploymentCircuitBreaker": {"enable": False, "rollback": False}}
+
+
+def _camel(value):
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+    return remap_nested_keys(value, pascal_to_camelcase) if value is not None else None
+
+
+def _resolved_task_definition(backend, name) -> str | None:
+    try:
+        return backend.describe_task_definition(name).arn
+    except Exception:  # noqa: BLE001 - unknown: let UpdateService answer as it does
+        return None
+
+
+def _redeploying_changes(service, properties: dict) -> list[str]:
+    return [key for key in REDEPLOYING
+            if properties.get(key) is not None and properties[key] != getattr(service, key, None)]
+
+
+def _stamp_primary(service) -> None:
+    """The PRIMARY deployment runs the service's platform version and network configuration."""
+    if service.deployments:
+        service.deployments[0].update(platformVersion=service.platform_version,
+                                      networkConfiguration=service.network_configuration or None)
+
+
+@gap("ecs-update-service-redeploys",
+     summary="ECS UpdateService: a new deployment started whenever a task definition was passed, also the one already "
+             "running (so every CloudFormation update of a service redeployed it), and never for a new platform "
+             "version, network configuration or load balancers (patched: a deployment starts for the parameters the "
+             "UpdateService reference says trigger one, only when they change, or with forceNewDeployment)",
+     aws="taskDefinition, networkConfiguration, platformVersion, loadBalancers and serviceRegistries: \"This parameter "
+         "triggers a new service deployment.\" desiredCount, deploymentConfiguration, healthCheckGracePeriodSeconds, "
+         "enableExecuteCommand and propagateTags: \"This parameter doesn't trigger a new service deployment.\" "
+         "forceNewDeployment starts a new deployment with no service definition changes.",
+     reference=ECS_DOCS + "API_UpdateService.html",
+     test=T + "test_only_parameters_that_trigger_a_deployment_start_one")
+def patch_update_service_redeploys() -> None:
+    from moto.ecs import models as ecs_models
+
+    inner = ecs_models.EC2ContainerServiceBackend.update_service
+
+    def update_service(self, service_properties):
+        properties = dict(service_properties)
+        try:
+            service = self._get_service(properties.get("cluster", "default"), properties["service"].split("/")[-1])
+        except Exception:  # noqa: BLE001 - unknown service: answered as before
+            return inner(self, service_properties)
+        td = properties.get("task_definition")
+        if td and _resolved_task_definition(self, td) == service.task_definition:
+            properties.pop("task_definition")  # the revision it runs: no change, no deployment
+        if _redeploying_changes(service, properties):
+            properties["force_new_deployment"] = True
+        updated = inner(self, properties)
+        _stamp_primary(updated)
+        return updated
+
+    ecs_models.EC2ContainerServiceBackend.update_service = update_service
+
+
+def _service_settings(props: dict) -> dict:
+    """The UpdateService arguments of a template's service settings moto's CloudFormation drops (a setting left out
+    of the template is AWS's default)."""
+    deployment = {**DEPLOYMENT_DEFAULTS, **(_camel(props.get("DeploymentConfiguration")) or {})}
+    settings = {"deployment_configuration": deployment, "propagate_tags": str(props.get("PropagateTags") or "NONE"),
+                "health_check_grace_period_seconds": props.get("HealthCheckGracePeriodSeconds"),
+                "load_balancers": _camel(props.get("LoadBalancers")) or [],
+                "platform_version": props.get("PlatformVersion") or (
+                    "LATEST" if str(props.get("LaunchType", "")).upper() == "FARGATE" else None)}
+    return settings
+
+
+@gap("ecs-service-settings",
+     summary="AWS::ECS::Service: DeploymentConfiguration, PlatformVersion, PropagateTags, HealthCheckGracePeriodSeconds, "
+             "LaunchType and LoadBalancers were dropped on create and on update (DescribeServices showed none of them, "
+             "and a Fargate service as EC2) (patched: kept on create, with AWS's defaults for what the template leaves "
+             "out, and applied on update through UpdateService, so a change of PlatformVersion or LoadBalancers "
+             "starts a new deployment and the others do not)",
+     aws="DeploymentConfiguration, EnableExecuteCommand, HealthCheckGracePeriodSeconds, LoadBalancers, "
+         "PlatformVersion and PropagateTags are updatable without interruption; CloudFormation applies them with "
+         "UpdateService. DeploymentConfiguration defaults to maximumPercent 200 and minimumHealthyPercent 100 for "
+         "rolling updates; a Fargate service's platform version defaults to LATEST.",
+     reference=CFN_DOCS + "aws-resource-ecs-service.html",
+     test=T + "test_service_settings_are_kept_and_changed_by_the_template")
+def patch_service_settings() -> None:
+    from moto.ecs.models import Service, ecs_backends
+
+    created = Service.create_from_cloudformation_json.__func__
+    updated = Service.update_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        service = created(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        props = cloudformation_json.get("Properties") or {}
+        for key, value in _service_settings(props).items():
+            setattr(service, key, value)
+        if props.get("LaunchType"):
+            service.launch_type = str(props["LaunchType"])
+            for deployment in service.deployments:
+                deployment["launchType"] = service.launch_type
+        _stamp_primary(service)
+        return service
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        props = cloudformation_json.get("Properties") or {}
+        backend = ecs_backends[account_id][region_name]
+        settings = _service_settings(props)
+        network = _camel(props.get("NetworkConfiguration"))
+        redeploy = _redeploying_changes(original_resource, {**settings, "network_configuration": network})
+        before = original_resource.deployments[0]["id"] if original_resource.deployments else None
+        service = updated(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        for key, value in settings.items():
+            setattr(service, key, value)
+        started = bool(service.deployments) and service.deployments[0]["id"] != before
+        if redeploy and not started:
+            service = backend.update_service({"cluster": service.cluster_name, "service": service.name,
+                                              "force_new_deployment": True})
+        _stamp_primary(service)
+        return service
+
+    Service.create_from_cloudformation_json = classmethod(create)
+    Service.update_from_cloudformation_json = classmethod(update)
+
+
 @gap("ecs-stack-deletes",
      summary="Stack deletion: ECS services and clusters had no delete, so they outlived their stack and its "
              "services stayed ACTIVE (patched: the services are deleted, then the cluster, as CloudFormation does)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from . import gap, known_gap
+from . import gap
 
 T = "tests/test_local_secretsmanager.py::"
 SECRET_MODEL = None  # the CloudFormation model class, once patched
@@ -132,13 +132,128 @@ def patch_secret_delete() -> None:
     """Carried out by CloudFormationSecret.delete (see _secret_model)."""
 
 
-known_gap("secrets-target-attachment",
-          summary="AWS::SecretsManager::SecretTargetAttachment: not supported (the database secret lacks host and "
-                  "port locally)",
-          aws="The attachment adds the database's host, port, engine and identifier to the secret's JSON.",
-          reference="https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
-                    "aws-resource-secretsmanager-secrettargetattachment.html",
-          test=T + "test_a_stack_with_a_secret_target_attachment_is_created")
+ATTACHMENT_DOCS = ("https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
+                   "aws-resource-secretsmanager-secrettargetattachment.html")
+ATTACHMENT_MODEL = None  # the CloudFormation model class, once patched
+CONNECTION_KEYS = ("engine", "host", "port", "dbInstanceIdentifier", "dbClusterIdentifier")
+
+
+def _connection(account_id: str, region_name: str, target_type: str, target_id: str) -> dict:
+    """What the attachment writes into the secret for its target (the JSON structure of database secrets)."""
+    from moto.rds.models import rds_backends
+
+    rds = rds_backends[account_id][region_name]
+    if target_type == "AWS::RDS::DBInstance":
+        instance = rds.describe_db_instances(target_id)[0]
+        return {"engine": instance.engine, "host": instance.address, "port": int(instance.port),
+                "dbInstanceIdentifier": instance.db_instance_identifier}
+    if target_type == "AWS::RDS::DBCluster":
+        cluster = rds.describe_db_clusters(db_cluster_identifier=target_id)[0]
+        return {"engine": cluster.engine, "host": cluster.endpoint, "port": int(cluster.port),
+                "dbClusterIdentifier": cluster.db_cluster_identifier}
+    raise ValueError(f"TargetType {target_type} is not supported by the local AWS "
+                     "(AWS::RDS::DBInstance and AWS::RDS::DBCluster are)")
+
+
+def _rewrite(account_id: str, region_name: str, secret_id: str, connection: dict) -> str:
+    """Put `connection` into the secret's JSON (replacing what an earlier attachment wrote); the secret's ARN."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    backend = secretsmanager_backends[account_id][region_name]
+    secret = backend.describe_secret(secret_id)
+    current = backend.get_secret_value(secret_id=secret.arn, version_id=None, version_stage=None)
+    try:
+        value = json.loads(current.get("SecretString") or "{}")
+    except ValueError as error:
+        raise ValueError(f"The secret {secret.name} does not hold a JSON object: the attachment cannot add the "
+                         "database connection to it") from error
+    value = {k: v for k, v in value.items() if k not in CONNECTION_KEYS}
+    value.update(connection)
+    backend.put_secret_value(secret_id=secret.arn, secret_string=json.dumps(value), secret_binary=None,
+                             client_request_token=None, version_stages=None)
+    return secret.arn
+
+
+def _attachment_model():
+    from moto.core.common_models import CloudFormationModel
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    class SecretTargetAttachment(CloudFormationModel):
+        """AWS::SecretsManager::SecretTargetAttachment: the database's connection written into its secret."""
+
+        __module__ = "moto.secretsmanager.models"
+
+        def __init__(self, arn: str, properties: dict):
+            self.arn, self.properties = arn, properties
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SecretsManager::SecretTargetAttachment"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Id"
+
+        def get_cfn_attribute(self, attribute_name: str):
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
+            props = cloudformation_json.get("Properties") or {}
+            backend = secretsmanager_backends[account_id][region_name]
+            secret = backend.describe_secret(str(props["SecretId"]))
+            if getattr(secret, "cfn_target_attachment", None):
+                raise ValueError(f"The secret {secret.name} already has a target attached "
+                                 f"({secret.cfn_target_attachment}); a secret can have only one")
+            connection = _connection(account_id, region_name, str(props["TargetType"]), str(props["TargetId"]))
+            arn = _rewrite(account_id, region_name, secret.arn, connection)
+            secret.cfn_target_attachment = str(props["TargetId"])
+            return cls(arn, dict(props))
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                            account_id, region_name):
+            props = cloudformation_json.get("Properties") or {}
+            connection = _connection(account_id, region_name, str(props["TargetType"]), str(props["TargetId"]))
+            _rewrite(account_id, region_name, original_resource.arn, connection)
+            secretsmanager_backends[account_id][region_name].describe_secret(
+                original_resource.arn).cfn_target_attachment = str(props["TargetId"])
+            original_resource.properties = dict(props)
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = secretsmanager_backends[account_id][region_name]
+            if not backend._is_valid_identifier(self.arn):
+                return
+            _rewrite(account_id, region_name, self.arn, {})
+            backend.describe_secret(self.arn).cfn_target_attachment = None
+
+    return SecretTargetAttachment
+
+
+@gap("secrets-target-attachment",
+     summary="AWS::SecretsManager::SecretTargetAttachment: not created, so the database secret lacked host and port "
+             "locally (patched: the attachment writes engine, host, port and dbInstanceIdentifier (for a cluster "
+             "dbClusterIdentifier) into the secret's JSON as a new version, keeps username and password, rewrites them "
+             "when the target changes and removes them when the attachment is deleted; a second attachment to the same "
+             "secret and a target that does not exist fail)",
+     aws="The attachment completes the link between a Secrets Manager secret and its database by adding the "
+         "database connection information to the secret JSON. A single secret resource can only have one target "
+         "attached to it. When you remove a SecretTargetAttachment from a stack, Secrets Manager removes the "
+         "database connection information from the secret with a PutSecretValue call.",
+     reference=ATTACHMENT_DOCS,
+     test=T + "test_a_target_attachment_writes_the_database_connection_into_the_secret")
+def patch_target_attachment() -> None:
+    global ATTACHMENT_MODEL
+    ATTACHMENT_MODEL = _attachment_model()  # defining the class registers it with moto's CloudFormation model list
 
 
 @gap("secrets-write-to-deleted",
