@@ -72,10 +72,6 @@ class Console:
         self.output_closed = False
         self._status_shown = False
 
-    def no_colour(self) -> None:
-        """--no-color: plain text on both streams."""
-        self.colour_out = self.colour_err = False
-
     def text_to_stderr(self) -> None:
         """--json: the document alone on stdout; headings, tables and notes go to stderr."""
         self.stream = self.err

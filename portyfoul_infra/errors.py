@@ -1,8 +1,11 @@
 """Errors: ours (UserError, "we refuse"), and AWS's, each turned into one line.
 
-UserError is raised anywhere before anything changes; tasks.py turns it into
-a one-line message and exit code 2 (see outcomes.Outcome.REFUSED). An error
-from botocore is described in one bounded line by describe_aws_error.
+UserError is a refusal, shown as one line. Before anything changed it ends the
+command with exit 2 (outcomes.Outcome.REFUSED); raised after a change (the
+command's journal is not empty) it ends it with exit 4, saying what changed and
+what to run next (outcomes.failure_exit), so its text must not claim that
+nothing changed. An error from botocore is described in one bounded line by
+describe_aws_error.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ reads them from the generated signature) and back into a dataclass, checking
 every value before anything happens. Like ecspresso's option structs: a flag
 added here is a flag on the command line, with nothing written twice.
 
-Fields whose metadata says `flag=False` are for tests and the sandbox only
-(poll intervals, limits); they never appear on the command line.
+Fields whose metadata says `flag=False` are not command-line flags: `internal`
+ones are set by tests and the local runs (limits, the deploy-role variables),
+and a `remainder` one holds the words after `--` (the command `invoke run`
+runs), exactly as the shell passed them.
 """
 
 from __future__ import annotations

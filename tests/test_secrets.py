@@ -2,7 +2,7 @@
 
 Against moto on 127.0.0.1 after stack-update created the stack. moto's
 CloudFormation does not create AWS::SecretsManager::Secret itself: the local
-AWS (portyfoul_infra/local/patches.py) creates them from the template,
+AWS (portyfoul_infra/local/patches/secretsmanager.py) creates them from the template,
 generated values and placeholders included, as CloudFormation would. Every
 integration test starts from a freshly created stack (the dev_stack fixture).
 """

@@ -1,8 +1,8 @@
 """Reading a stack and following one of its operations: status, events, root cause, outcome.
 
 What waits takes a Ctx (clients, clock, sleep, console), so tests drive it
-with fakes and a virtual clock. Change sets and the guards are
-change_sets.py's; the verbs in verbs/stack.py put the pieces in order.
+with fakes and a virtual clock. Change sets are change_sets.py's, the guards
+guards.py's; the verbs in verbs/stack.py put the pieces in order.
 """
 
 from __future__ import annotations
@@ -106,13 +106,8 @@ def deployed_template(cfn, name: str) -> dict:
 
 
 def metadata_of(template: dict) -> dict:
-    """Our entry in a template's Metadata: version, content hash, pinned values ({} if none)."""
+    """Our entry in a template's Metadata: version, content hash, and what an adopted stack keeps ({} if none)."""
     return dict((template or {}).get("Metadata", {}).get(METADATA_KEY, {}))
-
-
-def deployed_metadata(cfn, name: str) -> dict:
-    """Version and content hash recorded in the deployed template's Metadata ({} if none)."""
-    return metadata_of(deployed_template(cfn, name))
 
 
 # ---------------------------------------------------------------- events

@@ -4,7 +4,7 @@ One template serves every environment; what differs reaches it as parameters
 whose values come from `config.Environment`. The catalogue itself lives in
 `contract.STACK_PARAMETERS`, since stack-update passes the values without
 loading the template code. The image tags are parameters too, but their
-values come from what is released (see stack_tasks.current_image_tags).
+values come from what is released (see aws/updates.py: current_image_tags).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Secrets and parameters (plan phases 6 and 9).
 
-The template creates every secret; values are managed by the secrets tasks
-(secrets_tasks.py), never by the template or its parameters. A secret the
+The template creates every secret; values are managed by the secrets verbs
+(verbs/secrets.py), never by the template or its parameters. A secret the
 template cannot generate starts with the contract's PLACEHOLDER_VALUE, which
 the tooling detects and refuses to release with. The catalogue (names, env
 vars, required or not) is the contract's; this module only makes resources.
